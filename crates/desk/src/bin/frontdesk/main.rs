@@ -1,0 +1,294 @@
+//! `frontdesk`: the desk engine on the command line. Exit codes: 0 done, 2 invalid input,
+//! 3 refused by a booking rule, 1 internal error.
+
+mod output;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use clap::{Args, Parser, Subcommand};
+use frontdesk_desk::{BookTarget, Desk, DeskError, ErrorClass, REPLICA_FILE, SystemClock, default_data_dir};
+use frontdesk_domain::Lang;
+use frontdesk_domain::clock::{Clock, ManualClock};
+use frontdesk_domain::document::DocumentKind;
+use frontdesk_domain::patient::{FieldError, PatientInput};
+use frontdesk_domain::schedule::{BookingId, PatientId, ProviderId, SlotId};
+use jiff::civil::Date;
+
+use crate::output::Out;
+
+/// Frontdesk's desk engine: register, book, check in and scan from the command line.
+#[derive(Parser)]
+#[command(name = "frontdesk", version, about, propagate_version = true)]
+struct Cli {
+    /// Where the desk keeps its replica (default: the OS data directory the desktop app uses).
+    #[arg(long, global = true, env = "FRONTDESK_DATA_DIR", value_name = "DIR")]
+    data_dir: Option<PathBuf>,
+    /// Print machine-readable JSON instead of text.
+    #[arg(long, global = true)]
+    json: bool,
+    /// Language of messages: zh or en (default: from the system locale).
+    #[arg(long, global = true, value_name = "zh|en")]
+    lang: Option<String>,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Create the local replica (and, with --demo, seed the demo clinic).
+    Init {
+        /// Seed the demo clinic: 5 departments, 11 providers, sessions for today and 7 days.
+        #[arg(long)]
+        demo: bool,
+        /// Who works at this desk.
+        #[arg(long)]
+        staff: Option<String>,
+    },
+    /// Show a day's board: departments, providers, sessions and what is left.
+    Board {
+        /// The day (default: today).
+        #[arg(long, value_name = "YYYY-MM-DD")]
+        date: Option<String>,
+        /// Also list slots that have ended.
+        #[arg(long)]
+        all: bool,
+    },
+    /// Register and find patients.
+    #[command(subcommand)]
+    Patients(PatientsCommand),
+    /// Book a patient into a slot, or into the earliest slot of a department.
+    Book(BookArgs),
+    /// Cancel a booking.
+    Cancel {
+        /// The booking id.
+        booking: String,
+        /// Why.
+        #[arg(long)]
+        reason: Option<String>,
+    },
+    /// Check a patient in by their ticket code.
+    Checkin {
+        /// The ticket code (typed or scanned).
+        code: String,
+    },
+    /// Classify a scanner payload and look up what it names.
+    Scan {
+        /// The raw payload.
+        payload: String,
+    },
+    /// List the ops waiting to be sent to the platform.
+    Outbox,
+    /// Show the desk's state.
+    Status,
+}
+
+#[derive(Subcommand)]
+enum PatientsCommand {
+    /// Register a patient (sex and birth date come from a resident ID when not given).
+    Add {
+        /// Full name.
+        #[arg(long)]
+        name: String,
+        /// Document number.
+        #[arg(long)]
+        document: String,
+        /// Document kind: resident_id (default), residence_permit, foreign_permanent_resident, passport, other.
+        #[arg(long, value_name = "KIND")]
+        document_kind: Option<String>,
+        /// Phone.
+        #[arg(long)]
+        phone: Option<String>,
+        /// Medical-card number.
+        #[arg(long)]
+        card: Option<String>,
+        /// F or M.
+        #[arg(long)]
+        sex: Option<String>,
+        /// Birth date, YYYY-MM-DD.
+        #[arg(long, value_name = "YYYY-MM-DD")]
+        birth: Option<String>,
+    },
+    /// Find patients by name, pinyin or initials, document, phone or card.
+    Search {
+        /// What to look for.
+        query: String,
+        /// At most this many.
+        #[arg(long, default_value_t = 20)]
+        limit: usize,
+    },
+}
+
+#[derive(Args)]
+struct BookArgs {
+    /// The patient's id.
+    #[arg(long, conflicts_with = "document", required_unless_present = "document")]
+    patient: Option<String>,
+    /// The patient's document number.
+    #[arg(long)]
+    document: Option<String>,
+    /// The slot's id (see `frontdesk board`).
+    #[arg(long, conflicts_with_all = ["department", "provider"], required_unless_present = "department")]
+    slot: Option<String>,
+    /// A department code (e.g. NK): the earliest slot the desk can book.
+    #[arg(long)]
+    department: Option<String>,
+    /// Only this provider's sessions (with --department).
+    #[arg(long, requires = "department")]
+    provider: Option<String>,
+}
+
+fn clock() -> Result<Arc<dyn Clock>, DeskError> {
+    // FRONTDESK_NOW pins the clock (RFC 3339), for demos on a fixed day and for tests.
+    match std::env::var("FRONTDESK_NOW") {
+        Ok(s) if !s.trim().is_empty() => {
+            let ts = s.trim().parse::<jiff::Timestamp>().map_err(|e| {
+                DeskError::Invalid(vec![FieldError {
+                    field: "FRONTDESK_NOW".into(),
+                    code: "invalid_timestamp".into(),
+                    message: format!("FRONTDESK_NOW must be an RFC 3339 timestamp: {e}"),
+                }])
+            })?;
+            Ok(Arc::new(ManualClock::new(ts)))
+        }
+        _ => Ok(Arc::new(SystemClock)),
+    }
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let lang = cli
+        .lang
+        .as_deref()
+        .and_then(Lang::parse)
+        .unwrap_or_else(|| sys_locale::get_locale().map(|l| Lang::from_locale(&l)).unwrap_or(Lang::En));
+    let out = Out { json: cli.json, lang, hint: std::cell::RefCell::new(None) };
+    match run(&cli, &out) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            out.error(&e);
+            ExitCode::from(match e.class() {
+                ErrorClass::Invalid => 2,
+                ErrorClass::Refused => 3,
+                ErrorClass::Internal => 1,
+            })
+        }
+    }
+}
+
+fn open(cli: &Cli) -> Result<Desk, DeskError> {
+    let dir = match &cli.data_dir {
+        Some(d) => d.clone(),
+        None => default_data_dir().ok_or_else(|| {
+            DeskError::Io(std::io::Error::new(std::io::ErrorKind::NotFound, "no data directory: pass --data-dir"))
+        })?,
+    };
+    Desk::open(&dir.join(REPLICA_FILE), clock()?)
+}
+
+fn parse_date(s: &str, lang: Lang) -> Result<Date, DeskError> {
+    s.trim().parse::<Date>().map_err(|_| {
+        DeskError::Invalid(vec![FieldError {
+            field: "date".into(),
+            code: "date_invalid".into(),
+            message: lang.pick("日期格式应为 YYYY-MM-DD 且是真实日期", "must be a real date as YYYY-MM-DD").into(),
+        }])
+    })
+}
+
+fn run(cli: &Cli, out: &Out) -> Result<(), DeskError> {
+    let lang = out.lang;
+    let mut desk = open(cli)?;
+    match &cli.command {
+        Command::Init { demo, staff } => {
+            let device = desk.initialize(staff.as_deref())?;
+            let seeded = if *demo { Some(desk.seed_demo()?) } else { None };
+            out.init(&device, seeded.as_ref(), &desk.status()?);
+        }
+        Command::Board { date, all } => {
+            let date = match date {
+                Some(d) => parse_date(d, lang)?,
+                None => desk.today(),
+            };
+            out.board(&desk.board(date)?, &desk.site()?, desk.now_local(), *all);
+        }
+        Command::Patients(PatientsCommand::Add { name, document, document_kind, phone, card, sex, birth }) => {
+            let kind = match document_kind {
+                None => None,
+                Some(k) => Some(DocumentKind::from_code(k).ok_or_else(|| {
+                    DeskError::Invalid(vec![FieldError {
+                        field: "document_kind".into(),
+                        code: "document_kind_invalid".into(),
+                        message: lang
+                            .pick(
+                                "证件类型应为 resident_id、residence_permit、foreign_permanent_resident、passport 或 other",
+                                "must be resident_id, residence_permit, foreign_permanent_resident, passport or other",
+                            )
+                            .into(),
+                    }])
+                })?),
+            };
+            let input = PatientInput {
+                name: name.clone(),
+                document_kind: kind,
+                document_number: document.clone(),
+                sex: sex.clone(),
+                birth_date: birth.clone(),
+                phone: phone.clone(),
+                medical_card: card.clone(),
+                ehealth_card: None,
+            };
+            let p = desk.register_patient(&input, lang)?;
+            out.patient_added(&p);
+        }
+        Command::Patients(PatientsCommand::Search { query, limit }) => {
+            out.patients(&desk.search_patients(query, *limit)?);
+        }
+        Command::Book(args) => {
+            let patient = match (&args.patient, &args.document) {
+                (Some(id), _) => PatientId(id.trim().to_string()),
+                (None, Some(doc)) => {
+                    desk.patient_by_document(doc)?
+                        .ok_or_else(|| DeskError::NotFound { entity: "patient", id: doc.clone() })?
+                        .id
+                }
+                (None, None) => return Err(DeskError::NotFound { entity: "patient", id: String::new() }),
+            };
+            let target = match (&args.slot, &args.department) {
+                (Some(slot), _) => BookTarget::Slot(SlotId(slot.trim().to_string())),
+                (None, Some(dept)) => BookTarget::Earliest {
+                    department: dept.clone(),
+                    provider: args.provider.as_ref().map(|p| ProviderId(p.trim().to_string())),
+                },
+                (None, None) => return Err(DeskError::NotFound { entity: "slot", id: String::new() }),
+            };
+            match desk.book(&patient, &target) {
+                Ok(view) => out.booked(&view),
+                Err(DeskError::Refused(r)) => {
+                    let hint = r.suggestion.as_deref().map(|s| {
+                        let provider = desk.provider(&s.provider_id).ok();
+                        (s.clone(), provider)
+                    });
+                    out.set_suggestion(hint.as_ref());
+                    return Err(DeskError::Refused(r));
+                }
+                Err(e) => return Err(e),
+            }
+        }
+        Command::Cancel { booking, reason } => {
+            let view = desk.cancel(&BookingId(booking.trim().to_string()), reason.as_deref())?;
+            out.cancelled(&view);
+        }
+        Command::Checkin { code } => {
+            let view = desk.check_in(code)?;
+            out.checked_in(&view);
+        }
+        Command::Scan { payload } => {
+            out.scanned(&desk.scan(payload)?);
+        }
+        Command::Outbox => out.outbox(&desk.outbox()?),
+        Command::Status => out.status(&desk.status()?),
+    }
+    Ok(())
+}

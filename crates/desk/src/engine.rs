@@ -1,0 +1,1139 @@
+//! The desk engine: everything a front desk does, against the local replica, with every
+//! change written to the outbox in the same transaction as its local effect.
+
+use std::path::Path;
+use std::sync::Arc;
+
+use frontdesk_domain::Lang;
+use frontdesk_domain::booking::{
+    Booking, BookingRequest, BookingStatus, QueueChoice, Refusal, SlotState, decide_booking, decide_cancel,
+    decide_check_in, earliest_bookable, overbook_next,
+};
+use frontdesk_domain::clock::Clock;
+use frontdesk_domain::document::normalize_input;
+use frontdesk_domain::hlc::Hlc;
+use frontdesk_domain::patient::{Patient, PatientInput, validate_patient};
+use frontdesk_domain::scan::{Scan, classify};
+use frontdesk_domain::schedule::{
+    BookingId, Channel, Department, DepartmentId, DeviceId, PatientId, Period, Provider, ProviderId, Session, Site,
+    SiteId, Slot, SlotId, StaffId,
+};
+use frontdesk_domain::ticket::TicketCode;
+use frontdesk_protocol::sync::{Op, OpEnvelope};
+use jiff::civil::{Date, DateTime, Time};
+use jiff::tz::TimeZone;
+use jiff::{Timestamp, ToSpan};
+use rusqlite::{Connection, OptionalExtension, Transaction, TransactionBehavior, params};
+use serde::Serialize;
+use uuid::Uuid;
+
+use crate::rows::{self, time_text};
+use crate::{DeskError, db};
+
+/// How many days ahead "the earliest slot" looks.
+const LOOKAHEAD_DAYS: i64 = 7;
+
+/// The desk's identity: the device, its site and the member of staff at the desk.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct DeviceInfo {
+    /// This device.
+    pub device_id: DeviceId,
+    /// The site it belongs to, once it has one (demo or enrolled).
+    pub site_id: Option<SiteId>,
+    /// Who is working at the desk.
+    pub staff_id: StaffId,
+}
+
+/// A booking with what a person needs to read it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct BookingView {
+    /// The booking.
+    pub booking: Booking,
+    /// The patient's full name (mask it before printing or showing it to others).
+    pub patient_name: String,
+    /// Department code, e.g. `NK`.
+    pub department_code: String,
+    /// Department name, e.g. 内科.
+    pub department_name: String,
+    /// Provider's name.
+    pub provider_name: String,
+    /// Provider's title.
+    pub provider_title: String,
+    /// Half-day.
+    pub period: Period,
+    /// Slot start.
+    pub start: Time,
+    /// Slot end.
+    pub end: Time,
+    /// True once the platform has confirmed the booking; until then it is the desk's
+    /// prediction ("not yet confirmed").
+    pub confirmed: bool,
+}
+
+/// Where to book.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum BookTarget {
+    /// This slot.
+    Slot(SlotId),
+    /// The earliest slot the desk can book now of a department (code or id), optionally of
+    /// one provider.
+    Earliest {
+        /// Department code (`NK`) or id.
+        department: String,
+        /// Only this provider's sessions.
+        provider: Option<ProviderId>,
+    },
+}
+
+/// A day's board: departments → providers → sessions → slots with what is left.
+#[derive(Debug, Clone, Serialize)]
+pub struct Board {
+    /// The day.
+    pub date: Date,
+    /// Departments in code order.
+    pub departments: Vec<BoardDepartment>,
+}
+
+/// A department on the board.
+#[derive(Debug, Clone, Serialize)]
+pub struct BoardDepartment {
+    /// The department.
+    pub department: Department,
+    /// Its providers with sessions that day.
+    pub providers: Vec<BoardProvider>,
+}
+
+/// A provider on the board.
+#[derive(Debug, Clone, Serialize)]
+pub struct BoardProvider {
+    /// The provider.
+    pub provider: Provider,
+    /// Their sessions that day.
+    pub sessions: Vec<BoardSession>,
+}
+
+/// A session on the board.
+#[derive(Debug, Clone, Serialize)]
+pub struct BoardSession {
+    /// The session.
+    pub session: Session,
+    /// Its slots.
+    pub slots: Vec<BoardSlot>,
+    /// Free desk numbers left in slots that have not ended.
+    pub remaining_desk: u32,
+    /// Free online numbers left in slots that have not started.
+    pub remaining_online: u32,
+    /// Live bookings.
+    pub booked: u32,
+}
+
+/// A slot on the board.
+#[derive(Debug, Clone, Serialize)]
+pub struct BoardSlot {
+    /// The slot.
+    pub slot: Slot,
+    /// Free desk numbers.
+    pub remaining_desk: u32,
+    /// Free online numbers.
+    pub remaining_online: u32,
+    /// Numbers held by live bookings (overbooks included).
+    pub booked: u32,
+    /// The slot is over.
+    pub ended: bool,
+}
+
+/// One op waiting in the outbox.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct OutboxEntry {
+    /// Per-device sequence number.
+    pub seq: u64,
+    /// The op's kind.
+    pub kind: String,
+    /// The patient or booking it is about.
+    pub subject: String,
+    /// When it was made (local wall clock).
+    pub created_at: Timestamp,
+    /// The op as it will travel.
+    pub envelope: OpEnvelope,
+}
+
+/// The desk at a glance.
+#[derive(Debug, Clone, Serialize)]
+pub struct DeskStatus {
+    /// Device, site and staff.
+    pub device: DeviceInfo,
+    /// The site, when the desk has one.
+    pub site: Option<Site>,
+    /// Patients in the replica.
+    pub patients: u64,
+    /// Live bookings today.
+    pub bookings_today: u64,
+    /// Ops waiting to be sent.
+    pub pending_ops: u64,
+    /// When the oldest waiting op was made.
+    pub oldest_pending: Option<Timestamp>,
+    /// The platform this desk syncs with, if enrolled.
+    pub server: Option<String>,
+    /// When the desk last synced successfully.
+    pub last_sync: Option<Timestamp>,
+}
+
+/// What a scan resolved to.
+#[derive(Debug, Clone, Serialize)]
+pub struct ScanOutcome {
+    /// What the payload is: `ticket`, `resident_id`, `medical_card`, `ehealth_card`.
+    pub kind: &'static str,
+    /// The normalised value read.
+    pub value: String,
+    /// The patient it identifies, when known here.
+    pub patient: Option<Patient>,
+    /// The booking, for a ticket.
+    pub booking: Option<BookingView>,
+}
+
+/// What `seed_demo` added.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct DemoSeeded {
+    /// Sessions added (existing ones are kept).
+    pub sessions: usize,
+    /// Demo patients added.
+    pub patients: usize,
+}
+
+/// The headless desk engine over one replica.
+pub struct Desk {
+    conn: Connection,
+    clock: Arc<dyn Clock>,
+}
+
+fn meta(conn: &Connection, key: &str) -> Result<Option<String>, DeskError> {
+    Ok(conn.query_row("SELECT value FROM meta WHERE key = ?1", [key], |r| r.get(0)).optional()?)
+}
+
+fn set_meta(conn: &Connection, key: &str, value: &str) -> Result<(), DeskError> {
+    conn.execute(
+        "INSERT INTO meta (key, value) VALUES (?1, ?2) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+        params![key, value],
+    )?;
+    Ok(())
+}
+
+fn mint_ticket_code(tx: &Transaction<'_>) -> Result<TicketCode, DeskError> {
+    // The low 62 bits of a UUIDv7 are random; 50 of them make the code. A clash with a code
+    // this desk already holds is retried here; a clash elsewhere is the platform's
+    // `ticket_code_taken`.
+    for _ in 0..8 {
+        let bits = (Uuid::now_v7().as_u128() & ((1u128 << 50) - 1)) as u64;
+        let code = TicketCode::from_random(bits);
+        let taken: bool =
+            tx.query_row("SELECT EXISTS (SELECT 1 FROM bookings WHERE ticket_code = ?1)", [code.as_str()], |r| {
+                r.get(0)
+            })?;
+        if !taken {
+            return Ok(code);
+        }
+    }
+    Err(DeskError::Corrupt { what: "bookings.ticket_code", detail: "no free ticket code after 8 draws".into() })
+}
+
+impl Desk {
+    /// Opens (creating if needed) the replica at `path`.
+    pub fn open(path: &Path, clock: Arc<dyn Clock>) -> Result<Desk, DeskError> {
+        if let Some(dir) = path.parent() {
+            std::fs::create_dir_all(dir)?;
+        }
+        Ok(Desk { conn: db::open(path)?, clock })
+    }
+
+    /// An in-memory replica (tests, benchmarks).
+    pub fn open_in_memory(clock: Arc<dyn Clock>) -> Result<Desk, DeskError> {
+        Ok(Desk { conn: db::open_in_memory()?, clock })
+    }
+
+    /// The clock the engine reads.
+    pub fn clock(&self) -> &Arc<dyn Clock> {
+        &self.clock
+    }
+
+    /// Creates the device identity if there is none. Safe to call again: an existing
+    /// identity is kept, only the staff member is updated when given.
+    pub fn initialize(&mut self, staff: Option<&str>) -> Result<DeviceInfo, DeskError> {
+        let tx = self.conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        if meta(&tx, "device_id")?.is_none() {
+            set_meta(&tx, "device_id", &Uuid::now_v7().to_string())?;
+            set_meta(&tx, "last_seq", "0")?;
+            set_meta(&tx, "hlc", &Hlc::default().to_string())?;
+            set_meta(&tx, "pull_cursor", "0")?;
+        }
+        match staff {
+            Some(s) if !s.trim().is_empty() => set_meta(&tx, "staff_id", s.trim())?,
+            _ => {
+                if meta(&tx, "staff_id")?.is_none() {
+                    set_meta(&tx, "staff_id", "desk")?;
+                }
+            }
+        }
+        tx.commit()?;
+        self.device()
+    }
+
+    /// The device identity; [`DeskError::NotInitialized`] before [`Desk::initialize`].
+    pub fn device(&self) -> Result<DeviceInfo, DeskError> {
+        let device_id = meta(&self.conn, "device_id")?.ok_or(DeskError::NotInitialized)?;
+        Ok(DeviceInfo {
+            device_id: DeviceId(device_id),
+            site_id: meta(&self.conn, "site_id")?.map(SiteId),
+            staff_id: StaffId(meta(&self.conn, "staff_id")?.unwrap_or_else(|| "desk".into())),
+        })
+    }
+
+    /// The desk's site; [`DeskError::NotInitialized`] while it has none.
+    pub fn site(&self) -> Result<Site, DeskError> {
+        let id = meta(&self.conn, "site_id")?.ok_or(DeskError::NotInitialized)?;
+        let sql = format!("SELECT {} FROM sites WHERE id = ?1", rows::SITE_COLUMNS);
+        self.conn.query_row_and_then(&sql, [&id], rows::site).optional_not_found("site", &id)
+    }
+
+    fn time_zone(&self) -> TimeZone {
+        self.site().ok().and_then(|s| TimeZone::get(&s.timezone).ok()).unwrap_or_else(TimeZone::system)
+    }
+
+    /// Now, in the site's time zone.
+    pub fn now_local(&self) -> DateTime {
+        self.clock.now().to_zoned(self.time_zone()).datetime()
+    }
+
+    /// Today, in the site's time zone.
+    pub fn today(&self) -> Date {
+        self.now_local().date()
+    }
+
+    /// Seeds the demo clinic (site `demo`) for today and the next seven days, plus demo
+    /// patients, as if pulled from the platform (no ops). Existing rows are kept, so running
+    /// it again on a later day adds the new days.
+    pub fn seed_demo(&mut self) -> Result<DemoSeeded, DeskError> {
+        self.device()?;
+        // Today in the demo's own zone, before the site exists.
+        let today = self.clock.now().to_zoned(TimeZone::get("Asia/Shanghai").unwrap_or(TimeZone::UTC)).date();
+        let clinic = frontdesk_domain::demo::demo_clinic("demo", today, 8)
+            .map_err(|e| DeskError::Corrupt { what: "demo clinic", detail: e.to_string() })?;
+        let tx = self.conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        if let Some(existing) = meta(&tx, "site_id")?
+            && existing != clinic.site.id.as_str()
+        {
+            return Err(DeskError::Invalid(vec![frontdesk_domain::patient::FieldError {
+                field: "site".into(),
+                code: "site_mismatch".into(),
+                message: format!("this desk belongs to site {existing}, not the demo site"),
+            }]));
+        }
+        let s = &clinic.site;
+        tx.execute(
+            "INSERT OR IGNORE INTO sites (id, name, timezone) VALUES (?1, ?2, ?3)",
+            params![s.id.as_str(), s.name, s.timezone],
+        )?;
+        for d in &clinic.departments {
+            tx.execute(
+                "INSERT OR IGNORE INTO departments (id, site_id, code, name, name_en) VALUES (?1, ?2, ?3, ?4, ?5)",
+                params![d.id.as_str(), d.site_id.as_str(), d.code, d.name, d.name_en],
+            )?;
+        }
+        for p in &clinic.providers {
+            tx.execute(
+                "INSERT OR IGNORE INTO providers (id, site_id, department_id, name, title, fee_fen)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                params![p.id.as_str(), p.site_id.as_str(), p.department_id.as_str(), p.name, p.title, p.fee_fen],
+            )?;
+        }
+        let mut sessions = 0;
+        for (session, slots) in &clinic.sessions {
+            sessions += upsert_session(&tx, session, false)?;
+            for slot in slots {
+                upsert_slot(&tx, slot)?;
+            }
+        }
+        let mut patients = 0;
+        for p in crate::demo::demo_patients(&clinic.site.id, today) {
+            let exists: bool = tx.query_row(
+                "SELECT EXISTS (SELECT 1 FROM patients WHERE identity_key = ?1)",
+                [p.identity_key()],
+                |r| r.get(0),
+            )?;
+            if !exists {
+                insert_patient(&tx, &p, true)?;
+                patients += 1;
+            }
+        }
+        set_meta(&tx, "site_id", clinic.site.id.as_str())?;
+        tx.commit()?;
+        Ok(DemoSeeded { sessions, patients })
+    }
+
+    /// Registers a patient (rule 5: validated first; rule 6: one patient per document).
+    /// On any error nothing is written.
+    pub fn register_patient(&mut self, input: &PatientInput, lang: Lang) -> Result<Patient, DeskError> {
+        let site = self.site()?;
+        let today = self.today();
+        let patient = validate_patient(PatientId(Uuid::now_v7().to_string()), site.id, input, today, lang)
+            .map_err(DeskError::Invalid)?;
+        let tx = self.conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        if let Some((id, name)) = tx
+            .query_row("SELECT id, name FROM patients WHERE identity_key = ?1", [patient.identity_key()], |r| {
+                Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?))
+            })
+            .optional()?
+        {
+            return Err(DeskError::PatientExists { id, name });
+        }
+        insert_patient(&tx, &patient, false)?;
+        append_op(&tx, &*self.clock, patient.id.as_str(), Op::RegisterPatient { patient: patient.clone() }, vec![])?;
+        tx.commit()?;
+        Ok(patient)
+    }
+
+    /// Changes a patient's details; the document may change only to one no other patient has.
+    pub fn update_patient(&mut self, id: &PatientId, input: &PatientInput, lang: Lang) -> Result<Patient, DeskError> {
+        let site = self.site()?;
+        let today = self.today();
+        let patient = validate_patient(id.clone(), site.id, input, today, lang).map_err(DeskError::Invalid)?;
+        let tx = self.conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let rowid: i64 = tx
+            .query_row("SELECT rowid FROM patients WHERE id = ?1", [id.as_str()], |r| r.get(0))
+            .optional()?
+            .ok_or_else(|| DeskError::NotFound { entity: "patient", id: id.to_string() })?;
+        if let Some((other, name)) = tx
+            .query_row(
+                "SELECT id, name FROM patients WHERE identity_key = ?1 AND id <> ?2",
+                params![patient.identity_key(), id.as_str()],
+                |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?)),
+            )
+            .optional()?
+        {
+            return Err(DeskError::PatientExists { id: other, name });
+        }
+        tx.execute(
+            "UPDATE patients SET name = ?2, sex = ?3, birth_date = ?4, document_kind = ?5, document_number = ?6,
+                 identity_key = ?7, phone = ?8, medical_card = ?9, ehealth_card = ?10 WHERE rowid = ?1",
+            params![
+                rowid,
+                patient.name,
+                patient.sex.map(|s| s.code()),
+                patient.birth_date.map(|d| d.to_string()),
+                patient.document.kind.code(),
+                patient.document.number,
+                patient.identity_key(),
+                patient.phone,
+                patient.medical_card,
+                patient.ehealth_card
+            ],
+        )?;
+        tx.execute("DELETE FROM patient_search WHERE rowid = ?1", [rowid])?;
+        tx.execute("INSERT INTO patient_search (rowid, keys) VALUES (?1, ?2)", params![rowid, search_text(&patient)])?;
+        let deps = pending_ops_about(&tx, id.as_str())?;
+        append_op(&tx, &*self.clock, id.as_str(), Op::UpdatePatient { patient: patient.clone() }, deps)?;
+        tx.commit()?;
+        Ok(patient)
+    }
+
+    /// A patient by id.
+    pub fn patient(&self, id: &PatientId) -> Result<Patient, DeskError> {
+        let sql = format!("SELECT {} FROM patients p WHERE p.id = ?1", rows::PATIENT_COLUMNS);
+        self.conn
+            .query_row_and_then(&sql, [id.as_str()], |r| rows::patient(r).map(|(p, _)| p))
+            .optional_not_found("patient", id.as_str())
+    }
+
+    /// A patient by document number (any kind), as typed or scanned.
+    pub fn patient_by_document(&self, number: &str) -> Result<Option<Patient>, DeskError> {
+        let n = normalize_input(number);
+        let sql = format!("SELECT {} FROM patients p WHERE p.document_number = ?1", rows::PATIENT_COLUMNS);
+        self.conn.query_row_and_then(&sql, [n], |r| rows::patient(r).map(|(p, _)| p)).optional_ok()
+    }
+
+    /// Finds patients by name, pinyin (full or initials), document number or its prefix,
+    /// phone, or medical-card number. Most recently registered first.
+    pub fn search_patients(&self, query: &str, limit: usize) -> Result<Vec<Patient>, DeskError> {
+        let Some(expr) = frontdesk_domain::names::fts_query(query) else { return Ok(vec![]) };
+        let sql = format!(
+            "SELECT {} FROM patients p WHERE p.rowid IN (
+                 SELECT rowid FROM patient_search WHERE patient_search MATCH ?1 ORDER BY rowid DESC LIMIT ?2)
+             ORDER BY p.rowid DESC",
+            rows::PATIENT_COLUMNS
+        );
+        let mut stmt = self.conn.prepare_cached(&sql)?;
+        let found = stmt
+            .query_and_then(params![expr, limit as i64], |r| rows::patient(r).map(|(p, _)| p))?
+            .collect::<Result<Vec<_>, DeskError>>()?;
+        Ok(found)
+    }
+
+    /// Books a patient (rules 1–4 decide, with the same code the platform runs). On a refusal
+    /// nothing is written and the refusal carries the next free slot when there is one.
+    pub fn book(&mut self, patient_id: &PatientId, target: &BookTarget) -> Result<BookingView, DeskError> {
+        self.book_with(patient_id, target, None)
+    }
+
+    /// Books beyond capacity with an admin's reason (the role is checked by the caller).
+    pub fn overbook(&mut self, patient_id: &PatientId, slot: &SlotId, reason: &str) -> Result<BookingView, DeskError> {
+        self.book_with(patient_id, &BookTarget::Slot(slot.clone()), Some(reason))
+    }
+
+    fn book_with(
+        &mut self,
+        patient_id: &PatientId,
+        target: &BookTarget,
+        overbook_reason: Option<&str>,
+    ) -> Result<BookingView, DeskError> {
+        let site = self.site()?;
+        let now = self.now_local();
+        let today = now.date();
+        let tx = self.conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let patient_exists: bool =
+            tx.query_row("SELECT EXISTS (SELECT 1 FROM patients WHERE id = ?1)", [patient_id.as_str()], |r| r.get(0))?;
+        if !patient_exists {
+            return Err(DeskError::NotFound { entity: "patient", id: patient_id.to_string() });
+        }
+        let horizon = today.checked_add(LOOKAHEAD_DAYS.days()).unwrap_or(today);
+        let target_state = match target {
+            BookTarget::Slot(id) => {
+                let filter = SlotFilter { slot: Some(id), ..SlotFilter::default() };
+                load_slot_states(&tx, &filter)?
+                    .into_iter()
+                    .next()
+                    .ok_or_else(|| DeskError::NotFound { entity: "slot", id: id.to_string() })?
+            }
+            BookTarget::Earliest { department, provider } => {
+                let dept = resolve_department(&tx, &site.id, department)?;
+                let filter = SlotFilter {
+                    department: Some(&dept.id),
+                    provider: provider.as_ref(),
+                    from: Some(today),
+                    to: Some(horizon),
+                    slot: None,
+                };
+                let candidates = load_slot_states(&tx, &filter)?;
+                match earliest_bookable(&candidates, Channel::Desk, now) {
+                    Some(s) => s.clone(),
+                    None => {
+                        return Err(DeskError::Refused(Refusal {
+                            error: frontdesk_domain::booking::BookingError::NoSlotAvailable,
+                            suggestion: None,
+                        }));
+                    }
+                }
+            }
+        };
+        let date = target_state.session.date;
+        let alternatives = load_slot_states(
+            &tx,
+            &SlotFilter {
+                department: Some(&target_state.session.department_id),
+                from: Some(date.max(today)),
+                to: Some(date.max(today).checked_add(LOOKAHEAD_DAYS.days()).unwrap_or(date)),
+                ..SlotFilter::default()
+            },
+        )?;
+        let patient_bookings = load_bookings(
+            &tx,
+            "b.patient_id = ?1 AND b.status IN ('booked', 'checked_in')",
+            params![patient_id.as_str()],
+        )?;
+        let next = session_overbook_next(&tx, &target_state.session.id)?;
+        let request =
+            BookingRequest { patient_id, channel: Channel::Desk, now, queue_no: QueueChoice::Lowest, overbook_reason };
+        let grant = decide_booking(&request, &target_state, &patient_bookings, next, &alternatives)
+            .map_err(DeskError::Refused)?;
+        let booking = Booking {
+            id: BookingId(Uuid::now_v7().to_string()),
+            site_id: site.id.clone(),
+            patient_id: patient_id.clone(),
+            slot_id: target_state.slot.id.clone(),
+            session_id: target_state.session.id.clone(),
+            department_id: target_state.session.department_id.clone(),
+            date,
+            queue_no: grant.queue_no,
+            channel: Channel::Desk,
+            status: BookingStatus::Booked,
+            ticket_code: mint_ticket_code(&tx)?,
+            overbook_reason: overbook_reason.map(str::to_string).filter(|_| grant.overbooked),
+        };
+        insert_booking(&tx, &booking, false, self.clock.now())?;
+        let deps = pending_ops_about(&tx, patient_id.as_str())?;
+        append_op(
+            &tx,
+            &*self.clock,
+            booking.id.as_str(),
+            Op::Book {
+                booking_id: booking.id.clone(),
+                patient_id: patient_id.clone(),
+                slot_id: booking.slot_id.clone(),
+                channel: Channel::Desk,
+                queue_no: booking.queue_no,
+                leased: false,
+                ticket_code: booking.ticket_code.clone(),
+                overbook_reason: booking.overbook_reason.clone(),
+            },
+            deps,
+        )?;
+        let view = booking_view(&tx, &booking.id)?;
+        tx.commit()?;
+        Ok(view)
+    }
+
+    /// Cancels a booking; its number is free again at once (rule 4).
+    pub fn cancel(&mut self, booking_id: &BookingId, reason: Option<&str>) -> Result<BookingView, DeskError> {
+        let tx = self.conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let booking = load_booking(&tx, booking_id)?;
+        let status = decide_cancel(&booking).map_err(|e| DeskError::Refused(Refusal { error: e, suggestion: None }))?;
+        tx.execute("UPDATE bookings SET status = ?2 WHERE id = ?1", params![booking_id.as_str(), status.code()])?;
+        let deps = pending_ops_about(&tx, booking_id.as_str())?;
+        append_op(
+            &tx,
+            &*self.clock,
+            booking_id.as_str(),
+            Op::Cancel { booking_id: booking_id.clone(), reason: reason.map(str::to_string) },
+            deps,
+        )?;
+        let view = booking_view(&tx, booking_id)?;
+        tx.commit()?;
+        Ok(view)
+    }
+
+    /// Checks a patient in by the code on their ticket (rule 7: unknown, foreign, used or
+    /// wrong-day tickets are each a clear refusal).
+    pub fn check_in(&mut self, code: &str) -> Result<BookingView, DeskError> {
+        let site = self.site()?;
+        let today = self.today();
+        let code = match classify(code, today) {
+            Ok(Scan::Ticket(c)) => c,
+            Ok(other) => {
+                return Err(DeskError::Invalid(vec![frontdesk_domain::patient::FieldError {
+                    field: "ticket_code".into(),
+                    code: "not_a_ticket".into(),
+                    message: format!("{} is not a ticket code", other.kind_code()),
+                }]));
+            }
+            Err(e) => return Err(DeskError::Scan(e)),
+        };
+        let tx = self.conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let found = load_bookings(&tx, "b.ticket_code = ?1", params![code.as_str()])?;
+        let Some(booking) = found.into_iter().next() else {
+            return Err(DeskError::TicketUnknown { code: code.to_string() });
+        };
+        let session = load_session(&tx, &booking.session_id)?;
+        decide_check_in(&booking, &session, &site.id, today)
+            .map_err(|e| DeskError::Refused(Refusal { error: e, suggestion: None }))?;
+        tx.execute("UPDATE bookings SET status = 'checked_in' WHERE id = ?1", params![booking.id.as_str()])?;
+        let deps = pending_ops_about(&tx, booking.id.as_str())?;
+        append_op(
+            &tx,
+            &*self.clock,
+            booking.id.as_str(),
+            Op::CheckIn { booking_id: booking.id.clone(), ticket_code: code },
+            deps,
+        )?;
+        let view = booking_view(&tx, &booking.id)?;
+        tx.commit()?;
+        Ok(view)
+    }
+
+    /// Routes a raw scanner payload and looks up what it names. Reads only.
+    pub fn scan(&self, payload: &str) -> Result<ScanOutcome, DeskError> {
+        let scan = classify(payload, self.today()).map_err(DeskError::Scan)?;
+        let kind = scan.kind_code();
+        let by = |column: &str, value: &str| -> Result<Option<Patient>, DeskError> {
+            let sql = format!("SELECT {} FROM patients p WHERE p.{column} = ?1", rows::PATIENT_COLUMNS);
+            self.conn.query_row_and_then(&sql, [value], |r| rows::patient(r).map(|(p, _)| p)).optional_ok()
+        };
+        Ok(match scan {
+            Scan::Ticket(code) => {
+                let found = load_bookings(&self.conn, "b.ticket_code = ?1", params![code.as_str()])?;
+                let Some(b) = found.into_iter().next() else {
+                    return Err(DeskError::TicketUnknown { code: code.to_string() });
+                };
+                let patient = self.patient(&b.patient_id).ok();
+                ScanOutcome { kind, value: code.to_string(), patient, booking: Some(booking_view(&self.conn, &b.id)?) }
+            }
+            Scan::ResidentId(id) => {
+                let patient = by("document_number", &id.number)?;
+                ScanOutcome { kind, value: id.number, patient, booking: None }
+            }
+            Scan::MedicalCard(card) => {
+                let patient = by("medical_card", &card)?;
+                ScanOutcome { kind, value: card, patient, booking: None }
+            }
+            Scan::EHealthCard(token) => {
+                let patient = by("ehealth_card", &token)?;
+                ScanOutcome { kind, value: token, patient, booking: None }
+            }
+        })
+    }
+
+    /// A booking with its names.
+    pub fn booking(&self, id: &BookingId) -> Result<BookingView, DeskError> {
+        booking_view(&self.conn, id)
+    }
+
+    /// Bookings of a day, in queue order per session.
+    pub fn bookings_on(&self, date: Date) -> Result<Vec<BookingView>, DeskError> {
+        let ids: Vec<String> = self
+            .conn
+            .prepare_cached("SELECT id FROM bookings WHERE date = ?1 ORDER BY session_id, queue_no")?
+            .query_map([date.to_string()], |r| r.get(0))?
+            .collect::<Result<_, _>>()?;
+        ids.into_iter().map(|id| booking_view(&self.conn, &BookingId(id))).collect()
+    }
+
+    /// The board of a day.
+    pub fn board(&self, date: Date) -> Result<Board, DeskError> {
+        let now = self.now_local();
+        let site = self.site()?;
+        let states =
+            load_slot_states(&self.conn, &SlotFilter { from: Some(date), to: Some(date), ..SlotFilter::default() })?;
+        let held: Vec<(String, u32)> = self
+            .conn
+            .prepare_cached("SELECT slot_id, queue_no FROM bookings WHERE date = ?1 AND status <> 'cancelled'")?
+            .query_map([date.to_string()], |r| Ok((r.get(0)?, r.get(1)?)))?
+            .collect::<Result<_, _>>()?;
+        let sql = format!("SELECT {} FROM departments WHERE site_id = ?1 ORDER BY code", rows::DEPARTMENT_COLUMNS);
+        let departments = self
+            .conn
+            .prepare_cached(&sql)?
+            .query_and_then([site.id.as_str()], rows::department)?
+            .collect::<Result<Vec<_>, DeskError>>()?;
+        let sql = format!("SELECT {} FROM providers WHERE site_id = ?1 ORDER BY id", rows::PROVIDER_COLUMNS);
+        let providers = self
+            .conn
+            .prepare_cached(&sql)?
+            .query_and_then([site.id.as_str()], rows::provider)?
+            .collect::<Result<Vec<_>, DeskError>>()?;
+        let mut out = Vec::new();
+        for d in departments {
+            let mut board_providers = Vec::new();
+            for p in providers.iter().filter(|p| p.department_id == d.id) {
+                let mut sessions: Vec<BoardSession> = Vec::new();
+                for st in states.iter().filter(|s| s.session.provider_id == p.id) {
+                    let (start, end) = st.window();
+                    let ended = now >= end;
+                    let booked = held.iter().filter(|(slot, _)| slot == st.slot.id.as_str()).count() as u32;
+                    let open = st.session.status == frontdesk_domain::schedule::SessionStatus::Open;
+                    let bs = BoardSlot {
+                        slot: st.slot.clone(),
+                        remaining_desk: if ended || !open {
+                            0
+                        } else {
+                            st.remaining(frontdesk_domain::schedule::Pool::Desk)
+                        },
+                        remaining_online: if now >= start || !open {
+                            0
+                        } else {
+                            st.remaining(frontdesk_domain::schedule::Pool::Online)
+                        },
+                        booked,
+                        ended,
+                    };
+                    match sessions.iter_mut().find(|s| s.session.id == st.session.id) {
+                        Some(s) => s.slots.push(bs),
+                        None => sessions.push(BoardSession {
+                            session: st.session.clone(),
+                            slots: vec![bs],
+                            remaining_desk: 0,
+                            remaining_online: 0,
+                            booked: 0,
+                        }),
+                    }
+                }
+                for s in &mut sessions {
+                    s.slots.sort_by_key(|b| b.slot.start);
+                    s.remaining_desk = s.slots.iter().map(|b| b.remaining_desk).sum();
+                    s.remaining_online = s.slots.iter().map(|b| b.remaining_online).sum();
+                    s.booked = s.slots.iter().map(|b| b.booked).sum();
+                }
+                sessions.sort_by_key(|s| s.session.period);
+                if !sessions.is_empty() {
+                    board_providers.push(BoardProvider { provider: p.clone(), sessions });
+                }
+            }
+            if !board_providers.is_empty() {
+                out.push(BoardDepartment { department: d, providers: board_providers });
+            }
+        }
+        Ok(Board { date, departments: out })
+    }
+
+    /// The ops waiting to be sent, oldest first.
+    pub fn outbox(&self) -> Result<Vec<OutboxEntry>, DeskError> {
+        let mut stmt =
+            self.conn.prepare_cached("SELECT seq, kind, subject, created_at, envelope FROM outbox ORDER BY seq")?;
+        let entries = stmt
+            .query_and_then([], |r| {
+                let created: String = r.get(3)?;
+                let envelope: String = r.get(4)?;
+                Ok::<_, DeskError>(OutboxEntry {
+                    seq: r.get::<_, i64>(0)? as u64,
+                    kind: r.get(1)?,
+                    subject: r.get(2)?,
+                    created_at: created
+                        .parse()
+                        .map_err(|e| DeskError::Corrupt { what: "outbox.created_at", detail: format!("{e}") })?,
+                    envelope: serde_json::from_str(&envelope)
+                        .map_err(|e| DeskError::Corrupt { what: "outbox.envelope", detail: e.to_string() })?,
+                })
+            })?
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(entries)
+    }
+
+    /// The desk at a glance.
+    pub fn status(&self) -> Result<DeskStatus, DeskError> {
+        let device = self.device()?;
+        let site = self.site().ok();
+        let count = |sql: &str, p: &[&dyn rusqlite::ToSql]| -> Result<u64, DeskError> {
+            Ok(self.conn.query_row(sql, p, |r| r.get::<_, i64>(0))? as u64)
+        };
+        let today = self.today().to_string();
+        let oldest: Option<String> = self.conn.query_row("SELECT min(created_at) FROM outbox", [], |r| r.get(0))?;
+        Ok(DeskStatus {
+            device,
+            site,
+            patients: count("SELECT count(*) FROM patients", &[])?,
+            bookings_today: count(
+                "SELECT count(*) FROM bookings WHERE date = ?1 AND status IN ('booked', 'checked_in', 'done')",
+                &[&today],
+            )?,
+            pending_ops: count("SELECT count(*) FROM outbox", &[])?,
+            oldest_pending: oldest.and_then(|s| s.parse().ok()),
+            server: meta(&self.conn, "server_url")?,
+            last_sync: meta(&self.conn, "last_sync")?.and_then(|s| s.parse().ok()),
+        })
+    }
+
+    /// A provider by id.
+    pub fn provider(&self, id: &ProviderId) -> Result<Provider, DeskError> {
+        let sql = format!("SELECT {} FROM providers WHERE id = ?1", rows::PROVIDER_COLUMNS);
+        self.conn
+            .query_row_and_then(&sql, [id.as_str()], rows::provider)
+            .optional_not_found("provider", id.as_str())
+    }
+}
+
+/// The computer's own clock.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct SystemClock;
+
+impl Clock for SystemClock {
+    fn now(&self) -> Timestamp {
+        Timestamp::now()
+    }
+}
+
+/// `query_row_and_then` results: map "no rows" to a typed not-found or to `None`.
+trait RowResultExt<T> {
+    fn optional_not_found(self, entity: &'static str, id: &str) -> Result<T, DeskError>;
+    fn optional_ok(self) -> Result<Option<T>, DeskError>;
+}
+
+impl<T> RowResultExt<T> for Result<T, DeskError> {
+    fn optional_not_found(self, entity: &'static str, id: &str) -> Result<T, DeskError> {
+        match self {
+            Err(DeskError::Storage(rusqlite::Error::QueryReturnedNoRows)) => {
+                Err(DeskError::NotFound { entity, id: id.to_string() })
+            }
+            other => other,
+        }
+    }
+
+    fn optional_ok(self) -> Result<Option<T>, DeskError> {
+        match self {
+            Ok(v) => Ok(Some(v)),
+            Err(DeskError::Storage(rusqlite::Error::QueryReturnedNoRows)) => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+}
+
+fn search_text(p: &Patient) -> String {
+    let mut keys = frontdesk_domain::names::search_keys(&p.name);
+    for extra in [Some(&p.document.number), p.phone.as_ref(), p.medical_card.as_ref()].into_iter().flatten() {
+        keys.push(' ');
+        keys.push_str(&extra.replace('-', ""));
+    }
+    keys
+}
+
+pub(crate) fn insert_patient(tx: &Connection, p: &Patient, confirmed: bool) -> Result<(), DeskError> {
+    tx.execute(
+        "INSERT INTO patients (id, site_id, name, sex, birth_date, document_kind, document_number, identity_key,
+             phone, medical_card, ehealth_card, confirmed)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
+        params![
+            p.id.as_str(),
+            p.site_id.as_str(),
+            p.name,
+            p.sex.map(|s| s.code()),
+            p.birth_date.map(|d| d.to_string()),
+            p.document.kind.code(),
+            p.document.number,
+            p.identity_key(),
+            p.phone,
+            p.medical_card,
+            p.ehealth_card,
+            confirmed as i64
+        ],
+    )?;
+    let rowid = tx.last_insert_rowid();
+    tx.execute("INSERT INTO patient_search (rowid, keys) VALUES (?1, ?2)", params![rowid, search_text(p)])?;
+    Ok(())
+}
+
+fn insert_booking(tx: &Connection, b: &Booking, confirmed: bool, now: Timestamp) -> Result<(), DeskError> {
+    tx.execute(
+        "INSERT INTO bookings (id, site_id, patient_id, slot_id, session_id, department_id, date, queue_no, channel,
+             status, ticket_code, overbook_reason, confirmed, created_at)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)",
+        params![
+            b.id.as_str(),
+            b.site_id.as_str(),
+            b.patient_id.as_str(),
+            b.slot_id.as_str(),
+            b.session_id.as_str(),
+            b.department_id.as_str(),
+            b.date.to_string(),
+            b.queue_no,
+            b.channel.code(),
+            b.status.code(),
+            b.ticket_code.as_str(),
+            b.overbook_reason,
+            confirmed as i64,
+            now.to_string()
+        ],
+    )?;
+    Ok(())
+}
+
+/// Inserts or refreshes a session; returns 1 when it was new.
+pub(crate) fn upsert_session(tx: &Connection, s: &Session, overwrite: bool) -> Result<usize, DeskError> {
+    let verb = if overwrite { "INSERT OR REPLACE" } else { "INSERT OR IGNORE" };
+    let n = tx.execute(
+        &format!(
+            "{verb} INTO sessions (id, site_id, department_id, provider_id, date, period, status, status_reason)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)"
+        ),
+        params![
+            s.id.as_str(),
+            s.site_id.as_str(),
+            s.department_id.as_str(),
+            s.provider_id.as_str(),
+            s.date.to_string(),
+            rows::period_text(s.period),
+            s.status.code(),
+            s.status_reason
+        ],
+    )?;
+    Ok(n)
+}
+
+pub(crate) fn upsert_slot(tx: &Connection, s: &Slot) -> Result<(), DeskError> {
+    tx.execute(
+        "INSERT INTO slots (id, session_id, start_time, end_time, first_queue_no, online_capacity, desk_capacity)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)
+         ON CONFLICT (id) DO UPDATE SET start_time = excluded.start_time, end_time = excluded.end_time,
+             first_queue_no = excluded.first_queue_no, online_capacity = excluded.online_capacity,
+             desk_capacity = excluded.desk_capacity",
+        params![
+            s.id.as_str(),
+            s.session_id.as_str(),
+            time_text(s.start),
+            time_text(s.end),
+            s.first_queue_no,
+            s.online_capacity,
+            s.desk_capacity
+        ],
+    )?;
+    Ok(())
+}
+
+/// Which slots to load.
+#[derive(Default)]
+struct SlotFilter<'a> {
+    department: Option<&'a DepartmentId>,
+    provider: Option<&'a ProviderId>,
+    slot: Option<&'a SlotId>,
+    from: Option<Date>,
+    to: Option<Date>,
+}
+
+/// Slots with their sessions and the regular numbers held in each.
+fn load_slot_states(conn: &Connection, f: &SlotFilter<'_>) -> Result<Vec<SlotState>, DeskError> {
+    let filter = "(?1 IS NULL OR s.department_id = ?1) AND (?2 IS NULL OR s.provider_id = ?2)
+         AND (?3 IS NULL OR sl.id = ?3) AND (?4 IS NULL OR s.date >= ?4) AND (?5 IS NULL OR s.date <= ?5)";
+    let p = params![
+        f.department.map(|d| d.as_str()),
+        f.provider.map(|d| d.as_str()),
+        f.slot.map(|d| d.as_str()),
+        f.from.map(|d| d.to_string()),
+        f.to.map(|d| d.to_string())
+    ];
+    let sql = format!(
+        "SELECT {}, {} FROM slots sl JOIN sessions s ON s.id = sl.session_id WHERE {filter}
+         ORDER BY s.date, sl.start_time, sl.id",
+        rows::SESSION_COLUMNS,
+        rows::SLOT_COLUMNS
+    );
+    let mut states = conn
+        .prepare_cached(&sql)?
+        .query_and_then(p, |r| {
+            Ok::<_, DeskError>(SlotState { session: rows::session(r, 0)?, slot: rows::slot(r, 8)?, taken: vec![] })
+        })?
+        .collect::<Result<Vec<_>, _>>()?;
+    let sql = format!(
+        "SELECT b.slot_id, b.queue_no FROM bookings b JOIN slots sl ON sl.id = b.slot_id
+         JOIN sessions s ON s.id = b.session_id
+         WHERE {filter} AND b.status <> 'cancelled' AND b.overbook_reason IS NULL"
+    );
+    let held: Vec<(String, u32)> =
+        conn.prepare_cached(&sql)?.query_map(p, |r| Ok((r.get(0)?, r.get(1)?)))?.collect::<Result<_, _>>()?;
+    for (slot, n) in held {
+        if let Some(st) = states.iter_mut().find(|s| s.slot.id.as_str() == slot) {
+            st.taken.push(n);
+        }
+    }
+    Ok(states)
+}
+
+fn session_overbook_next(conn: &Connection, session: &frontdesk_domain::schedule::SessionId) -> Result<u32, DeskError> {
+    let sql = format!("SELECT {} FROM slots sl WHERE sl.session_id = ?1", rows::SLOT_COLUMNS);
+    let slots = conn
+        .prepare_cached(&sql)?
+        .query_and_then([session.as_str()], |r| rows::slot(r, 0))?
+        .collect::<Result<Vec<_>, DeskError>>()?;
+    let held: Vec<u32> = conn
+        .prepare_cached("SELECT queue_no FROM bookings WHERE session_id = ?1 AND status <> 'cancelled'")?
+        .query_map([session.as_str()], |r| r.get(0))?
+        .collect::<Result<_, _>>()?;
+    Ok(overbook_next(&slots, &held))
+}
+
+fn load_session(conn: &Connection, id: &frontdesk_domain::schedule::SessionId) -> Result<Session, DeskError> {
+    let sql = format!("SELECT {} FROM sessions s WHERE s.id = ?1", rows::SESSION_COLUMNS);
+    conn.query_row_and_then(&sql, [id.as_str()], |r| rows::session(r, 0)).optional_not_found("session", id.as_str())
+}
+
+fn load_bookings(conn: &Connection, condition: &str, p: impl rusqlite::Params) -> Result<Vec<Booking>, DeskError> {
+    let sql = format!("SELECT {} FROM bookings b WHERE {condition}", rows::BOOKING_COLUMNS);
+    let found = conn
+        .prepare_cached(&sql)?
+        .query_and_then(p, |r| rows::booking(r, 0).map(|(b, _)| b))?
+        .collect::<Result<Vec<_>, DeskError>>()?;
+    Ok(found)
+}
+
+fn load_booking(conn: &Connection, id: &BookingId) -> Result<Booking, DeskError> {
+    load_bookings(conn, "b.id = ?1", params![id.as_str()])?
+        .into_iter()
+        .next()
+        .ok_or_else(|| DeskError::NotFound { entity: "booking", id: id.to_string() })
+}
+
+fn booking_view(conn: &Connection, id: &BookingId) -> Result<BookingView, DeskError> {
+    let sql = format!(
+        "SELECT {}, p.name, d.code, d.name, pr.name, pr.title, s.period, sl.start_time, sl.end_time
+         FROM bookings b JOIN patients p ON p.id = b.patient_id JOIN sessions s ON s.id = b.session_id
+         JOIN departments d ON d.id = s.department_id JOIN providers pr ON pr.id = s.provider_id
+         JOIN slots sl ON sl.id = b.slot_id WHERE b.id = ?1",
+        rows::BOOKING_COLUMNS
+    );
+    conn.query_row_and_then(&sql, [id.as_str()], |r| {
+        let (booking, confirmed) = rows::booking(r, 0)?;
+        let period: String = r.get(18)?;
+        Ok::<_, DeskError>(BookingView {
+            booking,
+            patient_name: r.get(13)?,
+            department_code: r.get(14)?,
+            department_name: r.get(15)?,
+            provider_name: r.get(16)?,
+            provider_title: r.get(17)?,
+            period: Period::parse(&period)
+                .ok_or_else(|| DeskError::Corrupt { what: "sessions.period", detail: period.clone() })?,
+            start: rows::time("slots.start_time", &r.get::<_, String>(19)?)?,
+            end: rows::time("slots.end_time", &r.get::<_, String>(20)?)?,
+            confirmed,
+        })
+    })
+    .optional_not_found("booking", id.as_str())
+}
+
+fn resolve_department(conn: &Connection, site: &SiteId, code_or_id: &str) -> Result<Department, DeskError> {
+    let sql = format!(
+        "SELECT {} FROM departments WHERE site_id = ?1 AND (upper(code) = upper(?2) OR id = ?2)",
+        rows::DEPARTMENT_COLUMNS
+    );
+    conn.query_row_and_then(&sql, params![site.as_str(), code_or_id.trim()], rows::department)
+        .optional_not_found("department", code_or_id)
+}
+
+/// The ops still in the outbox about `subject` (a later op on the same patient or booking
+/// depends on them: if one of them conflicts, this one cannot stand either).
+fn pending_ops_about(tx: &Connection, subject: &str) -> Result<Vec<Uuid>, DeskError> {
+    let ids: Vec<String> = tx
+        .prepare_cached("SELECT op_id FROM outbox WHERE subject = ?1 ORDER BY seq")?
+        .query_map([subject], |r| r.get(0))?
+        .collect::<Result<_, _>>()?;
+    ids.iter()
+        .map(|s| Uuid::parse_str(s).map_err(|e| DeskError::Corrupt { what: "outbox.op_id", detail: e.to_string() }))
+        .collect()
+}
+
+/// Appends an op to the outbox inside the caller's transaction: next sequence number, next
+/// HLC timestamp, the cursor the replica was at.
+fn append_op(
+    tx: &Connection,
+    clock: &dyn Clock,
+    subject: &str,
+    op: Op,
+    depends_on: Vec<Uuid>,
+) -> Result<u64, DeskError> {
+    let corrupt = |what: &'static str, detail: String| DeskError::Corrupt { what, detail };
+    let device_id = meta(tx, "device_id")?.ok_or(DeskError::NotInitialized)?;
+    let site_id = meta(tx, "site_id")?.ok_or(DeskError::NotInitialized)?;
+    let staff_id = meta(tx, "staff_id")?.unwrap_or_else(|| "desk".into());
+    let last_seq: u64 = meta(tx, "last_seq")?
+        .unwrap_or_else(|| "0".into())
+        .parse()
+        .map_err(|e| corrupt("meta.last_seq", format!("{e}")))?;
+    let last_hlc: Hlc = meta(tx, "hlc")?.unwrap_or_default().parse().unwrap_or_default();
+    let base_cursor: u64 = meta(tx, "pull_cursor")?.unwrap_or_else(|| "0".into()).parse().unwrap_or(0);
+    let now = clock.now();
+    let hlc = last_hlc.tick(now.as_millisecond());
+    let seq = last_seq + 1;
+    let kind = op.kind();
+    let envelope = OpEnvelope {
+        op_id: Uuid::now_v7(),
+        device_id: DeviceId(device_id),
+        seq,
+        staff_id: StaffId(staff_id.clone()),
+        hlc,
+        site_id: SiteId(site_id),
+        base_cursor,
+        depends_on,
+        op,
+    };
+    let json = serde_json::to_string(&envelope).map_err(|e| corrupt("outbox.envelope", e.to_string()))?;
+    tx.execute(
+        "INSERT INTO outbox (seq, op_id, kind, subject, staff_id, hlc, envelope, created_at)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+        params![
+            seq as i64,
+            envelope.op_id.to_string(),
+            kind,
+            subject,
+            staff_id,
+            hlc.to_string(),
+            json,
+            now.to_string()
+        ],
+    )?;
+    set_meta(tx, "last_seq", &seq.to_string())?;
+    set_meta(tx, "hlc", &hlc.to_string())?;
+    Ok(seq)
+}

@@ -1,0 +1,193 @@
+//! The desk engine's one error type. Every variant has a stable code the app and the CLI
+//! switch on, a message in both languages, and a class that decides the CLI's exit code.
+
+use frontdesk_domain::Lang;
+use frontdesk_domain::booking::Refusal;
+use frontdesk_domain::patient::FieldError;
+use frontdesk_domain::scan::ScanError;
+
+/// What kind of failure an error is, for exit codes and for how the UI shows it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ErrorClass {
+    /// The input was wrong; the user can fix it (exit 2).
+    Invalid,
+    /// A booking rule refused (exit 3).
+    Refused,
+    /// Something broke that the user cannot fix by typing differently (exit 1).
+    Internal,
+}
+
+/// Everything the desk engine can refuse or fail with.
+#[derive(Debug, thiserror::Error)]
+pub enum DeskError {
+    /// One or more fields are invalid; nothing was written.
+    #[error("invalid input: {}", .0.iter().map(|e| format!("{}: {}", e.field, e.code)).collect::<Vec<_>>().join(", "))]
+    Invalid(Vec<FieldError>),
+    /// A booking rule refused; nothing was written.
+    #[error("refused: {}", .0.error.code())]
+    Refused(Refusal),
+    /// A scanned payload could not be used.
+    #[error("scan: {}", .0.code())]
+    Scan(ScanError),
+    /// A ticket code that no booking here holds (rule 7).
+    #[error("unknown ticket {code}")]
+    TicketUnknown {
+        /// The code, as read.
+        code: String,
+    },
+    /// Something named by id does not exist here.
+    #[error("{entity} {id} not found")]
+    NotFound {
+        /// `patient`, `booking`, `slot`, `department`, `provider`, `session`.
+        entity: &'static str,
+        /// The id or code given.
+        id: String,
+    },
+    /// A patient with the same document is already registered (rule 6: one patient per
+    /// document).
+    #[error("patient with this document already exists: {id}")]
+    PatientExists {
+        /// The existing patient's id.
+        id: String,
+        /// Their name, so the nurse can tell at once.
+        name: String,
+    },
+    /// The replica has not been created yet.
+    #[error("the desk is not initialised")]
+    NotInitialized,
+    /// The database failed.
+    #[error("storage: {0}")]
+    Storage(#[from] rusqlite::Error),
+    /// The schema could not be brought up to date.
+    #[error("schema migration: {0}")]
+    Migration(#[from] rusqlite_migration::Error),
+    /// Stored data could not be read back.
+    #[error("corrupt data in {what}: {detail}")]
+    Corrupt {
+        /// Which table or field.
+        what: &'static str,
+        /// What was wrong.
+        detail: String,
+    },
+    /// Reading or writing the data directory failed.
+    #[error("file system: {0}")]
+    Io(#[from] std::io::Error),
+}
+
+impl DeskError {
+    /// Stable machine code.
+    pub fn code(&self) -> &'static str {
+        match self {
+            DeskError::Invalid(errors) => {
+                if errors.len() == 1 {
+                    // The single field's code is the most useful one to switch on.
+                    match errors[0].code.as_str() {
+                        "name_missing" => "name_missing",
+                        _ => "invalid_input",
+                    }
+                } else {
+                    "invalid_input"
+                }
+            }
+            DeskError::Refused(r) => r.error.code(),
+            DeskError::Scan(e) => e.code(),
+            DeskError::TicketUnknown { .. } => "ticket_unknown",
+            DeskError::NotFound { .. } => "not_found",
+            DeskError::PatientExists { .. } => "patient_exists",
+            DeskError::NotInitialized => "not_initialized",
+            DeskError::Storage(_) | DeskError::Migration(_) | DeskError::Corrupt { .. } => "storage_error",
+            DeskError::Io(_) => "io_error",
+        }
+    }
+
+    /// How the CLI exits and the UI presents it.
+    pub fn class(&self) -> ErrorClass {
+        match self {
+            DeskError::Invalid(_)
+            | DeskError::Scan(_)
+            | DeskError::NotFound { .. }
+            | DeskError::PatientExists { .. }
+            | DeskError::NotInitialized => ErrorClass::Invalid,
+            DeskError::Refused(_) | DeskError::TicketUnknown { .. } => ErrorClass::Refused,
+            DeskError::Storage(_) | DeskError::Migration(_) | DeskError::Corrupt { .. } | DeskError::Io(_) => {
+                ErrorClass::Internal
+            }
+        }
+    }
+
+    /// A message for people, in `lang`. Field errors list every field.
+    pub fn message(&self, lang: Lang) -> String {
+        match self {
+            DeskError::Invalid(errors) => errors
+                .iter()
+                .map(|e| format!("{}: {}", field_label(&e.field, lang), e.message))
+                .collect::<Vec<_>>()
+                .join("\n"),
+            DeskError::Refused(r) => r.error.message(lang),
+            DeskError::Scan(e) => e.message(lang),
+            DeskError::TicketUnknown { code } => match lang {
+                Lang::Zh => format!("找不到挂号单 {code}：本机没有这张挂号单的记录，请核对是否为本院挂号单"),
+                Lang::En => {
+                    format!("Unknown ticket {code}: no booking here holds it; check that it is this clinic's ticket")
+                }
+            },
+            DeskError::NotFound { entity, id } => {
+                let what = match *entity {
+                    "patient" => lang.pick("患者", "patient"),
+                    "booking" => lang.pick("挂号", "booking"),
+                    "slot" => lang.pick("号源", "slot"),
+                    "department" => lang.pick("科室", "department"),
+                    "provider" => lang.pick("医生", "provider"),
+                    "session" => lang.pick("出诊时段", "session"),
+                    _ => lang.pick("记录", "record"),
+                };
+                match lang {
+                    Lang::Zh => format!("找不到{what}：{id}"),
+                    Lang::En => format!("No {what} {id}"),
+                }
+            }
+            DeskError::PatientExists { id, name } => match lang {
+                Lang::Zh => format!("该证件号已登记为患者 {name}（{id}），无需重复建档"),
+                Lang::En => format!("This document is already registered to {name} ({id}); no new record needed"),
+            },
+            DeskError::NotInitialized => lang
+                .pick(
+                    "本机尚未初始化：请先运行 frontdesk init（或 frontdesk init --demo）",
+                    "This desk is not set up yet: run `frontdesk init` (or `frontdesk init --demo`) first",
+                )
+                .to_string(),
+            DeskError::Storage(e) => match lang {
+                Lang::Zh => format!("本地数据库出错：{e}"),
+                Lang::En => format!("Local database error: {e}"),
+            },
+            DeskError::Migration(e) => match lang {
+                Lang::Zh => format!("本地数据库升级失败：{e}"),
+                Lang::En => format!("Could not upgrade the local database: {e}"),
+            },
+            DeskError::Corrupt { what, detail } => match lang {
+                Lang::Zh => format!("本地数据损坏（{what}）：{detail}"),
+                Lang::En => format!("Corrupt local data in {what}: {detail}"),
+            },
+            DeskError::Io(e) => match lang {
+                Lang::Zh => format!("读写数据目录失败：{e}"),
+                Lang::En => format!("Could not read or write the data directory: {e}"),
+            },
+        }
+    }
+}
+
+/// The label of an input field, as a nurse knows it.
+pub fn field_label(field: &str, lang: Lang) -> &'static str {
+    match field {
+        "name" => lang.pick("姓名", "name"),
+        "document_number" => lang.pick("证件号", "document number"),
+        "document_kind" => lang.pick("证件类型", "document type"),
+        "sex" => lang.pick("性别", "sex"),
+        "birth_date" => lang.pick("出生日期", "birth date"),
+        "phone" => lang.pick("手机号", "phone"),
+        "medical_card" => lang.pick("就诊卡号", "medical card"),
+        "ehealth_card" => lang.pick("电子健康卡", "e-health card"),
+        "date" => lang.pick("日期", "date"),
+        _ => lang.pick("输入", "input"),
+    }
+}

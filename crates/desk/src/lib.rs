@@ -1,0 +1,24 @@
+//! The headless desk engine that the `frontdesk` CLI and the desktop app share: the local
+//! SQLite replica, the booking service that predicts with the same rules the platform decides
+//! with, the outbox every change is written to in the same transaction, and patient search.
+
+mod db;
+pub mod demo;
+mod engine;
+mod error;
+mod rows;
+
+pub use engine::{
+    Board, BoardDepartment, BoardProvider, BoardSession, BoardSlot, BookTarget, BookingView, DemoSeeded, Desk,
+    DeskStatus, DeviceInfo, OutboxEntry, ScanOutcome, SystemClock,
+};
+pub use error::{DeskError, ErrorClass, field_label};
+
+/// The desk's data directory when none is given: the OS data directory under the app's
+/// identifier, the same place the desktop app keeps its replica.
+pub fn default_data_dir() -> Option<std::path::PathBuf> {
+    dirs::data_dir().map(|d| d.join("com.frontdesk.desk"))
+}
+
+/// The replica's file name inside the data directory.
+pub const REPLICA_FILE: &str = "replica.db";

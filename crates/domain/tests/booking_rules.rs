@@ -1,0 +1,368 @@
+//! Table-driven tests of booking rules 1–4 and 7, and property tests over random interleavings.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::collections::{HashMap, HashSet};
+
+use frontdesk_domain::Lang;
+use frontdesk_domain::booking::{
+    Booking, BookingError, BookingRequest, BookingStatus, Grant, QueueChoice, SlotState, decide_booking, decide_cancel,
+    decide_check_in, earliest_bookable, overbook_next,
+};
+use frontdesk_domain::schedule::{
+    BookingId, Channel, DepartmentId, PatientId, Period, Pool, ProviderId, Session, SessionId, SessionStatus, SiteId,
+    Slot, SlotId,
+};
+use frontdesk_domain::ticket::TicketCode;
+use jiff::civil::{Date, DateTime, date, datetime, time};
+use proptest::prelude::*;
+
+const DAY: Date = date(2026, 11, 23);
+
+fn session(id: &str, dept: &str, status: SessionStatus) -> Session {
+    Session {
+        id: SessionId::from(id),
+        site_id: SiteId::from("s1"),
+        department_id: DepartmentId::from(dept),
+        provider_id: ProviderId::from(format!("{id}-p").as_str()),
+        date: DAY,
+        period: Period::Morning,
+        status,
+        status_reason: None,
+    }
+}
+
+fn slot(session: &Session, index: u32, online: u32, desk: u32) -> Slot {
+    let start = time(8, 0, 0, 0).checked_add(jiff::SignedDuration::from_mins(30 * i64::from(index))).unwrap();
+    Slot {
+        id: SlotId(format!("{}-{index}", session.id)),
+        session_id: session.id.clone(),
+        start,
+        end: start.checked_add(jiff::SignedDuration::from_mins(30)).unwrap(),
+        first_queue_no: 1 + index * (online + desk),
+        online_capacity: online,
+        desk_capacity: desk,
+    }
+}
+
+fn state(session: &Session, slot: Slot, taken: &[u32]) -> SlotState {
+    SlotState { session: session.clone(), slot, taken: taken.to_vec() }
+}
+
+fn booking(id: &str, patient: &str, st: &SlotState, queue_no: u32, status: BookingStatus) -> Booking {
+    Booking {
+        id: BookingId::from(id),
+        site_id: SiteId::from("s1"),
+        patient_id: PatientId::from(patient),
+        slot_id: st.slot.id.clone(),
+        session_id: st.session.id.clone(),
+        department_id: st.session.department_id.clone(),
+        date: st.session.date,
+        queue_no,
+        channel: Channel::Desk,
+        status,
+        ticket_code: TicketCode::from_random(queue_no as u64),
+        overbook_reason: None,
+    }
+}
+
+fn req<'a>(patient: &'a PatientId, channel: Channel, now: DateTime) -> BookingRequest<'a> {
+    BookingRequest { patient_id: patient, channel, now, queue_no: QueueChoice::Lowest, overbook_reason: None }
+}
+
+#[test]
+fn table_of_booking_decisions() {
+    let open = session("a", "nk", SessionStatus::Open);
+    let suspended =
+        Session { status_reason: Some("医生外出".into()), ..session("b", "nk", SessionStatus::Suspended) };
+    let cancelled = session("c", "nk", SessionStatus::Cancelled);
+    let early = datetime(2026, 11, 23, 7, 0, 0, 0);
+    let during_first = datetime(2026, 11, 23, 8, 10, 0, 0);
+    let after_first = datetime(2026, 11, 23, 8, 30, 0, 0);
+    let p = PatientId::from("p1");
+
+    // (name, target, channel, now, expected)
+    let first_free = state(&open, slot(&open, 0, 2, 1), &[]);
+    let desk_full = state(&open, slot(&open, 0, 2, 1), &[3]);
+    let all_full = state(&open, slot(&open, 0, 2, 1), &[1, 2, 3]);
+    let second = state(&open, slot(&open, 1, 2, 1), &[4]);
+    type Case<'a> = (&'a str, SlotState, Channel, DateTime, Result<u32, &'a str>);
+    let cases: Vec<Case<'_>> = vec![
+        ("desk takes the first desk number", first_free.clone(), Channel::Desk, early, Ok(3)),
+        ("online takes the first online number", first_free.clone(), Channel::Online, early, Ok(1)),
+        ("phone books from the online pool", first_free.clone(), Channel::Phone, early, Ok(1)),
+        ("desk pool full while online has room", desk_full.clone(), Channel::Desk, early, Err("slot_full")),
+        ("online still books when the desk pool is full", desk_full, Channel::Online, early, Ok(1)),
+        ("everything taken", all_full, Channel::Online, early, Err("slot_full")),
+        ("walk-in may take the current slot", first_free.clone(), Channel::Desk, during_first, Ok(3)),
+        ("online may not take a started slot", first_free.clone(), Channel::Online, during_first, Err("slot_started")),
+        ("nobody books an ended slot", first_free.clone(), Channel::Desk, after_first, Err("slot_ended")),
+        (
+            "the end instant is already ended",
+            first_free,
+            Channel::Desk,
+            datetime(2026, 11, 23, 8, 30, 0, 0),
+            Err("slot_ended"),
+        ),
+        ("lowest free number skips taken ones", second, Channel::Online, early, Ok(5)),
+        (
+            "suspended session",
+            state(&suspended, slot(&suspended, 0, 2, 1), &[]),
+            Channel::Desk,
+            early,
+            Err("session_suspended"),
+        ),
+        (
+            "cancelled session",
+            state(&cancelled, slot(&cancelled, 0, 2, 1), &[]),
+            Channel::Desk,
+            early,
+            Err("session_cancelled"),
+        ),
+    ];
+    for (name, target, channel, now, expected) in cases {
+        let got = decide_booking(&req(&p, channel, now), &target, &[], 100, &[]);
+        match (got, expected) {
+            (Ok(g), Ok(n)) => assert_eq!(g, Grant { queue_no: n, overbooked: false }, "{name}"),
+            (Err(r), Err(code)) => assert_eq!(r.error.code(), code, "{name}"),
+            (got, expected) => panic!("{name}: got {got:?}, expected {expected:?}"),
+        }
+    }
+}
+
+#[test]
+fn a_full_slot_suggests_the_next_bookable_one() {
+    let s = session("a", "nk", SessionStatus::Open);
+    let full = state(&s, slot(&s, 0, 1, 1), &[1, 2]);
+    let ended = state(&s, slot(&s, 1, 1, 1), &[]);
+    let also_full = state(&s, slot(&s, 2, 1, 1), &[6]);
+    let free = state(&s, slot(&s, 3, 1, 1), &[]);
+    let later = state(&s, slot(&s, 4, 1, 1), &[]);
+    let alternatives = vec![later.clone(), full.clone(), free.clone(), also_full, ended];
+    let now = datetime(2026, 11, 23, 9, 10, 0, 0);
+    let p = PatientId::from("p1");
+    let r = decide_booking(&req(&p, Channel::Desk, now), &full, &[], 100, &alternatives).unwrap_err();
+    // Slots 0 and 1 have ended by 09:10; slot 2 is current but its desk number 6 is taken;
+    // slot 3 is next.
+    assert_eq!(r.error.code(), "slot_ended");
+    let s2 = r.suggestion.unwrap();
+    assert_eq!(s2.slot_id, free.slot.id);
+    assert_eq!(s2.remaining, 1);
+    let early = datetime(2026, 11, 23, 7, 0, 0, 0);
+    let r = decide_booking(&req(&p, Channel::Desk, early), &full, &[], 100, &alternatives).unwrap_err();
+    assert_eq!(r.error, BookingError::SlotFull { pool: Pool::Desk });
+    assert_eq!(r.suggestion.unwrap().slot_id.as_str(), "a-1");
+    // Nothing left at all: no suggestion, still a clear refusal.
+    let r = decide_booking(&req(&p, Channel::Desk, early), &full, &[], 100, std::slice::from_ref(&full)).unwrap_err();
+    assert_eq!(r.suggestion, None);
+    assert!(r.error.message(Lang::Zh).contains("约满"));
+    assert!(r.error.message(Lang::En).contains("no desk numbers left"));
+}
+
+#[test]
+fn one_active_booking_per_patient_per_department_per_day() {
+    let nk = session("a", "nk", SessionStatus::Open);
+    let wk = session("w", "wk", SessionStatus::Open);
+    let nk1 = state(&nk, slot(&nk, 0, 2, 2), &[]);
+    let nk2 = state(&nk, slot(&nk, 1, 2, 2), &[]);
+    let wk1 = state(&wk, slot(&wk, 0, 2, 2), &[]);
+    let p = PatientId::from("p1");
+    let early = datetime(2026, 11, 23, 7, 0, 0, 0);
+    let held = booking("b1", "p1", &nk1, 3, BookingStatus::Booked);
+    let r = decide_booking(&req(&p, Channel::Desk, early), &nk2, std::slice::from_ref(&held), 100, &[]).unwrap_err();
+    assert_eq!(r.error, BookingError::PatientAlreadyBooked { existing: BookingId::from("b1") });
+    // Another department the same day is fine.
+    assert!(decide_booking(&req(&p, Channel::Desk, early), &wk1, std::slice::from_ref(&held), 100, &[]).is_ok());
+    // A checked-in booking still counts; cancelled, done and no-show ones do not.
+    for (status, allowed) in [
+        (BookingStatus::CheckedIn, false),
+        (BookingStatus::Cancelled, true),
+        (BookingStatus::Done, true),
+        (BookingStatus::NoShow, true),
+    ] {
+        let b = booking("b1", "p1", &nk1, 3, status);
+        let got = decide_booking(&req(&p, Channel::Desk, early), &nk2, &[b], 100, &[]);
+        assert_eq!(got.is_ok(), allowed, "{status:?}");
+    }
+    // Another day in the same department is fine.
+    let mut other_day = held.clone();
+    other_day.date = date(2026, 11, 24);
+    assert!(decide_booking(&req(&p, Channel::Desk, early), &nk2, &[other_day], 100, &[]).is_ok());
+}
+
+#[test]
+fn exact_numbers_and_overbooks() {
+    let s = session("a", "nk", SessionStatus::Open);
+    let st = state(&s, slot(&s, 0, 2, 2), &[3]);
+    let p = PatientId::from("p1");
+    let early = datetime(2026, 11, 23, 7, 0, 0, 0);
+    let mut r = req(&p, Channel::Desk, early);
+    r.queue_no = QueueChoice::Exactly(4);
+    assert_eq!(decide_booking(&r, &st, &[], 100, &[]).unwrap().queue_no, 4);
+    r.queue_no = QueueChoice::Exactly(3);
+    assert_eq!(decide_booking(&r, &st, &[], 100, &[]).unwrap_err().error.code(), "queue_number_taken");
+    r.queue_no = QueueChoice::Exactly(1);
+    assert_eq!(decide_booking(&r, &st, &[], 100, &[]).unwrap_err().error.code(), "queue_number_out_of_pool");
+
+    let full = state(&s, slot(&s, 0, 1, 1), &[1, 2]);
+    let mut r = req(&p, Channel::Desk, early);
+    r.overbook_reason = Some("  ");
+    assert_eq!(decide_booking(&r, &full, &[], 9, &[]).unwrap_err().error.code(), "overbook_reason_missing");
+    r.overbook_reason = Some("急诊转入");
+    assert_eq!(decide_booking(&r, &full, &[], 9, &[]).unwrap(), Grant { queue_no: 9, overbooked: true });
+    // Overbooking does not lift rule 3.
+    let after = datetime(2026, 11, 23, 9, 0, 0, 0);
+    r.now = after;
+    assert_eq!(decide_booking(&r, &full, &[], 9, &[]).unwrap_err().error.code(), "slot_ended");
+
+    let slots = vec![slot(&s, 0, 2, 2), slot(&s, 1, 2, 2)];
+    assert_eq!(overbook_next(&slots, &[1, 2]), 9);
+    assert_eq!(overbook_next(&slots, &[1, 9, 10]), 11);
+}
+
+#[test]
+fn check_in_and_cancel() {
+    let s = session("a", "nk", SessionStatus::Open);
+    let st = state(&s, slot(&s, 0, 2, 2), &[]);
+    let site = SiteId::from("s1");
+    let b = booking("b1", "p1", &st, 3, BookingStatus::Booked);
+    assert_eq!(decide_check_in(&b, &s, &site, DAY), Ok(()));
+    let cases = [
+        (BookingStatus::CheckedIn, DAY, "s1", "ticket_already_used"),
+        (BookingStatus::Done, DAY, "s1", "ticket_already_used"),
+        (BookingStatus::Cancelled, DAY, "s1", "booking_cancelled"),
+        (BookingStatus::NoShow, DAY, "s1", "invalid_transition"),
+        (BookingStatus::Booked, date(2026, 11, 24), "s1", "ticket_not_today"),
+        (BookingStatus::Booked, DAY, "s2", "ticket_foreign_site"),
+    ];
+    for (status, today, at_site, code) in cases {
+        let b = Booking { status, ..b.clone() };
+        let e = decide_check_in(&b, &s, &SiteId::from(at_site), today).unwrap_err();
+        assert_eq!(e.code(), code, "{status:?} {today} {at_site}");
+        assert!(!e.message(Lang::Zh).is_empty() && !e.message(Lang::En).is_empty());
+    }
+    let suspended = Session { status: SessionStatus::Suspended, ..s.clone() };
+    assert_eq!(decide_check_in(&b, &suspended, &site, DAY).unwrap_err().code(), "session_suspended");
+
+    assert_eq!(decide_cancel(&b), Ok(BookingStatus::Cancelled));
+    let checked = Booking { status: BookingStatus::CheckedIn, ..b.clone() };
+    assert_eq!(decide_cancel(&checked).unwrap_err().code(), "invalid_transition");
+    let cancelled = Booking { status: BookingStatus::Cancelled, ..b };
+    assert_eq!(decide_cancel(&cancelled).unwrap_err().code(), "booking_cancelled");
+}
+
+#[test]
+fn earliest_bookable_orders_by_date_then_time() {
+    let s = session("a", "nk", SessionStatus::Open);
+    let mut tomorrow = session("t", "nk", SessionStatus::Open);
+    tomorrow.date = date(2026, 11, 24);
+    let a = state(&s, slot(&s, 3, 1, 1), &[]);
+    let b = state(&tomorrow, slot(&tomorrow, 0, 1, 1), &[]);
+    let c = state(&s, slot(&s, 2, 1, 1), &[6]); // desk number taken
+    let now = datetime(2026, 11, 23, 7, 0, 0, 0);
+    let all = [b.clone(), a.clone(), c.clone()];
+    assert_eq!(earliest_bookable(&all, Channel::Desk, now).unwrap().slot.id, a.slot.id);
+    assert_eq!(earliest_bookable(&all, Channel::Online, now).unwrap().slot.id, c.slot.id);
+    assert!(earliest_bookable(&[c], Channel::Desk, now).is_none());
+}
+
+/// What the property tests do: a random walk of book / cancel / check-in over a few slots.
+#[derive(Debug, Clone)]
+enum Step {
+    Book { patient: u8, slot: u8, channel: u8, exact: Option<u8>, overbook: bool },
+    Cancel { which: u8 },
+    CheckIn { which: u8 },
+}
+
+fn step() -> impl Strategy<Value = Step> {
+    prop_oneof![
+        4 => (0u8..6, 0u8..4, 0u8..3, proptest::option::of(0u8..12), proptest::bool::weighted(0.1))
+            .prop_map(|(patient, slot, channel, exact, overbook)| Step::Book { patient, slot, channel, exact, overbook }),
+        1 => any::<u8>().prop_map(|which| Step::Cancel { which }),
+        1 => any::<u8>().prop_map(|which| Step::CheckIn { which }),
+    ]
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(256))]
+    #[test]
+    fn no_interleaving_breaks_the_invariants(steps in proptest::collection::vec(step(), 1..80)) {
+        // Two departments; slots 0,1 in session a (dept nk), slots 2,3 in session b (dept wk).
+        let a = session("a", "nk", SessionStatus::Open);
+        let b = session("b", "wk", SessionStatus::Open);
+        let mut slots = [slot(&a, 0, 2, 1), slot(&a, 1, 1, 2), slot(&b, 0, 2, 1), slot(&b, 1, 1, 1)];
+        // Blocks follow each other within a session.
+        slots[1].first_queue_no = slots[0].first_queue_no + slots[0].capacity();
+        slots[3].first_queue_no = slots[2].first_queue_no + slots[2].capacity();
+        let sessions = [&a, &a, &b, &b];
+        let now = datetime(2026, 11, 23, 7, 0, 0, 0);
+        let mut bookings: Vec<Booking> = Vec::new();
+        for (i, st) in steps.iter().enumerate() {
+            match st {
+                Step::Book { patient, slot: si, channel, exact, overbook } => {
+                    let si = *si as usize;
+                    let sess = sessions[si];
+                    let taken: Vec<u32> = bookings.iter()
+                        .filter(|bk| bk.slot_id == slots[si].id && bk.status.holds_number() && bk.overbook_reason.is_none())
+                        .map(|bk| bk.queue_no).collect();
+                    let target = state(sess, slots[si].clone(), &taken);
+                    let held: Vec<u32> = bookings.iter()
+                        .filter(|bk| bk.session_id == sess.id && bk.status.holds_number()).map(|bk| bk.queue_no).collect();
+                    let session_slots: Vec<Slot> = slots.iter().filter(|s| s.session_id == sess.id).cloned().collect();
+                    let next = overbook_next(&session_slots, &held);
+                    let pid = PatientId(format!("p{patient}"));
+                    let channel = [Channel::Desk, Channel::Online, Channel::Phone][*channel as usize % 3];
+                    let r = BookingRequest {
+                        patient_id: &pid,
+                        channel,
+                        now,
+                        queue_no: exact.map_or(QueueChoice::Lowest, |n| QueueChoice::Exactly(u32::from(n) + 1)),
+                        overbook_reason: overbook.then_some("admin"),
+                    };
+                    if let Ok(g) = decide_booking(&r, &target, &bookings, next, &[]) {
+                        let mut bk = booking(&format!("b{i}"), &pid.0, &target, g.queue_no, BookingStatus::Booked);
+                        bk.channel = channel;
+                        bk.overbook_reason = g.overbooked.then(|| "admin".to_string());
+                        bookings.push(bk);
+                    }
+                }
+                Step::Cancel { which } => {
+                    if !bookings.is_empty() {
+                        let k = *which as usize % bookings.len();
+                        if let Ok(s) = decide_cancel(&bookings[k]) { bookings[k].status = s; }
+                    }
+                }
+                Step::CheckIn { which } => {
+                    if !bookings.is_empty() {
+                        let k = *which as usize % bookings.len();
+                        let sess = if bookings[k].session_id == a.id { &a } else { &b };
+                        if decide_check_in(&bookings[k], sess, &SiteId::from("s1"), DAY).is_ok() {
+                            bookings[k].status = BookingStatus::CheckedIn;
+                        }
+                    }
+                }
+            }
+            // Rule 1: per slot and pool, regular live bookings never exceed capacity.
+            for s in &slots {
+                for pool in [Pool::Desk, Pool::Online] {
+                    let n = bookings.iter().filter(|bk| bk.slot_id == s.id && bk.status.holds_number()
+                        && bk.overbook_reason.is_none() && s.pool_of(bk.queue_no) == Some(pool)).count() as u32;
+                    prop_assert!(n <= s.pool_capacity(pool));
+                    let wrong_pool = bookings.iter().filter(|bk| bk.slot_id == s.id && bk.overbook_reason.is_none()
+                        && bk.status.holds_number() && s.pool_of(bk.queue_no) != Some(bk.channel.pool())).count();
+                    prop_assert_eq!(wrong_pool, 0);
+                }
+            }
+            // Rule 2: at most one active booking per patient, department and day.
+            let mut seen = HashSet::new();
+            for bk in bookings.iter().filter(|bk| bk.status.is_active()) {
+                prop_assert!(seen.insert((bk.patient_id.clone(), bk.department_id.clone(), bk.date)));
+            }
+            // Rule 4: queue numbers unique per session among bookings holding one.
+            let mut numbers: HashMap<(SessionId, u32), usize> = HashMap::new();
+            for bk in bookings.iter().filter(|bk| bk.status.holds_number()) {
+                *numbers.entry((bk.session_id.clone(), bk.queue_no)).or_default() += 1;
+            }
+            prop_assert!(numbers.values().all(|&c| c == 1), "duplicate queue number: {numbers:?}");
+        }
+    }
+}

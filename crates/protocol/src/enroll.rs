@@ -1,0 +1,77 @@
+//! Device enrollment (`POST /v1/devices/enroll`) and the device list of the admin API.
+
+use frontdesk_domain::schedule::{DeviceId, Site, SiteId};
+use jiff::Timestamp;
+use serde::{Deserialize, Serialize};
+
+/// A desk trades a one-time enrollment code for a device token.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EnrollRequest {
+    /// The code an admin issued (`frontdesk-central enroll-code --site …`).
+    pub code: String,
+    /// A name for the device, e.g. `挂号窗口 1`.
+    #[serde(default)]
+    pub name: Option<String>,
+}
+
+/// The device's identity and credentials.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EnrollResponse {
+    /// The id the platform gave the device.
+    pub device_id: DeviceId,
+    /// The site the device belongs to.
+    pub site: Site,
+    /// The bearer token for every desk endpoint (shown once; the platform keeps only its hash).
+    pub token: String,
+}
+
+/// An enrollment code, as issued.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EnrollCode {
+    /// The one-time code.
+    pub code: String,
+    /// The site a device enrolled with it belongs to.
+    pub site_id: SiteId,
+    /// After this instant the code is refused.
+    pub expires_at: Timestamp,
+}
+
+/// Asks for a new enrollment code (admin API).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EnrollCodeRequest {
+    /// How long the code stays valid, in hours (default 24).
+    #[serde(default)]
+    pub ttl_hours: Option<u32>,
+}
+
+/// An enrolled device and its sync health.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DeviceInfo {
+    /// The device.
+    pub id: DeviceId,
+    /// Its site.
+    pub site_id: SiteId,
+    /// Its name.
+    pub name: String,
+    /// When it enrolled.
+    pub enrolled_at: Timestamp,
+    /// When it was revoked, if it was.
+    #[serde(default)]
+    pub revoked_at: Option<Timestamp>,
+    /// Its last push or pull.
+    #[serde(default)]
+    pub last_sync_at: Option<Timestamp>,
+    /// The cursor it last pulled up to.
+    pub last_pull_cursor: u64,
+    /// How many change-log positions the site's log is ahead of that cursor.
+    pub behind: u64,
+    /// The highest op sequence number of the device the platform has settled.
+    pub settled_seq: u64,
+}
+
+/// `GET /v1/admin/devices`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DeviceList {
+    /// The devices.
+    pub devices: Vec<DeviceInfo>,
+}
