@@ -8,7 +8,10 @@ use rusqlite_migration::{M, Migrations};
 
 use crate::DeskError;
 
-const MIGRATIONS: &[M<'static>] = &[M::up(include_str!("../../../migrations/desk/0001_replica.sql"))];
+const MIGRATIONS: &[M<'static>] = &[
+    M::up(include_str!("../../../migrations/desk/0001_replica.sql")),
+    M::up(include_str!("../../../migrations/desk/0002_sync.sql")),
+];
 
 /// Opens (creating if needed) the replica at `path` and brings its schema up to date.
 pub fn open(path: &Path) -> Result<Connection, DeskError> {

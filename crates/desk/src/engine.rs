@@ -435,6 +435,24 @@ impl Desk {
         Ok(patient)
     }
 
+    /// Stores patients received from the platform (already validated and confirmed there) in
+    /// one transaction, without ops. Patients whose document is already here are skipped.
+    pub fn import_patients(&mut self, patients: &[Patient]) -> Result<usize, DeskError> {
+        let tx = self.conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let mut added = 0;
+        for p in patients {
+            let exists: bool = tx
+                .prepare_cached("SELECT EXISTS (SELECT 1 FROM patients WHERE identity_key = ?1 OR id = ?2)")?
+                .query_row(params![p.identity_key(), p.id.as_str()], |r| r.get(0))?;
+            if !exists {
+                insert_patient(&tx, p, true)?;
+                added += 1;
+            }
+        }
+        tx.commit()?;
+        Ok(added)
+    }
+
     /// A patient by id.
     pub fn patient(&self, id: &PatientId) -> Result<Patient, DeskError> {
         let sql = format!("SELECT {} FROM patients p WHERE p.id = ?1", rows::PATIENT_COLUMNS);
@@ -524,25 +542,39 @@ impl Desk {
             }
         };
         let date = target_state.session.date;
-        let alternatives = load_slot_states(
-            &tx,
-            &SlotFilter {
-                department: Some(&target_state.session.department_id),
-                from: Some(date.max(today)),
-                to: Some(date.max(today).checked_add(LOOKAHEAD_DAYS.days()).unwrap_or(date)),
-                ..SlotFilter::default()
-            },
-        )?;
         let patient_bookings = load_bookings(
             &tx,
             "b.patient_id = ?1 AND b.status IN ('booked', 'checked_in')",
             params![patient_id.as_str()],
         )?;
         let next = session_overbook_next(&tx, &target_state.session.id)?;
-        let request =
-            BookingRequest { patient_id, channel: Channel::Desk, now, queue_no: QueueChoice::Lowest, overbook_reason };
-        let grant = decide_booking(&request, &target_state, &patient_bookings, next, &alternatives)
-            .map_err(DeskError::Refused)?;
+        let request = BookingRequest {
+            patient_id,
+            channel: Channel::Desk,
+            now,
+            queue_no: QueueChoice::Lowest,
+            overbook_reason,
+        };
+        // Alternatives are only needed to suggest something after a refusal: load them then.
+        let grant = match decide_booking(&request, &target_state, &patient_bookings, next, &[]) {
+            Ok(grant) => grant,
+            Err(mut refusal) => {
+                let from = date.max(today);
+                let alternatives = load_slot_states(
+                    &tx,
+                    &SlotFilter {
+                        department: Some(&target_state.session.department_id),
+                        from: Some(from),
+                        to: Some(from.checked_add(LOOKAHEAD_DAYS.days()).unwrap_or(from)),
+                        ..SlotFilter::default()
+                    },
+                )?;
+                if let Err(with) = decide_booking(&request, &target_state, &patient_bookings, next, &alternatives) {
+                    refusal = with;
+                }
+                return Err(DeskError::Refused(refusal));
+            }
+        };
         let booking = Booking {
             id: BookingId(Uuid::now_v7().to_string()),
             site_id: site.id.clone(),
@@ -808,6 +840,74 @@ impl Desk {
         })
     }
 
+    /// Suspends a session (停诊): no new bookings; existing ones stay and can be told.
+    /// Only admins may do this (the caller checks the role).
+    pub fn suspend_session(
+        &mut self,
+        id: &frontdesk_domain::schedule::SessionId,
+        reason: &str,
+    ) -> Result<Session, DeskError> {
+        let reason = reason.trim();
+        if reason.is_empty() {
+            return Err(DeskError::Invalid(vec![frontdesk_domain::patient::FieldError {
+                field: "reason".into(),
+                code: "reason_missing".into(),
+                message: "停诊需要填写原因 / A suspension needs a reason".into(),
+            }]));
+        }
+        self.set_session_status(id, frontdesk_domain::schedule::SessionStatus::Suspended, Some(reason))
+    }
+
+    /// Resumes a suspended session.
+    pub fn resume_session(&mut self, id: &frontdesk_domain::schedule::SessionId) -> Result<Session, DeskError> {
+        self.set_session_status(id, frontdesk_domain::schedule::SessionStatus::Open, None)
+    }
+
+    fn set_session_status(
+        &mut self,
+        id: &frontdesk_domain::schedule::SessionId,
+        status: frontdesk_domain::schedule::SessionStatus,
+        reason: Option<&str>,
+    ) -> Result<Session, DeskError> {
+        let tx = self.conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let mut session = load_session(&tx, id)?;
+        session.status = status;
+        session.status_reason = reason.map(str::to_string);
+        upsert_session(&tx, &session, true)?;
+        let op = match status {
+            frontdesk_domain::schedule::SessionStatus::Open => Op::ResumeSession { session_id: id.clone() },
+            _ => Op::SuspendSession { session_id: id.clone(), reason: reason.unwrap_or_default().to_string() },
+        };
+        let deps = pending_ops_about(&tx, id.as_str())?;
+        append_op(&tx, &*self.clock, id.as_str(), op, deps)?;
+        tx.commit()?;
+        Ok(session)
+    }
+
+    /// The site's departments, by code.
+    pub fn departments(&self) -> Result<Vec<Department>, DeskError> {
+        let site = self.site()?;
+        let sql = format!("SELECT {} FROM departments WHERE site_id = ?1 ORDER BY code", rows::DEPARTMENT_COLUMNS);
+        let found = self
+            .conn
+            .prepare_cached(&sql)?
+            .query_and_then([site.id.as_str()], rows::department)?
+            .collect::<Result<Vec<_>, DeskError>>()?;
+        Ok(found)
+    }
+
+    /// The replica, for engine modules in this crate that extend [`Desk`].
+    #[allow(dead_code)]
+    pub(crate) fn conn(&self) -> &Connection {
+        &self.conn
+    }
+
+    /// The replica, mutably (transactions), for engine modules in this crate.
+    #[allow(dead_code)]
+    pub(crate) fn conn_mut(&mut self) -> &mut Connection {
+        &mut self.conn
+    }
+
     /// A provider by id.
     pub fn provider(&self, id: &ProviderId) -> Result<Provider, DeskError> {
         let sql = format!("SELECT {} FROM providers WHERE id = ?1", rows::PROVIDER_COLUMNS);
@@ -862,11 +962,12 @@ fn search_text(p: &Patient) -> String {
 }
 
 pub(crate) fn insert_patient(tx: &Connection, p: &Patient, confirmed: bool) -> Result<(), DeskError> {
-    tx.execute(
+    tx.prepare_cached(
         "INSERT INTO patients (id, site_id, name, sex, birth_date, document_kind, document_number, identity_key,
              phone, medical_card, ehealth_card, confirmed)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
-        params![
+    )?
+    .execute(params![
             p.id.as_str(),
             p.site_id.as_str(),
             p.name,
@@ -879,10 +980,10 @@ pub(crate) fn insert_patient(tx: &Connection, p: &Patient, confirmed: bool) -> R
             p.medical_card,
             p.ehealth_card,
             confirmed as i64
-        ],
-    )?;
+        ])?;
     let rowid = tx.last_insert_rowid();
-    tx.execute("INSERT INTO patient_search (rowid, keys) VALUES (?1, ?2)", params![rowid, search_text(p)])?;
+    tx.prepare_cached("INSERT INTO patient_search (rowid, keys) VALUES (?1, ?2)")?
+        .execute(params![rowid, search_text(p)])?;
     Ok(())
 }
 
@@ -911,13 +1012,20 @@ fn insert_booking(tx: &Connection, b: &Booking, confirmed: bool, now: Timestamp)
     Ok(())
 }
 
-/// Inserts or refreshes a session; returns 1 when it was new.
+/// Inserts a session, or (with `overwrite`) refreshes an existing one in place; returns the
+/// number of rows written.
 pub(crate) fn upsert_session(tx: &Connection, s: &Session, overwrite: bool) -> Result<usize, DeskError> {
-    let verb = if overwrite { "INSERT OR REPLACE" } else { "INSERT OR IGNORE" };
+    let on_conflict = if overwrite {
+        "ON CONFLICT (id) DO UPDATE SET site_id = excluded.site_id, department_id = excluded.department_id,
+             provider_id = excluded.provider_id, date = excluded.date, period = excluded.period,
+             status = excluded.status, status_reason = excluded.status_reason"
+    } else {
+        "ON CONFLICT (id) DO NOTHING"
+    };
     let n = tx.execute(
         &format!(
-            "{verb} INTO sessions (id, site_id, department_id, provider_id, date, period, status, status_reason)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)"
+            "INSERT INTO sessions (id, site_id, department_id, provider_id, date, period, status, status_reason)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8) {on_conflict}"
         ),
         params![
             s.id.as_str(),
@@ -965,15 +1073,29 @@ struct SlotFilter<'a> {
 
 /// Slots with their sessions and the regular numbers held in each.
 fn load_slot_states(conn: &Connection, f: &SlotFilter<'_>) -> Result<Vec<SlotState>, DeskError> {
-    let filter = "(?1 IS NULL OR s.department_id = ?1) AND (?2 IS NULL OR s.provider_id = ?2)
-         AND (?3 IS NULL OR sl.id = ?3) AND (?4 IS NULL OR s.date >= ?4) AND (?5 IS NULL OR s.date <= ?5)";
-    let p = params![
-        f.department.map(|d| d.as_str()),
-        f.provider.map(|d| d.as_str()),
-        f.slot.map(|d| d.as_str()),
-        f.from.map(|d| d.to_string()),
-        f.to.map(|d| d.to_string())
-    ];
+    // Only the conditions given go into the SQL, so SQLite can use its indexes.
+    let mut conditions = Vec::new();
+    let mut values: Vec<String> = Vec::new();
+    let mut add = |sql: &str, value: String| {
+        values.push(value);
+        conditions.push(format!("{sql} ?{}", values.len()));
+    };
+    if let Some(d) = f.from {
+        add("s.date >=", d.to_string());
+    }
+    if let Some(d) = f.to {
+        add("s.date <=", d.to_string());
+    }
+    if let Some(d) = f.department {
+        add("s.department_id =", d.to_string());
+    }
+    if let Some(p) = f.provider {
+        add("s.provider_id =", p.to_string());
+    }
+    if let Some(id) = f.slot {
+        add("sl.id =", id.to_string());
+    }
+    let filter = if conditions.is_empty() { "1".to_string() } else { conditions.join(" AND ") };
     let sql = format!(
         "SELECT {}, {} FROM slots sl JOIN sessions s ON s.id = sl.session_id WHERE {filter}
          ORDER BY s.date, sl.start_time, sl.id",
@@ -982,7 +1104,7 @@ fn load_slot_states(conn: &Connection, f: &SlotFilter<'_>) -> Result<Vec<SlotSta
     );
     let mut states = conn
         .prepare_cached(&sql)?
-        .query_and_then(p, |r| {
+        .query_and_then(rusqlite::params_from_iter(values.iter()), |r| {
             Ok::<_, DeskError>(SlotState { session: rows::session(r, 0)?, slot: rows::slot(r, 8)?, taken: vec![] })
         })?
         .collect::<Result<Vec<_>, _>>()?;
@@ -991,11 +1113,15 @@ fn load_slot_states(conn: &Connection, f: &SlotFilter<'_>) -> Result<Vec<SlotSta
          JOIN sessions s ON s.id = b.session_id
          WHERE {filter} AND b.status <> 'cancelled' AND b.overbook_reason IS NULL"
     );
-    let held: Vec<(String, u32)> =
-        conn.prepare_cached(&sql)?.query_map(p, |r| Ok((r.get(0)?, r.get(1)?)))?.collect::<Result<_, _>>()?;
+    let held: Vec<(String, u32)> = conn
+        .prepare_cached(&sql)?
+        .query_map(rusqlite::params_from_iter(values.iter()), |r| Ok((r.get(0)?, r.get(1)?)))?
+        .collect::<Result<_, _>>()?;
+    let index: std::collections::HashMap<String, usize> =
+        states.iter().enumerate().map(|(i, s)| (s.slot.id.to_string(), i)).collect();
     for (slot, n) in held {
-        if let Some(st) = states.iter_mut().find(|s| s.slot.id.as_str() == slot) {
-            st.taken.push(n);
+        if let Some(&i) = index.get(&slot) {
+            states[i].taken.push(n);
         }
     }
     Ok(states)
