@@ -99,8 +99,10 @@ CREATE TABLE bookings (
     confirmed       INTEGER NOT NULL DEFAULT 0,
     created_at      TEXT NOT NULL
 ) STRICT;
--- Rule 4 as a backstop under the rules: a number is held by at most one live booking.
-CREATE UNIQUE INDEX bookings_live_number ON bookings (session_id, queue_no) WHERE status <> 'cancelled';
+-- Rule 4 as a backstop under the rules: a number is held by at most one live booking the
+-- platform has confirmed. (A booking still pending on this desk holds a provisional number that
+-- a pulled booking may take; sync renumbers or reports it, see docs/SYNC.md.)
+CREATE UNIQUE INDEX bookings_live_number ON bookings (session_id, queue_no) WHERE status <> 'cancelled' AND confirmed = 1;
 CREATE INDEX bookings_by_slot ON bookings (slot_id);
 CREATE INDEX bookings_by_patient ON bookings (patient_id, date);
 

@@ -45,19 +45,20 @@ impl Rng {
         self.0 ^= self.0 << 17;
         self.0
     }
-    fn pick<'a, T>(&mut self, xs: &'a [T]) -> &'a T {
-        &xs[(self.next() % xs.len() as u64) as usize]
+    fn pick(&mut self, xs: &[&'static str]) -> &'static str {
+        xs[(self.next() % xs.len() as u64) as usize]
     }
 }
 
 const SURNAMES: &[&str] = &[
-    "王", "李", "张", "刘", "陈", "杨", "黄", "赵", "吴", "周", "徐", "孙", "马", "朱", "胡", "郭", "何", "高", "林", "罗",
-    "郑", "梁", "谢", "宋", "唐", "许", "韩", "冯", "邓", "曹", "彭", "曾", "肖", "田", "董", "袁", "潘", "于", "蒋", "蔡",
-    "单", "解", "欧阳", "司马",
+    "王", "李", "张", "刘", "陈", "杨", "黄", "赵", "吴", "周", "徐", "孙", "马", "朱", "胡", "郭", "何", "高", "林",
+    "罗", "郑", "梁", "谢", "宋", "唐", "许", "韩", "冯", "邓", "曹", "彭", "曾", "肖", "田", "董", "袁", "潘", "于",
+    "蒋", "蔡", "单", "解", "欧阳", "司马",
 ];
 const GIVEN: &[&str] = &[
-    "伟", "芳", "娜", "敏", "静", "丽", "强", "磊", "军", "洋", "勇", "艳", "杰", "娟", "涛", "明", "超", "秀", "霞", "平",
-    "刚", "桂", "英", "华", "建", "国", "文", "玉", "兰", "红", "志", "海", "小", "晓", "东", "宇", "浩", "思", "雨", "欣",
+    "伟", "芳", "娜", "敏", "静", "丽", "强", "磊", "军", "洋", "勇", "艳", "杰", "娟", "涛", "明", "超", "秀", "霞",
+    "平", "刚", "桂", "英", "华", "建", "国", "文", "玉", "兰", "红", "志", "海", "小", "晓", "东", "宇", "浩", "思",
+    "雨", "欣",
 ];
 const REGIONS: &[&str] = &["110101", "310104", "440106", "330106", "510107", "420102", "320102", "370102"];
 
@@ -67,13 +68,13 @@ fn generated_patients(n: usize) -> Vec<Patient> {
     (0..n)
         .map(|i| {
             let given_len = 1 + (rng.next() % 2) as usize;
-            let mut name = (*rng.pick(SURNAMES)).to_string();
+            let mut name = rng.pick(SURNAMES).to_string();
             for _ in 0..given_len {
-                name.push_str(*rng.pick(GIVEN));
+                name.push_str(rng.pick(GIVEN));
             }
-            let sex = if rng.next() % 2 == 0 { Sex::Female } else { Sex::Male };
+            let sex = if rng.next().is_multiple_of(2) { Sex::Female } else { Sex::Male };
             let birth = date(1930 + (rng.next() % 90) as i16, 1 + (rng.next() % 12) as i8, 1 + (rng.next() % 28) as i8);
-            let number = resident_id(*rng.pick(REGIONS), birth, (i % 500) as u16, sex).unwrap();
+            let number = resident_id(rng.pick(REGIONS), birth, (i % 500) as u16, sex).unwrap();
             Patient {
                 id: PatientId(format!("bench-{i:07}")),
                 site_id: site.clone(),
@@ -150,7 +151,7 @@ fn main() {
         let p = &all[(rng.next() % all.len() as u64) as usize];
         let q = match i % 6 {
             0 => p.name.clone(),
-            1 => frontdesk_domain::names::search_keys(&p.name).split(' ').last().unwrap_or("zs").to_string(),
+            1 => frontdesk_domain::names::search_keys(&p.name).split(' ').next_back().unwrap_or("zs").to_string(),
             2 => p.document.number[..10].to_string(),
             3 => p.phone.clone().unwrap_or_default(),
             4 => p.medical_card.clone().unwrap_or_default(),

@@ -206,11 +206,11 @@ pub struct Desk {
     clock: Arc<dyn Clock>,
 }
 
-fn meta(conn: &Connection, key: &str) -> Result<Option<String>, DeskError> {
+pub(crate) fn meta(conn: &Connection, key: &str) -> Result<Option<String>, DeskError> {
     Ok(conn.query_row("SELECT value FROM meta WHERE key = ?1", [key], |r| r.get(0)).optional()?)
 }
 
-fn set_meta(conn: &Connection, key: &str, value: &str) -> Result<(), DeskError> {
+pub(crate) fn set_meta(conn: &Connection, key: &str, value: &str) -> Result<(), DeskError> {
     conn.execute(
         "INSERT INTO meta (key, value) VALUES (?1, ?2) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
         params![key, value],
@@ -411,24 +411,7 @@ impl Desk {
         {
             return Err(DeskError::PatientExists { id: other, name });
         }
-        tx.execute(
-            "UPDATE patients SET name = ?2, sex = ?3, birth_date = ?4, document_kind = ?5, document_number = ?6,
-                 identity_key = ?7, phone = ?8, medical_card = ?9, ehealth_card = ?10 WHERE rowid = ?1",
-            params![
-                rowid,
-                patient.name,
-                patient.sex.map(|s| s.code()),
-                patient.birth_date.map(|d| d.to_string()),
-                patient.document.kind.code(),
-                patient.document.number,
-                patient.identity_key(),
-                patient.phone,
-                patient.medical_card,
-                patient.ehealth_card
-            ],
-        )?;
-        tx.execute("DELETE FROM patient_search WHERE rowid = ?1", [rowid])?;
-        tx.execute("INSERT INTO patient_search (rowid, keys) VALUES (?1, ?2)", params![rowid, search_text(&patient)])?;
+        update_patient_row(&tx, rowid, &patient, false)?;
         let deps = pending_ops_about(&tx, id.as_str())?;
         append_op(&tx, &*self.clock, id.as_str(), Op::UpdatePatient { patient: patient.clone() }, deps)?;
         tx.commit()?;
@@ -548,13 +531,8 @@ impl Desk {
             params![patient_id.as_str()],
         )?;
         let next = session_overbook_next(&tx, &target_state.session.id)?;
-        let request = BookingRequest {
-            patient_id,
-            channel: Channel::Desk,
-            now,
-            queue_no: QueueChoice::Lowest,
-            overbook_reason,
-        };
+        let request =
+            BookingRequest { patient_id, channel: Channel::Desk, now, queue_no: QueueChoice::Lowest, overbook_reason };
         // Alternatives are only needed to suggest something after a refusal: load them then.
         let grant = match decide_booking(&request, &target_state, &patient_bookings, next, &[]) {
             Ok(grant) => grant,
@@ -589,7 +567,7 @@ impl Desk {
             ticket_code: mint_ticket_code(&tx)?,
             overbook_reason: overbook_reason.map(str::to_string).filter(|_| grant.overbooked),
         };
-        insert_booking(&tx, &booking, false, self.clock.now())?;
+        write_booking(&tx, &booking, false, self.clock.now())?;
         let deps = pending_ops_about(&tx, patient_id.as_str())?;
         append_op(
             &tx,
@@ -911,9 +889,7 @@ impl Desk {
     /// A provider by id.
     pub fn provider(&self, id: &ProviderId) -> Result<Provider, DeskError> {
         let sql = format!("SELECT {} FROM providers WHERE id = ?1", rows::PROVIDER_COLUMNS);
-        self.conn
-            .query_row_and_then(&sql, [id.as_str()], rows::provider)
-            .optional_not_found("provider", id.as_str())
+        self.conn.query_row_and_then(&sql, [id.as_str()], rows::provider).optional_not_found("provider", id.as_str())
     }
 }
 
@@ -952,7 +928,7 @@ impl<T> RowResultExt<T> for Result<T, DeskError> {
     }
 }
 
-fn search_text(p: &Patient) -> String {
+pub(crate) fn search_text(p: &Patient) -> String {
     let mut keys = frontdesk_domain::names::search_keys(&p.name);
     for extra in [Some(&p.document.number), p.phone.as_ref(), p.medical_card.as_ref()].into_iter().flatten() {
         keys.push(' ');
@@ -968,47 +944,81 @@ pub(crate) fn insert_patient(tx: &Connection, p: &Patient, confirmed: bool) -> R
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
     )?
     .execute(params![
-            p.id.as_str(),
-            p.site_id.as_str(),
-            p.name,
-            p.sex.map(|s| s.code()),
-            p.birth_date.map(|d| d.to_string()),
-            p.document.kind.code(),
-            p.document.number,
-            p.identity_key(),
-            p.phone,
-            p.medical_card,
-            p.ehealth_card,
-            confirmed as i64
-        ])?;
+        p.id.as_str(),
+        p.site_id.as_str(),
+        p.name,
+        p.sex.map(|s| s.code()),
+        p.birth_date.map(|d| d.to_string()),
+        p.document.kind.code(),
+        p.document.number,
+        p.identity_key(),
+        p.phone,
+        p.medical_card,
+        p.ehealth_card,
+        confirmed as i64
+    ])?;
     let rowid = tx.last_insert_rowid();
     tx.prepare_cached("INSERT INTO patient_search (rowid, keys) VALUES (?1, ?2)")?
         .execute(params![rowid, search_text(p)])?;
     Ok(())
 }
 
-fn insert_booking(tx: &Connection, b: &Booking, confirmed: bool, now: Timestamp) -> Result<(), DeskError> {
-    tx.execute(
+/// Rewrites a patient row's fields and search keys; `confirmed` only ever turns it on.
+pub(crate) fn update_patient_row(tx: &Connection, rowid: i64, p: &Patient, confirmed: bool) -> Result<(), DeskError> {
+    tx.prepare_cached(
+        "UPDATE patients SET site_id = ?2, name = ?3, sex = ?4, birth_date = ?5, document_kind = ?6,
+             document_number = ?7, identity_key = ?8, phone = ?9, medical_card = ?10, ehealth_card = ?11,
+             confirmed = max(confirmed, ?12)
+         WHERE rowid = ?1",
+    )?
+    .execute(params![
+        rowid,
+        p.site_id.as_str(),
+        p.name,
+        p.sex.map(|s| s.code()),
+        p.birth_date.map(|d| d.to_string()),
+        p.document.kind.code(),
+        p.document.number,
+        p.identity_key(),
+        p.phone,
+        p.medical_card,
+        p.ehealth_card,
+        confirmed as i64
+    ])?;
+    tx.prepare_cached("DELETE FROM patient_search WHERE rowid = ?1")?.execute([rowid])?;
+    tx.prepare_cached("INSERT INTO patient_search (rowid, keys) VALUES (?1, ?2)")?
+        .execute(params![rowid, search_text(p)])?;
+    Ok(())
+}
+
+/// Writes a booking: a new row, or (same id) the row brought up to date.
+pub(crate) fn write_booking(tx: &Connection, b: &Booking, confirmed: bool, now: Timestamp) -> Result<(), DeskError> {
+    tx.prepare_cached(
         "INSERT INTO bookings (id, site_id, patient_id, slot_id, session_id, department_id, date, queue_no, channel,
              status, ticket_code, overbook_reason, confirmed, created_at)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)",
-        params![
-            b.id.as_str(),
-            b.site_id.as_str(),
-            b.patient_id.as_str(),
-            b.slot_id.as_str(),
-            b.session_id.as_str(),
-            b.department_id.as_str(),
-            b.date.to_string(),
-            b.queue_no,
-            b.channel.code(),
-            b.status.code(),
-            b.ticket_code.as_str(),
-            b.overbook_reason,
-            confirmed as i64,
-            now.to_string()
-        ],
-    )?;
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)
+         ON CONFLICT (id) DO UPDATE SET patient_id = excluded.patient_id, slot_id = excluded.slot_id,
+             session_id = excluded.session_id, department_id = excluded.department_id, date = excluded.date,
+             queue_no = excluded.queue_no, channel = excluded.channel, status = excluded.status,
+             ticket_code = excluded.ticket_code, overbook_reason = excluded.overbook_reason,
+             confirmed = excluded.confirmed",
+    )?
+    .execute(params![
+        b.id.as_str(),
+        b.site_id.as_str(),
+        b.patient_id.as_str(),
+        b.slot_id.as_str(),
+        b.session_id.as_str(),
+        b.department_id.as_str(),
+        b.date.to_string(),
+        b.queue_no,
+        b.channel.code(),
+        b.status.code(),
+        b.ticket_code.as_str(),
+        b.overbook_reason,
+        confirmed as i64,
+        now.to_string()
+    ])?;
     Ok(())
 }
 
@@ -1063,16 +1073,16 @@ pub(crate) fn upsert_slot(tx: &Connection, s: &Slot) -> Result<(), DeskError> {
 
 /// Which slots to load.
 #[derive(Default)]
-struct SlotFilter<'a> {
-    department: Option<&'a DepartmentId>,
-    provider: Option<&'a ProviderId>,
-    slot: Option<&'a SlotId>,
-    from: Option<Date>,
-    to: Option<Date>,
+pub(crate) struct SlotFilter<'a> {
+    pub(crate) department: Option<&'a DepartmentId>,
+    pub(crate) provider: Option<&'a ProviderId>,
+    pub(crate) slot: Option<&'a SlotId>,
+    pub(crate) from: Option<Date>,
+    pub(crate) to: Option<Date>,
 }
 
 /// Slots with their sessions and the regular numbers held in each.
-fn load_slot_states(conn: &Connection, f: &SlotFilter<'_>) -> Result<Vec<SlotState>, DeskError> {
+pub(crate) fn load_slot_states(conn: &Connection, f: &SlotFilter<'_>) -> Result<Vec<SlotState>, DeskError> {
     // Only the conditions given go into the SQL, so SQLite can use its indexes.
     let mut conditions = Vec::new();
     let mut values: Vec<String> = Vec::new();
@@ -1140,7 +1150,10 @@ fn session_overbook_next(conn: &Connection, session: &frontdesk_domain::schedule
     Ok(overbook_next(&slots, &held))
 }
 
-fn load_session(conn: &Connection, id: &frontdesk_domain::schedule::SessionId) -> Result<Session, DeskError> {
+pub(crate) fn load_session(
+    conn: &Connection,
+    id: &frontdesk_domain::schedule::SessionId,
+) -> Result<Session, DeskError> {
     let sql = format!("SELECT {} FROM sessions s WHERE s.id = ?1", rows::SESSION_COLUMNS);
     conn.query_row_and_then(&sql, [id.as_str()], |r| rows::session(r, 0)).optional_not_found("session", id.as_str())
 }
@@ -1161,7 +1174,7 @@ fn load_booking(conn: &Connection, id: &BookingId) -> Result<Booking, DeskError>
         .ok_or_else(|| DeskError::NotFound { entity: "booking", id: id.to_string() })
 }
 
-fn booking_view(conn: &Connection, id: &BookingId) -> Result<BookingView, DeskError> {
+pub(crate) fn booking_view(conn: &Connection, id: &BookingId) -> Result<BookingView, DeskError> {
     let sql = format!(
         "SELECT {}, p.name, d.code, d.name, pr.name, pr.title, s.period, sl.start_time, sl.end_time
          FROM bookings b JOIN patients p ON p.id = b.patient_id JOIN sessions s ON s.id = b.session_id

@@ -72,6 +72,14 @@ pub enum DeskError {
     /// Reading or writing the data directory failed.
     #[error("file system: {0}")]
     Io(#[from] std::io::Error),
+    /// A document could not be rendered or printed (the ticket can be printed again).
+    #[error("print: {code}")]
+    Print {
+        /// The print crate's stable code (`printer_not_found`, `printer_unreachable`, …).
+        code: &'static str,
+        /// Its message, in the language asked for.
+        message: String,
+    },
 }
 
 impl DeskError {
@@ -97,6 +105,7 @@ impl DeskError {
             DeskError::NotInitialized => "not_initialized",
             DeskError::Storage(_) | DeskError::Migration(_) | DeskError::Corrupt { .. } => "storage_error",
             DeskError::Io(_) => "io_error",
+            DeskError::Print { code, .. } => code,
         }
     }
 
@@ -109,9 +118,11 @@ impl DeskError {
             | DeskError::PatientExists { .. }
             | DeskError::NotInitialized => ErrorClass::Invalid,
             DeskError::Refused(_) | DeskError::TicketUnknown { .. } => ErrorClass::Refused,
-            DeskError::Storage(_) | DeskError::Migration(_) | DeskError::Corrupt { .. } | DeskError::Io(_) => {
-                ErrorClass::Internal
-            }
+            DeskError::Storage(_)
+            | DeskError::Migration(_)
+            | DeskError::Corrupt { .. }
+            | DeskError::Io(_)
+            | DeskError::Print { .. } => ErrorClass::Internal,
         }
     }
 
@@ -172,6 +183,7 @@ impl DeskError {
                 Lang::Zh => format!("读写数据目录失败：{e}"),
                 Lang::En => format!("Could not read or write the data directory: {e}"),
             },
+            DeskError::Print { message, .. } => message.clone(),
         }
     }
 }

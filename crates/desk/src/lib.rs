@@ -6,13 +6,16 @@ mod db;
 pub mod demo;
 mod engine;
 mod error;
+mod printing;
 mod rows;
+pub mod sync;
 
 pub use engine::{
     Board, BoardDepartment, BoardProvider, BoardSession, BoardSlot, BookTarget, BookingView, DemoSeeded, Desk,
     DeskStatus, DeviceInfo, OutboxEntry, ScanOutcome, SystemClock,
 };
 pub use error::{DeskError, ErrorClass, field_label};
+pub use printing::{PrintSettings, Printed, Printer};
 
 /// The desk's data directory when none is given: the OS data directory under the app's
 /// identifier, the same place the desktop app keeps its replica.

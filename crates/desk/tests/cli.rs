@@ -1,40 +1,12 @@
 //! The `frontdesk` binary as a process on a temporary data directory, with a pinned clock.
+// Test helpers panic on unexpected failures: that is how a test reports them.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use std::path::Path;
-use std::process::{Command, Output};
+mod common;
 
+use common::{doc, frontdesk, ok_json, stderr};
 use serde_json::Value;
-
-/// Monday 2026-11-23, 07:30 in Shanghai.
-const NOW: &str = "2026-11-22T23:30:00Z";
-
-fn frontdesk(dir: &Path, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_frontdesk"))
-        .arg("--data-dir")
-        .arg(dir)
-        .args(args)
-        .env("FRONTDESK_NOW", NOW)
-        .env_remove("FRONTDESK_DATA_DIR")
-        .output()
-        .unwrap()
-}
-
-fn ok_json(dir: &Path, args: &[&str]) -> Value {
-    let mut all = args.to_vec();
-    all.push("--json");
-    let out = frontdesk(dir, &all);
-    assert!(out.status.success(), "{args:?}: {}", String::from_utf8_lossy(&out.stderr));
-    serde_json::from_slice(&out.stdout).unwrap()
-}
-
-fn stderr(out: &Output) -> String {
-    String::from_utf8_lossy(&out.stderr).into_owned()
-}
-
-fn doc(n: u16) -> String {
-    frontdesk_desk::demo::resident_id("110101", jiff::civil::date(1990, 1, 1), n, frontdesk_domain::document::Sex::Male)
-        .unwrap()
-}
+use std::path::Path;
 
 fn demo() -> tempfile::TempDir {
     let dir = tempfile::tempdir().unwrap();
@@ -114,7 +86,8 @@ fn an_invalid_document_exits_2_names_the_field_and_writes_nothing() {
         assert!(err.contains("document_number"), "{document}: {err}");
         assert!(err.to_lowercase().contains(expect), "{document}: {err}");
     }
-    let out = frontdesk(d, &["patients", "add", "--name", "王五", "--document", &bad, "--phone", "12345", "--lang", "zh"]);
+    let out =
+        frontdesk(d, &["patients", "add", "--name", "王五", "--document", &bad, "--phone", "12345", "--lang", "zh"]);
     let err = stderr(&out);
     assert!(err.contains("证件号") && err.contains("手机号"), "every bad field is named: {err}");
     let after = ok_json(d, &["status"]);
@@ -152,7 +125,9 @@ fn check_in_scan_and_cancel_from_the_command_line() {
         ok_json(d, &["outbox"]).as_array().unwrap().iter().map(|o| o["kind"].as_str().unwrap().to_string()).collect();
     assert_eq!(kinds, ["register_patient", "book", "check_in", "book", "cancel"]);
     let status = ok_json(d, &["status"]);
-    assert_eq!(status["pending_ops"], 5);
+    assert_eq!(status["desk"]["pending_ops"], 5);
+    assert_eq!(status["sync"]["pending_ops"], 5);
+    assert_eq!(status["sync"]["server"], Value::Null, "not enrolled");
 }
 
 #[test]
@@ -162,7 +137,8 @@ fn board_and_search_print_for_people() {
     let out = frontdesk(d, &["board", "--lang", "zh"]);
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(out.status.success());
-    for want in ["城东社区卫生服务中心", "内科 [NK]", "王建国 主任医师", "窗口余", "demo-nk-1-20261123-am-01"] {
+    for want in ["城东社区卫生服务中心", "内科 [NK]", "王建国 主任医师", "窗口余", "demo-nk-1-20261123-am-01"]
+    {
         assert!(text.contains(want), "board lacks {want}:\n{text}");
     }
     let out = frontdesk(d, &["board", "--date", "2026-13-01"]);

@@ -69,11 +69,11 @@ impl BookingStatus {
     /// Display name.
     pub fn label(self, lang: Lang) -> &'static str {
         match self {
-            BookingStatus::Booked => lang.pick("已预约", "booked"),
-            BookingStatus::CheckedIn => lang.pick("已签到", "checked in"),
-            BookingStatus::Done => lang.pick("已就诊", "done"),
-            BookingStatus::Cancelled => lang.pick("已取消", "cancelled"),
-            BookingStatus::NoShow => lang.pick("爽约", "no-show"),
+            BookingStatus::Booked => lang.pick("已预约", "Booked"),
+            BookingStatus::CheckedIn => lang.pick("已签到", "Checked in"),
+            BookingStatus::Done => lang.pick("已就诊", "Done"),
+            BookingStatus::Cancelled => lang.pick("已取消", "Cancelled"),
+            BookingStatus::NoShow => lang.pick("未到诊", "No-show"),
         }
     }
 
@@ -403,7 +403,11 @@ impl BookingError {
             BookingError::BookingCancelled => lang.pick("该挂号已取消", "This booking was cancelled").to_string(),
             BookingError::InvalidTransition { from, action } => match lang {
                 Lang::Zh => format!("挂号状态为“{}”，不能{}", from.label(lang), action.label(lang)),
-                Lang::En => format!("Cannot {} a booking that is {}", action.label(lang), from.label(lang)),
+                Lang::En => format!(
+                    "Cannot {} a booking that is {}",
+                    action.label(lang),
+                    from.label(lang).to_lowercase()
+                ),
             },
             BookingError::OverbookReasonMissing => {
                 lang.pick("加号必须填写原因", "An overbook needs a reason").to_string()

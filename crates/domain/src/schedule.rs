@@ -253,6 +253,15 @@ impl Channel {
         }
     }
 
+    /// The channel's name as shown and printed.
+    pub fn label(self, lang: crate::Lang) -> &'static str {
+        match self {
+            Channel::Desk => lang.pick("窗口挂号", "Desk"),
+            Channel::Online => lang.pick("网上预约", "Online"),
+            Channel::Phone => lang.pick("电话预约", "Phone"),
+        }
+    }
+
     /// Parses [`Channel::code`].
     pub fn parse(s: &str) -> Option<Channel> {
         match s {

@@ -56,3 +56,11 @@ pub struct AuditVerification {
     /// One report per chain.
     pub chains: Vec<AuditReport>,
 }
+
+/// `POST /v1/admin/sessions/{id}/pools`: re-split every slot of a session between the online
+/// and the desk pool (each slot keeps its total capacity and its block of numbers).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SetPools {
+    /// Numbers per slot kept for the desk (the rest go online).
+    pub desk_per_slot: u32,
+}

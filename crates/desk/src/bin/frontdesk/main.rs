@@ -8,6 +8,7 @@ use std::process::ExitCode;
 use std::sync::Arc;
 
 use clap::{Args, Parser, Subcommand};
+use frontdesk_desk::sync::{self, Resolution, SyncError};
 use frontdesk_desk::{BookTarget, Desk, DeskError, ErrorClass, REPLICA_FILE, SystemClock, default_data_dir};
 use frontdesk_domain::Lang;
 use frontdesk_domain::clock::{Clock, ManualClock};
@@ -80,6 +81,70 @@ enum Command {
     },
     /// List the ops waiting to be sent to the platform.
     Outbox,
+    /// Save a booking's ticket as a PDF file.
+    Ticket {
+        /// The booking id.
+        booking: String,
+        /// The PDF file to write.
+        #[arg(long)]
+        out: PathBuf,
+        /// Roll width in mm: 80 or 58 (default: the settings).
+        #[arg(long, value_parser = ["80", "58"])]
+        width: Option<String>,
+    },
+    /// Save a day's slot sheet (A4) as a PDF file.
+    Sheet {
+        /// The day (default: today).
+        #[arg(long, value_name = "YYYY-MM-DD")]
+        date: Option<String>,
+        /// Only this department (code, e.g. NK).
+        #[arg(long)]
+        department: Option<String>,
+        /// The PDF file to write.
+        #[arg(long)]
+        out: PathBuf,
+    },
+    /// Print a ticket or a slot sheet on the printer from the settings (or --printer).
+    #[command(subcommand)]
+    Print(PrintCommand),
+    /// Show or change this desk's settings (printer, ticket width).
+    Settings {
+        /// cups, cups:QUEUE, cups:QUEUE@HOST, windows:NAME, escpos:HOST:PORT, escpos-device:PATH or pdf-dir:PATH.
+        #[arg(long)]
+        printer: Option<String>,
+        /// Ticket roll width in mm.
+        #[arg(long, value_parser = ["80", "58"])]
+        ticket_width: Option<String>,
+    },
+    /// Connect this desk to a central platform with an enrollment code from its admin.
+    Enroll {
+        /// The platform's address, e.g. https://platform.example.org
+        #[arg(long)]
+        server: String,
+        /// The one-time enrollment code.
+        #[arg(long)]
+        code: String,
+        /// A name for this desk, e.g. 挂号窗口 1.
+        #[arg(long)]
+        name: Option<String>,
+    },
+    /// Sync with the platform: push waiting ops, pull what changed.
+    Sync {
+        /// One cycle, then exit (the default).
+        #[arg(long, conflicts_with = "watch")]
+        once: bool,
+        /// Keep syncing until stopped (Ctrl-C).
+        #[arg(long)]
+        watch: bool,
+        /// Seconds between cycles with --watch.
+        #[arg(long, default_value_t = 5)]
+        interval: u64,
+    },
+    /// A fingerprint of the platform-confirmed state in this replica, to compare desks of a site.
+    Digest,
+    /// The conflict inbox: ops the platform could not accept, and their resolutions.
+    #[command(subcommand)]
+    Conflicts(ConflictsCommand),
     /// Show the desk's state.
     Status,
 }
@@ -120,6 +185,60 @@ enum PatientsCommand {
     },
 }
 
+#[derive(Subcommand)]
+enum PrintCommand {
+    /// A booking's ticket (a reprint when it was printed before; every print is logged).
+    Ticket {
+        /// The booking id.
+        booking: String,
+        /// Print here instead of the settings' printer.
+        #[arg(long)]
+        printer: Option<String>,
+    },
+    /// A day's slot sheet.
+    Sheet {
+        /// The day (default: today).
+        #[arg(long, value_name = "YYYY-MM-DD")]
+        date: Option<String>,
+        /// Only this department (code).
+        #[arg(long)]
+        department: Option<String>,
+        /// Print here instead of the settings' printer.
+        #[arg(long)]
+        printer: Option<String>,
+    },
+}
+
+#[derive(Subcommand)]
+enum ConflictsCommand {
+    /// List open conflicts (all with --all).
+    List {
+        /// Include resolved ones.
+        #[arg(long)]
+        all: bool,
+    },
+    /// Resolve a conflict.
+    Resolve {
+        /// The conflict's number (see `frontdesk conflicts list`).
+        id: i64,
+        /// Book the patient into this slot instead (e.g. the suggested one).
+        #[arg(long, group = "how")]
+        rebook: Option<String>,
+        /// Give the booking up and print the notice for the patient.
+        #[arg(long, group = "how")]
+        cancel: bool,
+        /// Book beyond capacity (admins only), with --reason.
+        #[arg(long, group = "how", requires = "reason")]
+        overbook: bool,
+        /// Nothing to redo: mark it as seen.
+        #[arg(long, group = "how")]
+        ack: bool,
+        /// Why (with --overbook).
+        #[arg(long)]
+        reason: Option<String>,
+    },
+}
+
 #[derive(Args)]
 struct BookArgs {
     /// The patient's id.
@@ -137,6 +256,9 @@ struct BookArgs {
     /// Only this provider's sessions (with --department).
     #[arg(long, requires = "department")]
     provider: Option<String>,
+    /// Print the ticket right away on the settings' printer.
+    #[arg(long)]
+    print: bool,
 }
 
 fn clock() -> Result<Arc<dyn Clock>, DeskError> {
@@ -185,6 +307,22 @@ fn open(cli: &Cli) -> Result<Desk, DeskError> {
         })?,
     };
     Desk::open(&dir.join(REPLICA_FILE), clock()?)
+}
+
+/// Sync failures become desk errors for the exit code: unreachable or busy platforms are
+/// internal failures (exit 1), refusals and a missing enrollment are the user's to fix (exit 2).
+fn sync_failure(e: SyncError, lang: Lang) -> DeskError {
+    match e {
+        SyncError::Desk(d) => d,
+        SyncError::NotEnrolled | SyncError::Refused { .. } => DeskError::Invalid(vec![FieldError {
+            field: "server".into(),
+            code: e.code().to_string(),
+            message: e.message(lang),
+        }]),
+        SyncError::Unreachable(_) | SyncError::Busy { .. } => {
+            DeskError::Io(std::io::Error::new(std::io::ErrorKind::ConnectionRefused, e.message(lang)))
+        }
+    }
 }
 
 fn parse_date(s: &str, lang: Lang) -> Result<Date, DeskError> {
@@ -264,7 +402,16 @@ fn run(cli: &Cli, out: &Out) -> Result<(), DeskError> {
                 (None, None) => return Err(DeskError::NotFound { entity: "slot", id: String::new() }),
             };
             match desk.book(&patient, &target) {
-                Ok(view) => out.booked(&view),
+                Ok(view) => {
+                    if args.print {
+                        // The booking stands even if the printer fails: the ticket can be reprinted.
+                        let printed = desk.print_ticket(&view.booking.id, None, lang);
+                        out.booked_and_printed(&view, printed.as_ref().ok());
+                        printed?;
+                    } else {
+                        out.booked(&view);
+                    }
+                }
                 Err(DeskError::Refused(r)) => {
                     let hint = r.suggestion.as_deref().map(|s| {
                         let provider = desk.provider(&s.provider_id).ok();
@@ -287,8 +434,92 @@ fn run(cli: &Cli, out: &Out) -> Result<(), DeskError> {
         Command::Scan { payload } => {
             out.scanned(&desk.scan(payload)?);
         }
+        Command::Ticket { booking, out: file, width } => {
+            let width = match width.as_deref() {
+                Some("58") => frontdesk_print::PaperWidth::Mm58,
+                Some(_) => frontdesk_print::PaperWidth::Mm80,
+                None => desk.print_settings()?.paper(),
+            };
+            let pdf = desk.ticket_pdf(&BookingId(booking.trim().to_string()), width, lang)?;
+            std::fs::write(file, &pdf)?;
+            out.saved(file, pdf.len());
+        }
+        Command::Sheet { date, department, out: file } => {
+            let date = match date {
+                Some(d) => parse_date(d, lang)?,
+                None => desk.today(),
+            };
+            let pdf = desk.sheet_pdf(date, department.as_deref(), lang)?;
+            std::fs::write(file, &pdf)?;
+            out.saved(file, pdf.len());
+        }
+        Command::Print(PrintCommand::Ticket { booking, printer }) => {
+            let printed = desk.print_ticket(&BookingId(booking.trim().to_string()), printer.as_deref(), lang)?;
+            out.printed(&printed);
+        }
+        Command::Print(PrintCommand::Sheet { date, department, printer }) => {
+            let date = match date {
+                Some(d) => parse_date(d, lang)?,
+                None => desk.today(),
+            };
+            let printed = desk.print_sheet(date, department.as_deref(), printer.as_deref(), lang)?;
+            out.printed(&printed);
+        }
+        Command::Settings { printer, ticket_width } => {
+            let settings = if printer.is_some() || ticket_width.is_some() {
+                let width = ticket_width.as_deref().and_then(|w| w.parse().ok());
+                desk.set_print_settings(printer.as_deref(), width)?
+            } else {
+                desk.print_settings()?
+            };
+            out.settings(&settings);
+        }
         Command::Outbox => out.outbox(&desk.outbox()?),
-        Command::Status => out.status(&desk.status()?),
+        Command::Status => out.status(&desk.status()?, &desk.sync_status()?),
+        Command::Enroll { server, code, name } => {
+            sync::enroll(&mut desk, server, code, name.as_deref()).map_err(|e| sync_failure(e, lang))?;
+            out.enrolled(&desk.status()?);
+        }
+        Command::Sync { watch, interval, .. } => {
+            if *watch {
+                let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+                sync::sync_watch(&mut desk, &stop, std::time::Duration::from_secs(*interval), |r| out.cycle(r))
+                    .map_err(|e| sync_failure(e, lang))?;
+            } else {
+                let report = sync::sync_once(&mut desk).map_err(|e| sync_failure(e, lang))?;
+                out.cycle(&Ok(report));
+            }
+        }
+        Command::Digest => {
+            let digest = desk.replica_digest()?;
+            if out.json {
+                println!("{}", serde_json::json!({ "digest": digest }));
+            } else {
+                println!("{digest}");
+            }
+        }
+        Command::Conflicts(ConflictsCommand::List { all }) => out.conflicts(&desk.conflicts(*all, lang)?),
+        Command::Conflicts(ConflictsCommand::Resolve { id, rebook, cancel, overbook, ack, reason }) => {
+            let resolution = match (rebook, cancel, overbook, ack) {
+                (Some(slot), ..) => Resolution::Rebook(SlotId(slot.trim().to_string())),
+                (None, true, ..) => Resolution::Cancel,
+                (None, false, true, _) => Resolution::Overbook(reason.clone().unwrap_or_default()),
+                (None, false, false, true) => Resolution::Acknowledge,
+                _ => {
+                    return Err(DeskError::Invalid(vec![FieldError {
+                        field: "resolution".into(),
+                        code: "resolution_missing".into(),
+                        message: lang
+                            .pick(
+                                "请选择 --rebook 号源、--cancel、--overbook --reason 或 --ack",
+                                "choose --rebook SLOT, --cancel, --overbook --reason or --ack",
+                            )
+                            .into(),
+                    }]));
+                }
+            };
+            out.resolved(&desk.resolve_conflict(*id, &resolution, lang)?);
+        }
     }
     Ok(())
 }

@@ -3,6 +3,7 @@
 
 use std::cell::RefCell;
 
+use frontdesk_desk::sync::{ConflictEntry, CycleReport, ResolutionOutcome, SyncError, SyncStatus};
 use frontdesk_desk::{Board, BookingView, DemoSeeded, DeskError, DeskStatus, DeviceInfo, OutboxEntry, ScanOutcome};
 use frontdesk_domain::Lang;
 use frontdesk_domain::booking::Suggestion;
@@ -11,6 +12,16 @@ use frontdesk_domain::patient::Patient;
 use frontdesk_domain::schedule::{Provider, SessionStatus, Site};
 use jiff::civil::DateTime;
 use serde::Serialize;
+
+/// `println!` that ends the program quietly when stdout is gone (e.g. piped into `head`).
+macro_rules! outln {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        if writeln!(std::io::stdout(), $($arg)*).is_err() {
+            std::process::exit(0);
+        }
+    }};
+}
 
 pub struct Out {
     pub json: bool,
@@ -30,7 +41,7 @@ impl Out {
 
     fn json<T: Serialize>(&self, value: &T) {
         match serde_json::to_string_pretty(value) {
-            Ok(s) => println!("{s}"),
+            Ok(s) => outln!("{s}"),
             Err(e) => eprintln!("{{\"error\":{{\"code\":\"internal\",\"message\":\"{e}\"}}}}"),
         }
     }
@@ -105,12 +116,12 @@ impl Out {
             self.json(&serde_json::json!({ "device": device, "demo": seeded, "status": status }));
             return;
         }
-        println!("{}: {}", self.t("本机设备号", "Device"), device.device_id);
+        outln!("{}: {}", self.t("本机设备号", "Device"), device.device_id);
         if let Some(site) = &status.site {
-            println!("{}: {} ({})", self.t("院区", "Site"), site.name, site.id);
+            outln!("{}: {} ({})", self.t("院区", "Site"), site.name, site.id);
         }
         if let Some(s) = seeded {
-            println!(
+            outln!(
                 "{}",
                 match self.lang {
                     Lang::Zh => format!("演示诊所已就绪：新增 {} 个出诊时段，{} 位演示患者", s.sessions, s.patients),
@@ -126,13 +137,13 @@ impl Out {
             self.json(board);
             return;
         }
-        println!("{}  {}", site.name, board.date);
+        outln!("{}  {}", site.name, board.date);
         if board.departments.is_empty() {
-            println!("{}", self.t("当天没有出诊安排", "No sessions that day"));
+            outln!("{}", self.t("当天没有出诊安排", "No sessions that day"));
         }
         for d in &board.departments {
             let name = if self.lang == Lang::Zh { &d.department.name } else { &d.department.name_en };
-            println!("\n{} [{}]", name, d.department.code);
+            outln!("\n{} [{}]", name, d.department.code);
             for p in &d.providers {
                 for s in &p.sessions {
                     let state = match s.session.status {
@@ -144,7 +155,7 @@ impl Out {
                         ),
                         SessionStatus::Cancelled => format!("  {}", self.t("【已取消】", "[CANCELLED]")),
                     };
-                    println!(
+                    outln!(
                         "  {} {}  {}  {} {}  {} {}  {} {}{}",
                         p.provider.name,
                         p.provider.title,
@@ -162,7 +173,7 @@ impl Out {
                             continue;
                         }
                         let past = if slot.ended { self.t(" 已结束", " ended") } else { "" };
-                        println!(
+                        outln!(
                             "      {}–{}  {} {}/{}  {} {}/{}  {}{}",
                             hm(slot.slot.start),
                             hm(slot.slot.end),
@@ -187,14 +198,14 @@ impl Out {
             self.json(p);
             return;
         }
-        println!("{}: {}  {}", self.t("已建档", "Registered"), p.name, p.id);
+        outln!("{}: {}  {}", self.t("已建档", "Registered"), p.name, p.id);
         self.patient_line(p);
     }
 
     fn patient_line(&self, p: &Patient) {
         let sex = p.sex.map(|s| s.label(self.lang)).unwrap_or("-");
         let birth = p.birth_date.map(|d| d.to_string()).unwrap_or_else(|| "-".into());
-        println!(
+        outln!(
             "  {}  {}  {}  {} {}  {} {}  {} {}",
             p.id,
             p.name,
@@ -214,7 +225,7 @@ impl Out {
             return;
         }
         if found.is_empty() {
-            println!("{}", self.t("没有找到患者", "No patient found"));
+            outln!("{}", self.t("没有找到患者", "No patient found"));
         }
         for p in found {
             self.patient_line(p);
@@ -222,10 +233,10 @@ impl Out {
     }
 
     fn booking_lines(&self, v: &BookingView) {
-        println!("  {}: {}", self.t("挂号号", "Booking"), v.booking.id);
-        println!("  {}: {}", self.t("就诊序号", "Queue number"), v.booking.queue_no);
-        println!("  {}: {}", self.t("挂号单号", "Ticket code"), v.booking.ticket_code);
-        println!(
+        outln!("  {}: {}", self.t("挂号号", "Booking"), v.booking.id);
+        outln!("  {}: {}", self.t("就诊序号", "Queue number"), v.booking.queue_no);
+        outln!("  {}: {}", self.t("挂号单号", "Ticket code"), v.booking.ticket_code);
+        outln!(
             "  {} {} {} {}  {} {} {}–{}",
             v.department_name,
             v.provider_name,
@@ -236,9 +247,9 @@ impl Out {
             hm(v.start),
             hm(v.end)
         );
-        println!("  {}: {}", self.t("状态", "Status"), v.booking.status.label(self.lang));
+        outln!("  {}: {}", self.t("状态", "Status"), v.booking.status.label(self.lang));
         if !v.confirmed {
-            println!("  {}", self.t("（待平台确认）", "(not yet confirmed by the platform)"));
+            outln!("  {}", self.t("（待平台确认）", "(not yet confirmed by the platform)"));
         }
     }
 
@@ -247,8 +258,21 @@ impl Out {
             self.json(v);
             return;
         }
-        println!("{}", self.t("挂号成功", "Booked"));
+        outln!("{}", self.t("挂号成功", "Booked"));
         self.booking_lines(v);
+    }
+
+    pub fn booked_and_printed(&self, v: &BookingView, printed: Option<&frontdesk_desk::Printed>) {
+        if self.json {
+            let mut value = serde_json::to_value(v).unwrap_or_default();
+            value["printed"] = serde_json::to_value(printed).unwrap_or_default();
+            self.json(&value);
+            return;
+        }
+        self.booked(v);
+        if let Some(p) = printed {
+            self.printed(p);
+        }
     }
 
     pub fn cancelled(&self, v: &BookingView) {
@@ -256,7 +280,7 @@ impl Out {
             self.json(v);
             return;
         }
-        println!("{}", self.t("已取消挂号", "Booking cancelled"));
+        outln!("{}", self.t("已取消挂号", "Booking cancelled"));
         self.booking_lines(v);
     }
 
@@ -265,7 +289,7 @@ impl Out {
             self.json(v);
             return;
         }
-        println!("{}", self.t("签到成功", "Checked in"));
+        outln!("{}", self.t("签到成功", "Checked in"));
         self.booking_lines(v);
     }
 
@@ -281,10 +305,10 @@ impl Out {
             "ehealth_card" => self.t("电子健康卡", "e-health card"),
             other => other,
         };
-        println!("{}: {}  {}", self.t("识别为", "Recognised as"), kind, s.value);
+        outln!("{}: {}  {}", self.t("识别为", "Recognised as"), kind, s.value);
         match &s.patient {
             Some(p) => self.patient_line(p),
-            None => println!("  {}", self.t("本机没有该患者，可新建档案", "No patient with it here yet: register one")),
+            None => outln!("  {}", self.t("本机没有该患者，可新建档案", "No patient with it here yet: register one")),
         }
         if let Some(b) = &s.booking {
             self.booking_lines(b);
@@ -297,41 +321,170 @@ impl Out {
             return;
         }
         if entries.is_empty() {
-            println!("{}", self.t("没有待上传的操作", "Nothing waiting to be sent"));
+            outln!("{}", self.t("没有待上传的操作", "Nothing waiting to be sent"));
         }
         for e in entries {
-            println!("  #{:<5} {:<16} {}  {}  {}", e.seq, e.kind, e.subject, e.envelope.staff_id, e.created_at);
+            outln!("  #{:<5} {:<16} {}  {}  {}", e.seq, e.kind, e.subject, e.envelope.staff_id, e.created_at);
         }
     }
 
-    pub fn status(&self, s: &DeskStatus) {
+    pub fn status(&self, s: &DeskStatus, sync: &SyncStatus) {
         if self.json {
-            self.json(s);
+            self.json(&serde_json::json!({ "desk": s, "sync": sync }));
             return;
         }
-        println!("{}: {}", self.t("设备", "Device"), s.device.device_id);
+        outln!("{}: {}", self.t("设备", "Device"), s.device.device_id);
         match &s.site {
-            Some(site) => println!("{}: {} ({})", self.t("院区", "Site"), site.name, site.id),
-            None => println!("{}: -", self.t("院区", "Site")),
+            Some(site) => outln!("{}: {} ({})", self.t("院区", "Site"), site.name, site.id),
+            None => outln!("{}: -", self.t("院区", "Site")),
         }
-        println!("{}: {}", self.t("值班人员", "Staff"), s.device.staff_id);
-        println!("{}: {}", self.t("患者数", "Patients"), s.patients);
-        println!("{}: {}", self.t("今日挂号", "Bookings today"), s.bookings_today);
-        println!("{}: {}", self.t("待上传操作", "Ops waiting to be sent"), s.pending_ops);
+        outln!("{}: {}", self.t("值班人员", "Staff"), s.device.staff_id);
+        outln!("{}: {}", self.t("患者数", "Patients"), s.patients);
+        outln!("{}: {}", self.t("今日挂号", "Bookings today"), s.bookings_today);
+        outln!("{}: {}", self.t("待上传操作", "Ops waiting to be sent"), s.pending_ops);
         if let Some(t) = s.oldest_pending {
-            println!("{}: {}", self.t("最早待上传", "Oldest waiting since"), t);
+            outln!("{}: {}", self.t("最早待上传", "Oldest waiting since"), t);
         }
         match &s.server {
-            Some(url) => println!("{}: {}", self.t("平台", "Platform"), url),
-            None => println!(
+            Some(url) => outln!("{}: {}", self.t("平台", "Platform"), url),
+            None => outln!(
                 "{}: {}",
                 self.t("平台", "Platform"),
                 self.t("未接入（离线使用）", "not enrolled (working offline)")
             ),
         }
         match s.last_sync {
-            Some(t) => println!("{}: {}", self.t("上次同步", "Last sync"), t),
-            None => println!("{}: {}", self.t("上次同步", "Last sync"), self.t("从未", "never")),
+            Some(t) => outln!("{}: {}", self.t("上次同步", "Last sync"), t),
+            None => outln!("{}: {}", self.t("上次同步", "Last sync"), self.t("从未", "never")),
+        }
+        let online = match sync.online {
+            Some(true) => self.t("在线", "online"),
+            Some(false) => self.t("离线", "offline"),
+            None => self.t("未同步过", "not synced yet"),
+        };
+        outln!("{}: {}", self.t("连接", "Connection"), online);
+        if let Some(e) = &sync.last_error {
+            outln!("{}: {}", self.t("上次错误", "Last error"), e);
+        }
+        if let Some(age) = sync.oldest_pending_secs {
+            outln!("{}: {} s", self.t("最早待上传已等待", "Oldest waiting op age"), age);
+        }
+        outln!("{}: {}", self.t("待处理冲突", "Open conflicts"), sync.open_conflicts);
+    }
+
+    pub fn saved(&self, file: &std::path::Path, bytes: usize) {
+        if self.json {
+            self.json(&serde_json::json!({ "file": file, "bytes": bytes }));
+            return;
+        }
+        outln!("{}: {} ({} KB)", self.t("已保存", "Saved"), file.display(), bytes.div_ceil(1024));
+    }
+
+    pub fn printed(&self, p: &frontdesk_desk::Printed) {
+        if self.json {
+            self.json(p);
+            return;
+        }
+        let what = if p.reprint { self.t("已补打", "Reprinted") } else { self.t("已打印", "Printed") };
+        match &p.file {
+            Some(f) => outln!("{what}: {} ({})", p.printer, f.display()),
+            None => outln!("{what}: {}", p.printer),
+        }
+    }
+
+    pub fn settings(&self, s: &frontdesk_desk::PrintSettings) {
+        if self.json {
+            self.json(s);
+            return;
+        }
+        outln!(
+            "{}: {}",
+            self.t("打印机", "Printer"),
+            s.printer.as_deref().unwrap_or(self.t("系统默认打印机 (cups)", "the system's default printer (cups)"))
+        );
+        outln!("{}: {} mm", self.t("小票宽度", "Ticket width"), s.ticket_width_mm);
+    }
+
+    pub fn enrolled(&self, s: &DeskStatus) {
+        if self.json {
+            self.json(s);
+            return;
+        }
+        outln!(
+            "{}: {} ({})",
+            self.t("已接入平台", "Enrolled with"),
+            s.server.as_deref().unwrap_or("-"),
+            s.site.as_ref().map(|x| x.name.as_str()).unwrap_or("-")
+        );
+        outln!("{}: {}", self.t("设备", "Device"), s.device.device_id);
+    }
+
+    pub fn cycle(&self, r: &Result<CycleReport, SyncError>) {
+        match r {
+            Ok(r) if self.json => self.json(r),
+            Ok(r) => outln!(
+                "{}",
+                match self.lang {
+                    Lang::Zh => format!(
+                        "同步完成：上传 {} 次，平台接受 {} 个操作，冲突 {} 个；拉取 {} 页共 {} 条变更",
+                        r.pushes, r.applied, r.conflicts, r.pages, r.changes
+                    ),
+                    Lang::En => format!(
+                        "Synced: {} pushes, {} ops applied, {} conflicts; {} pages with {} changes pulled",
+                        r.pushes, r.applied, r.conflicts, r.pages, r.changes
+                    ),
+                }
+            ),
+            Err(e) => eprintln!("{}", e.message(self.lang)),
+        }
+    }
+
+    pub fn conflicts(&self, list: &[ConflictEntry]) {
+        if self.json {
+            self.json(&list);
+            return;
+        }
+        if list.is_empty() {
+            outln!("{}", self.t("冲突收件箱为空", "The conflict inbox is empty"));
+        }
+        for c in list {
+            outln!(
+                "#{}  [{}] {}  {}",
+                c.id,
+                c.reason,
+                c.title,
+                c.patient_name.as_deref().map(mask_name).unwrap_or_default()
+            );
+            outln!("    {}", c.explanation);
+            for s in &c.suggestions {
+                outln!(
+                    "    {} {} {} {}–{}  ({} {})",
+                    self.t("可改约", "rebook into"),
+                    s.slot_id,
+                    s.date,
+                    hm(s.start),
+                    hm(s.end),
+                    s.remaining,
+                    self.t("个余号", "left")
+                );
+            }
+            if let Some(r) = &c.resolution {
+                outln!("    {}: {}", self.t("已处理", "resolved"), r);
+            }
+        }
+    }
+
+    pub fn resolved(&self, r: &ResolutionOutcome) {
+        if self.json {
+            self.json(r);
+            return;
+        }
+        outln!("{}", self.t("冲突已处理", "Conflict resolved"));
+        if let Some(b) = &r.booking {
+            self.booking_lines(b);
+        }
+        if let Some(n) = &r.notice {
+            outln!("{}\n  {n}", self.t("请交给患者的通知：", "Notice for the patient:"));
         }
     }
 }

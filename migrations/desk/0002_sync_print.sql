@@ -1,5 +1,5 @@
--- Sync state: what the platform answered for each op, the conflict inbox, and patient ids
--- that were merged into another patient's on the platform.
+-- Sync state (what the platform answered for each op, the conflict inbox, patient ids merged
+-- into another on the platform) and the log of everything this desk printed.
 
 -- The platform's answer for every settled op (applied, duplicate, conflict, rejected).
 CREATE TABLE op_results (
@@ -33,3 +33,16 @@ CREATE TABLE patient_aliases (
     from_id TEXT PRIMARY KEY,
     into_id TEXT NOT NULL
 ) STRICT;
+
+-- Every ticket, notice and slot sheet this desk printed (reprints included), and failures.
+CREATE TABLE print_log (
+    id         INTEGER PRIMARY KEY,
+    document   TEXT NOT NULL CHECK (document IN ('ticket', 'sheet', 'notice')),
+    subject    TEXT NOT NULL,
+    reprint    INTEGER NOT NULL DEFAULT 0,
+    printer    TEXT NOT NULL,
+    staff_id   TEXT NOT NULL,
+    outcome    TEXT NOT NULL,
+    printed_at TEXT NOT NULL
+) STRICT;
+CREATE INDEX print_log_by_subject ON print_log (subject);

@@ -1,0 +1,433 @@
+//! Burst benchmark (not a test): 1,000 concurrent clients booking online in one hot
+//! department, compared with a plain axum "hello" server measured by the same load generator
+//! in the same run; then the batch-push apply rate. Afterwards it checks that nothing was
+//! oversold.
+//!
+//! `cargo bench -p frontdesk-central --bench burst` (env: `BURST_CLIENTS`, `BURST_REQUESTS`
+//! per client, `PUSH_DEVICES`, `PUSH_BATCHES`, `PUSH_BATCH`).
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use frontdesk_central::sqlite::{SqliteOptions, SqliteStore};
+use frontdesk_central::{ServerConfig, Store};
+use frontdesk_domain::Lang;
+use frontdesk_domain::clock::ManualClock;
+use frontdesk_domain::hlc::Hlc;
+use frontdesk_domain::patient::{PatientInput, validate_patient};
+use frontdesk_domain::schedule::{
+    BookingId, Channel, Department, DepartmentId, PatientId, Period, Provider, ProviderId, SessionTemplate, Site,
+    SiteId, SlotId, StaffId,
+};
+use frontdesk_domain::ticket::TicketCode;
+use frontdesk_protocol::admin::GenerateSessions;
+use frontdesk_protocol::sync::{Op, OpEnvelope, Outcome, PushRequest, PushResponse};
+use jiff::civil::{date, time};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+
+fn env(name: &str, default: u64) -> u64 {
+    std::env::var(name).ok().and_then(|v| v.parse().ok()).unwrap_or(default)
+}
+
+/// A minimal HTTP/1.1 keep-alive client: as little load-generator cost as possible, the same
+/// for the hello baseline and the platform.
+struct Conn {
+    stream: TcpStream,
+    buf: Vec<u8>,
+}
+
+impl Conn {
+    async fn open(addr: std::net::SocketAddr) -> Conn {
+        let stream = TcpStream::connect(addr).await.unwrap();
+        stream.set_nodelay(true).unwrap();
+        Conn { stream, buf: Vec::with_capacity(8192) }
+    }
+
+    async fn send(&mut self, req: &[u8]) -> (u16, Vec<u8>) {
+        self.stream.write_all(req).await.unwrap();
+        self.buf.clear();
+        let mut tmp = [0u8; 16384];
+        loop {
+            let n = self.stream.read(&mut tmp).await.unwrap();
+            assert!(n > 0, "connection closed");
+            self.buf.extend_from_slice(&tmp[..n]);
+            if let Some(end) = find(&self.buf, b"\r\n\r\n") {
+                let head = std::str::from_utf8(&self.buf[..end]).unwrap();
+                let status: u16 = head[9..12].parse().unwrap();
+                let len: usize = head
+                    .lines()
+                    .find_map(|l| {
+                        let (k, v) = l.split_once(':')?;
+                        k.eq_ignore_ascii_case("content-length").then(|| v.trim().parse().ok())?
+                    })
+                    .unwrap_or(0);
+                while self.buf.len() < end + 4 + len {
+                    let n = self.stream.read(&mut tmp).await.unwrap();
+                    assert!(n > 0, "connection closed");
+                    self.buf.extend_from_slice(&tmp[..n]);
+                }
+                return (status, self.buf[end + 4..end + 4 + len].to_vec());
+            }
+        }
+    }
+}
+
+fn find(h: &[u8], n: &[u8]) -> Option<usize> {
+    h.windows(n.len()).position(|w| w == n)
+}
+
+fn post(path: &str, body: &str) -> Vec<u8> {
+    format!(
+        "POST {path} HTTP/1.1\r\nhost: bench\r\ncontent-type: application/json\r\ncontent-length: {}\r\n\r\n{body}",
+        body.len()
+    )
+    .into_bytes()
+}
+
+struct Run {
+    requests: u64,
+    ok: u64,
+    elapsed: Duration,
+    latencies_us: Vec<u32>,
+}
+
+impl Run {
+    fn rate(&self) -> f64 {
+        self.requests as f64 / self.elapsed.as_secs_f64()
+    }
+    fn pct(&mut self, p: f64) -> f64 {
+        self.latencies_us.sort_unstable();
+        let i = ((self.latencies_us.len() as f64 - 1.0) * p).round() as usize;
+        f64::from(self.latencies_us[i]) / 1000.0
+    }
+}
+
+/// `clients` connections, each sending `per_client` requests made by `make(n)` back to back.
+async fn load<F>(addr: std::net::SocketAddr, clients: u64, per_client: u64, make: F) -> Run
+where
+    F: Fn(u64, Option<&[u8]>) -> Vec<u8> + Send + Sync + 'static,
+{
+    let make = Arc::new(make);
+    let ok = Arc::new(AtomicU64::new(0));
+    let mut conns = Vec::new();
+    for _ in 0..clients {
+        conns.push(Conn::open(addr).await);
+    }
+    let start = Instant::now();
+    let mut tasks = Vec::new();
+    for (c, mut conn) in conns.into_iter().enumerate() {
+        let make = make.clone();
+        let ok = ok.clone();
+        tasks.push(tokio::spawn(async move {
+            let mut lat = Vec::with_capacity(per_client as usize);
+            let mut last: Option<Vec<u8>> = None;
+            for i in 0..per_client {
+                let req = make(c as u64 * per_client + i, last.as_deref());
+                let t = Instant::now();
+                let (status, body) = conn.send(&req).await;
+                lat.push(t.elapsed().as_micros().min(u128::from(u32::MAX)) as u32);
+                if status == 200 || status == 201 {
+                    ok.fetch_add(1, Ordering::Relaxed);
+                }
+                last = Some(body);
+            }
+            lat
+        }));
+    }
+    let mut latencies_us = Vec::new();
+    for t in tasks {
+        latencies_us.extend(t.await.unwrap());
+    }
+    let elapsed = start.elapsed();
+    Run { requests: clients * per_client, ok: ok.load(Ordering::Relaxed), elapsed, latencies_us }
+}
+
+async fn hello_server() -> std::net::SocketAddr {
+    let app = axum::Router::new().route("/hello", axum::routing::get(|| async { "hello" }));
+    let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = l.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(l, app).await.unwrap() });
+    addr
+}
+
+/// A site with one department of `providers` providers, each with a morning of 8 half-hour
+/// slots of `per_slot` numbers (`desk` desk-only), for 7 days from Monday 2026-11-23.
+async fn hot_site(store: &Arc<dyn Store>, site: &str, providers: u32, per_slot: u32, desk: u32) -> Vec<SlotId> {
+    store.put_site(Site { id: SiteId::from(site), name: site.into(), timezone: "Asia/Shanghai".into() }).await.unwrap();
+    let dept = DepartmentId(format!("{site}-hot"));
+    store
+        .put_department(Department {
+            id: dept.clone(),
+            site_id: SiteId::from(site),
+            code: "HOT".into(),
+            name: "专家门诊".into(),
+            name_en: "Specialists".into(),
+        })
+        .await
+        .unwrap();
+    let mut slots = Vec::new();
+    for p in 0..providers {
+        let id = ProviderId(format!("{site}-hot-{p}"));
+        store
+            .put_provider(Provider {
+                id: id.clone(),
+                site_id: SiteId::from(site),
+                department_id: dept.clone(),
+                name: format!("医生{p}"),
+                title: "主任医师".into(),
+                fee_fen: 5000,
+            })
+            .await
+            .unwrap();
+        let template = SessionTemplate {
+            weekdays: vec![1, 2, 3, 4, 5, 6, 7],
+            period: Period::Morning,
+            start: time(8, 0, 0, 0),
+            end: time(12, 0, 0, 0),
+            slot_minutes: 30,
+            per_slot,
+            desk_per_slot: desk,
+        };
+        let req =
+            GenerateSessions { provider_id: id.clone(), templates: vec![template], from: date(2026, 11, 23), days: 7 };
+        store.generate_sessions(SiteId::from(site), req).await.unwrap();
+        for d in 0..7 {
+            let day = date(2026, 11, 23 + d);
+            for s in 1..=8 {
+                slots.push(SlotId(format!("{id}-{}-am-{s:02}", day.strftime("%Y%m%d"))));
+            }
+        }
+    }
+    slots
+}
+
+fn main() {
+    let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build().unwrap();
+    rt.block_on(run());
+}
+
+async fn run() {
+    let clients = env("BURST_CLIENTS", 1000);
+    let per_client = env("BURST_REQUESTS", 20);
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("bench.db");
+    let now: jiff::Timestamp = "2026-11-23T07:00:00+08:00".parse().unwrap();
+    let store: Arc<dyn Store> = Arc::new(
+        SqliteStore::open(
+            &db,
+            Arc::new(ManualClock::new(now)),
+            SqliteOptions { max_group: env("BURST_GROUP", 256) as usize, ..SqliteOptions::default() },
+        )
+        .unwrap(),
+    );
+    let slots = Arc::new(hot_site(&store, "burst", 20, 40, 10).await);
+    let push_slots = Arc::new(hot_site(&store, "push", 20, 60, 50).await);
+    let config = ServerConfig {
+        device_rate: None,
+        public_rate: None,
+        max_in_flight: 100_000,
+        max_write_queue: 100_000,
+        ..ServerConfig::default()
+    };
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
+    let server = tokio::spawn(frontdesk_central::serve(listener, store.clone(), config, async move {
+        let _ = stop_rx.await;
+    }));
+
+    println!("cores: {}", std::thread::available_parallelism().map(|n| n.get()).unwrap_or(0));
+    // Baseline: plain axum hello, same generator, same run.
+    let hello = hello_server().await;
+    let hello_get = b"GET /hello HTTP/1.1\r\nhost: bench\r\n\r\n".to_vec();
+    let _warm = load(hello, 100, 20, {
+        let r = hello_get.clone();
+        move |_, _| r.clone()
+    })
+    .await;
+    // `SKIP_HELLO=1` (for profiling the platform alone) measures a token baseline.
+    let hello_requests = if env("SKIP_HELLO", 0) == 1 { 1 } else { per_client * 3 };
+    let mut h = load(hello, clients, hello_requests, move |_, _| hello_get.clone()).await;
+    let (hp50, hp99) = (h.pct(0.5), h.pct(0.99));
+    println!(
+        "hello: {} requests in {:.2}s = {:.0} req/s, p50 {hp50:.2} ms, p99 {hp99:.2} ms",
+        h.requests,
+        h.elapsed.as_secs_f64(),
+        h.rate(),
+    );
+
+    // The burst: each client books distinct patients into random slots of the hot
+    // department; after a refusal it takes the platform's first suggestion.
+    let seed = AtomicU64::new(0x9E37_79B9_7F4A_7C15);
+    let mut b = load(addr, clients, per_client, move |n, last| {
+        let mut slot = None;
+        if let Some(body) = last
+            && find(body, b"suggestions").is_some()
+            && let Ok(v) = serde_json::from_slice::<serde_json::Value>(body)
+            && let Some(s) = v["suggestions"][0]["slot_id"].as_str()
+        {
+            slot = Some(s.to_string());
+        }
+        let slot = slot.unwrap_or_else(|| {
+            let x = seed.fetch_add(0x9E37_79B9_7F4A_7C15, Ordering::Relaxed);
+            slots[(x % slots.len() as u64) as usize].to_string()
+        });
+        let body = serde_json::json!({"patient": frontdesk_central::demo::patient(1_000_000 + n), "slot_id": slot});
+        post("/v1/public/sites/burst/bookings", &body.to_string())
+    })
+    .await;
+    let (p50, p99) = (b.pct(0.5), b.pct(0.99));
+    println!(
+        "online burst: {} requests by {clients} clients in {:.2}s = {:.0} req/s ({} booked = {:.0} bookings/s), p50 {:.2} ms, p99 {:.2} ms; {:.0}% of hello",
+        b.requests,
+        b.elapsed.as_secs_f64(),
+        b.rate(),
+        b.ok,
+        b.ok as f64 / b.elapsed.as_secs_f64(),
+        p50,
+        p99,
+        100.0 * b.rate() / h.rate()
+    );
+
+    // Batch push: devices pushing batches of register + book ops in parallel.
+    let devices = env("PUSH_DEVICES", 4);
+    let batches = env("PUSH_BATCHES", 10);
+    let batch = env("PUSH_BATCH", 1000);
+    let mut tasks = Vec::new();
+    let mut prepared = Vec::new();
+    for d in 0..devices {
+        let code = store.create_enroll_code(SiteId::from("push"), 1).await.unwrap();
+        let e = store.enroll(code.code, format!("bench {d}")).await.unwrap();
+        let mut seq = 0u64;
+        let mut bodies = Vec::new();
+        for bn in 0..batches {
+            let mut ops = Vec::new();
+            for k in 0..batch / 2 {
+                let n = 10_000_000 + d * 1_000_000 + bn * 10_000 + k;
+                let p = frontdesk_central::demo::patient(n);
+                let input = PatientInput {
+                    name: p.name,
+                    document_number: p.document_number,
+                    phone: p.phone,
+                    ..PatientInput::default()
+                };
+                let patient = validate_patient(
+                    PatientId(uuid::Uuid::now_v7().to_string()),
+                    SiteId::from("push"),
+                    &input,
+                    date(2026, 11, 23),
+                    Lang::En,
+                )
+                .unwrap();
+                let slot = push_slots[(n.wrapping_mul(2_654_435_761) % push_slots.len() as u64) as usize].clone();
+                for op in [
+                    Op::RegisterPatient { patient: patient.clone() },
+                    Op::Book {
+                        booking_id: BookingId(uuid::Uuid::now_v7().to_string()),
+                        patient_id: patient.id.clone(),
+                        slot_id: slot,
+                        channel: Channel::Desk,
+                        queue_no: 0,
+                        leased: false,
+                        ticket_code: TicketCode::from_random(n),
+                        overbook_reason: None,
+                    },
+                ] {
+                    seq += 1;
+                    ops.push(OpEnvelope {
+                        op_id: uuid::Uuid::now_v7(),
+                        device_id: e.device_id.clone(),
+                        seq,
+                        staff_id: StaffId::from("nurse"),
+                        hlc: Hlc { wall_ms: seq as i64, counter: 0 },
+                        site_id: SiteId::from("push"),
+                        base_cursor: 0,
+                        depends_on: vec![],
+                        op,
+                    });
+                }
+            }
+            let req = PushRequest { protocol: 1, device_id: e.device_id.clone(), ops };
+            bodies.push(post_auth("/v1/sync/push", &serde_json::to_string(&req).unwrap(), &e.token));
+        }
+        prepared.push(bodies);
+    }
+    let applied = Arc::new(AtomicU64::new(0));
+    let total_ops = devices * batches * (batch / 2 * 2);
+    let start = Instant::now();
+    for bodies in prepared {
+        let applied = applied.clone();
+        tasks.push(tokio::spawn(async move {
+            let mut conn = Conn::open(addr).await;
+            for body in bodies {
+                let (status, resp) = conn.send(&body).await;
+                assert_eq!(status, 200, "{}", String::from_utf8_lossy(&resp));
+                let r: PushResponse = serde_json::from_slice(&resp).unwrap();
+                let n = r.results.iter().filter(|x| matches!(x.outcome, Outcome::Applied { .. })).count();
+                applied.fetch_add(n as u64, Ordering::Relaxed);
+            }
+        }));
+    }
+    for t in tasks {
+        t.await.unwrap();
+    }
+    let el = start.elapsed();
+    println!(
+        "batch push: {total_ops} ops ({devices} devices × {batches} batches × {batch}) in {:.2}s = {:.0} ops/s settled ({} applied)",
+        el.as_secs_f64(),
+        total_ops as f64 / el.as_secs_f64(),
+        applied.load(Ordering::Relaxed)
+    );
+
+    let _ = stop_tx.send(());
+    server.await.unwrap().unwrap();
+    // Zero oversell: no slot holds more live bookings per pool than its capacity, no number
+    // twice in a session, and every 201 is a stored booking.
+    let conn = rusqlite::Connection::open(&db).unwrap();
+    let mut st = conn
+        .prepare(
+            "SELECT s.record, b.channel, COUNT(*) FROM bookings b JOIN slots s ON s.id = b.slot_id \
+             WHERE b.status <> 'cancelled' AND b.overbooked = 0 GROUP BY b.slot_id, b.channel",
+        )
+        .unwrap();
+    let mut oversold = 0;
+    let rows = st.query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?, r.get::<_, i64>(2)?))).unwrap();
+    for row in rows {
+        let (rec, channel, n) = row.unwrap();
+        let slot: frontdesk_domain::schedule::Slot = serde_json::from_str(&rec).unwrap();
+        let cap = if channel == "desk" { slot.desk_capacity } else { slot.online_capacity };
+        if n > i64::from(cap) {
+            oversold += 1;
+        }
+    }
+    let dup: i64 = conn
+        .query_row(
+            "SELECT COUNT(*) FROM (SELECT session_id, queue_no FROM bookings WHERE status <> 'cancelled' \
+             GROUP BY session_id, queue_no HAVING COUNT(*) > 1)",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    let online: i64 = conn
+        .query_row("SELECT COUNT(*) FROM bookings WHERE site_id = 'burst' AND channel = 'online'", [], |r| r.get(0))
+        .unwrap();
+    println!(
+        "oversold slots: {oversold}; numbers held twice: {dup}; online bookings stored {online} = acknowledged {}",
+        b.ok
+    );
+    assert_eq!(oversold, 0);
+    assert_eq!(dup, 0);
+    assert_eq!(online as u64, b.ok);
+}
+
+fn post_auth(path: &str, body: &str, token: &str) -> Vec<u8> {
+    format!(
+        "POST {path} HTTP/1.1\r\nhost: bench\r\nauthorization: Bearer {token}\r\ncontent-type: application/json\r\ncontent-length: {}\r\n\r\n{body}",
+        body.len()
+    )
+    .into_bytes()
+}

@@ -1,0 +1,413 @@
+//! The HTTP surface: routes, authentication, self-protection (body limits, rate limits,
+//! timeouts, load shedding), metrics. Handlers only translate between HTTP and the
+//! [`Store`]; rules and storage live elsewhere.
+
+pub mod body;
+mod handlers;
+pub mod openapi;
+
+use std::net::SocketAddr;
+use std::num::NonZeroU32;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use axum::Router;
+use axum::extract::{ConnectInfo, MatchedPath, Request, State};
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use frontdesk_protocol::ApiError;
+use frontdesk_protocol::online::OnlineRefusal;
+use governor::clock::Clock as _;
+use governor::{DefaultKeyedRateLimiter, Quota};
+use metrics_exporter_prometheus::PrometheusHandle;
+use tokio::sync::Semaphore;
+use tower_http::decompression::RequestDecompressionLayer;
+use tower_http::timeout::TimeoutLayer;
+
+use crate::error::StoreError;
+use crate::store::{AuditEntry, DeviceAuth, Store};
+use body::BodyLimit;
+
+/// A rate: sustained requests per second and the burst allowed on top.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Rate {
+    /// Requests per second, sustained.
+    pub per_second: u32,
+    /// Requests allowed at once.
+    pub burst: u32,
+}
+
+/// The server's limits and credentials.
+#[derive(Debug, Clone)]
+pub struct ServerConfig {
+    /// Largest request body accepted, after decompression (bytes).
+    pub body_limit: usize,
+    /// A request taking longer is answered 503.
+    pub request_timeout: Duration,
+    /// Requests in flight at once; beyond that new ones are shed with 503.
+    pub max_in_flight: usize,
+    /// Writes waiting for the writer; beyond that new writes are shed with 503.
+    pub max_write_queue: usize,
+    /// Per-device rate (desk endpoints); `None` = unlimited.
+    pub device_rate: Option<Rate>,
+    /// Per-client-address rate (public and enrollment endpoints); `None` = unlimited.
+    pub public_rate: Option<Rate>,
+    /// SHA-256 (hex) of the admin token; `None` disables the admin API.
+    pub admin_token_hash: Option<String>,
+}
+
+impl Default for ServerConfig {
+    fn default() -> Self {
+        ServerConfig {
+            body_limit: 1 << 20,
+            request_timeout: Duration::from_secs(15),
+            max_in_flight: 4096,
+            max_write_queue: 16_000,
+            device_rate: Some(Rate { per_second: 20, burst: 60 }),
+            public_rate: Some(Rate { per_second: 5, burst: 20 }),
+            admin_token_hash: None,
+        }
+    }
+}
+
+type Limiter = DefaultKeyedRateLimiter<String>;
+
+fn limiter(rate: Option<Rate>) -> Option<Arc<Limiter>> {
+    let r = rate?;
+    let per = NonZeroU32::new(r.per_second.max(1))?;
+    let burst = NonZeroU32::new(r.burst.max(1))?;
+    Some(Arc::new(Limiter::keyed(Quota::per_second(per).allow_burst(burst))))
+}
+
+/// What every handler can reach (one `Arc`: cheap to clone per request).
+#[derive(Clone)]
+pub struct AppState(Arc<AppInner>);
+
+impl std::ops::Deref for AppState {
+    type Target = AppInner;
+    fn deref(&self) -> &AppInner {
+        &self.0
+    }
+}
+
+/// The shared state behind [`AppState`].
+pub struct AppInner {
+    pub(crate) store: Arc<dyn Store>,
+    pub(crate) config: Arc<ServerConfig>,
+    device_limiter: Option<Arc<Limiter>>,
+    public_limiter: Option<Arc<Limiter>>,
+    in_flight: Arc<Semaphore>,
+    pub(crate) metrics: PrometheusHandle,
+}
+
+/// An error answer: a status and an [`ApiError`] body (plus `Retry-After` when it helps).
+#[derive(Debug)]
+pub struct ApiFailure {
+    status: StatusCode,
+    body: ApiError,
+    retry_after: Option<u64>,
+    refusal: Option<Box<OnlineRefusal>>,
+}
+
+impl ApiFailure {
+    /// A failure with a status, code and message.
+    pub fn new(status: StatusCode, code: &str, message: impl Into<String>) -> ApiFailure {
+        ApiFailure {
+            status,
+            body: ApiError { code: code.into(), message: message.into(), fields: Vec::new() },
+            retry_after: None,
+            refusal: None,
+        }
+    }
+
+    /// 400.
+    pub fn bad_request(code: &str, message: impl Into<String>) -> ApiFailure {
+        ApiFailure::new(StatusCode::BAD_REQUEST, code, message)
+    }
+
+    /// 413.
+    pub fn too_large(limit: usize) -> ApiFailure {
+        ApiFailure::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "body_too_large",
+            format!("the request body is larger than {limit} bytes (after decompression)"),
+        )
+    }
+
+    fn with_retry(mut self, secs: u64) -> ApiFailure {
+        self.retry_after = Some(secs.max(1));
+        self
+    }
+}
+
+impl IntoResponse for ApiFailure {
+    fn into_response(self) -> Response {
+        let mut resp = match self.refusal {
+            Some(r) => (self.status, axum::Json(*r)).into_response(),
+            None => (self.status, axum::Json(self.body)).into_response(),
+        };
+        if let Some(s) = self.retry_after
+            && let Ok(v) = HeaderValue::from_str(&s.to_string())
+        {
+            resp.headers_mut().insert(header::RETRY_AFTER, v);
+        }
+        resp
+    }
+}
+
+impl From<StoreError> for ApiFailure {
+    fn from(e: StoreError) -> Self {
+        match e {
+            StoreError::NotFound(what) => {
+                ApiFailure::new(StatusCode::NOT_FOUND, "not_found", format!("{what} not found"))
+            }
+            StoreError::Forbidden(why) => ApiFailure::new(StatusCode::FORBIDDEN, "forbidden", why),
+            StoreError::Unauthorized(why) => ApiFailure::new(StatusCode::UNAUTHORIZED, "unauthorized", why),
+            StoreError::Invalid { code, message, fields } => {
+                let mut f = ApiFailure::new(StatusCode::BAD_REQUEST, &code, message);
+                f.body.fields = fields;
+                f
+            }
+            StoreError::Refused(r) => {
+                let mut f = ApiFailure::new(StatusCode::CONFLICT, &r.reason, r.message.clone());
+                f.refusal = Some(Box::new(r));
+                f
+            }
+            StoreError::Overloaded => {
+                ApiFailure::new(StatusCode::SERVICE_UNAVAILABLE, "overloaded", "the platform is busy; retry shortly")
+                    .with_retry(1)
+            }
+            StoreError::Unavailable(why) => {
+                ApiFailure::new(StatusCode::SERVICE_UNAVAILABLE, "unavailable", why).with_retry(2)
+            }
+            StoreError::Internal(detail) => {
+                tracing::error!(%detail, "internal error");
+                ApiFailure::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", "internal error; it has been logged")
+            }
+        }
+    }
+}
+
+/// Result alias of handlers.
+pub type ApiResult<T> = Result<T, ApiFailure>;
+
+/// Builds the application router.
+pub fn router(store: Arc<dyn Store>, config: ServerConfig, metrics: PrometheusHandle) -> Router {
+    let state = AppState(Arc::new(AppInner {
+        store,
+        device_limiter: limiter(config.device_rate),
+        public_limiter: limiter(config.public_rate),
+        in_flight: Arc::new(Semaphore::new(config.max_in_flight.max(1))),
+        config: Arc::new(config),
+        metrics,
+    }));
+    // Forget idle clients' rate-limit state now and then, so the maps stay small.
+    if let Ok(rt) = tokio::runtime::Handle::try_current() {
+        let limiters: Vec<std::sync::Weak<Limiter>> =
+            [&state.device_limiter, &state.public_limiter].into_iter().flatten().map(Arc::downgrade).collect();
+        rt.spawn(async move {
+            let mut tick = tokio::time::interval(Duration::from_secs(60));
+            loop {
+                tick.tick().await;
+                let alive: Vec<Arc<Limiter>> = limiters.iter().filter_map(std::sync::Weak::upgrade).collect();
+                if alive.is_empty() {
+                    break;
+                }
+                for l in alive {
+                    l.retain_recent();
+                    l.shrink_to_fit();
+                }
+            }
+        });
+    }
+    let device = Router::new()
+        .route("/v1/sync/push", post(handlers::push))
+        .route("/v1/sync/pull", get(handlers::pull))
+        .route("/v1/sites/{site}", get(handlers::device_site))
+        .route_layer(middleware::from_fn_with_state(state.clone(), require_device));
+    let public = Router::new()
+        .route("/v1/devices/enroll", post(handlers::enroll))
+        .route("/v1/public/sites/{site}/availability", get(handlers::availability))
+        .route("/v1/public/sites/{site}/bookings", post(handlers::book_online))
+        .route("/v1/public/bookings/{id}/cancel", post(handlers::cancel_online))
+        .route_layer(middleware::from_fn_with_state(state.clone(), limit_client));
+    let admin = Router::new()
+        .route("/v1/admin/sites", get(handlers::list_sites).post(handlers::put_site))
+        .route("/v1/admin/sites/{site}/departments", post(handlers::put_department))
+        .route("/v1/admin/sites/{site}/providers", post(handlers::put_provider))
+        .route("/v1/admin/sites/{site}/sessions/generate", post(handlers::generate_sessions))
+        .route("/v1/admin/sites/{site}/enroll-codes", post(handlers::create_enroll_code))
+        .route("/v1/admin/sessions/{id}/suspend", post(handlers::suspend_session))
+        .route("/v1/admin/sessions/{id}/resume", post(handlers::resume_session))
+        .route("/v1/admin/sessions/{id}/pools", post(handlers::set_session_pools))
+        .route("/v1/admin/sessions/{id}", axum::routing::delete(handlers::delete_session))
+        .route("/v1/admin/devices", get(handlers::list_devices))
+        .route("/v1/admin/devices/{id}/revoke", post(handlers::revoke_device))
+        .route("/v1/admin/audit/verify", get(handlers::verify_audit))
+        .route_layer(middleware::from_fn_with_state(state.clone(), require_admin));
+    let ops = Router::new()
+        .route("/healthz", get(handlers::healthz))
+        .route("/readyz", get(handlers::readyz))
+        .route("/metrics", get(handlers::metrics))
+        .route("/openapi.json", get(handlers::openapi));
+    let limit = BodyLimit(state.config.body_limit);
+    let timeout = state.config.request_timeout;
+    Router::new()
+        .merge(device)
+        .merge(public)
+        .merge(admin)
+        .merge(ops)
+        .fallback(handlers::not_found)
+        // Innermost first: decompression sits under the body limit check of the extractor,
+        // so the limit counts decompressed bytes.
+        .layer(RequestDecompressionLayer::new().gzip(true).zstd(true))
+        .layer(axum::Extension(limit))
+        .layer(TimeoutLayer::with_status_code(StatusCode::SERVICE_UNAVAILABLE, timeout))
+        .layer(middleware::from_fn_with_state(state.clone(), shed_load))
+        .layer(middleware::from_fn(track))
+        .with_state(state)
+}
+
+/// Records latency per route and status.
+async fn track(req: Request, next: Next) -> Response {
+    let route =
+        req.extensions().get::<MatchedPath>().map(|p| p.as_str().to_string()).unwrap_or_else(|| "unmatched".into());
+    let method = req.method().as_str().to_string();
+    let started = Instant::now();
+    let resp = next.run(req).await;
+    let status = resp.status().as_u16().to_string();
+    metrics::histogram!("http_request_duration_seconds", "method" => method, "route" => route, "status" => status)
+        .record(started.elapsed().as_secs_f64());
+    resp
+}
+
+/// Sheds load instead of collapsing: beyond `max_in_flight` requests, or when the writer's
+/// queue is long, new requests get 503 with `Retry-After` at once.
+async fn shed_load(State(st): State<AppState>, req: Request, next: Next) -> Response {
+    let cheap = matches!(req.uri().path(), "/healthz" | "/readyz" | "/metrics");
+    if cheap {
+        return next.run(req).await;
+    }
+    let Ok(_permit) = st.in_flight.clone().try_acquire_owned() else {
+        metrics::counter!("frontdesk_shed_total", "why" => "in_flight").increment(1);
+        return ApiFailure::from(StoreError::Overloaded).into_response();
+    };
+    if req.method() != axum::http::Method::GET && st.store.queue_depth() >= st.config.max_write_queue {
+        metrics::counter!("frontdesk_shed_total", "why" => "write_queue").increment(1);
+        return ApiFailure::from(StoreError::Overloaded).into_response();
+    }
+    next.run(req).await
+}
+
+fn rate_limited(limiter: &Limiter, key: String) -> Option<ApiFailure> {
+    match limiter.check_key(&key) {
+        Ok(()) => None,
+        Err(not_until) => {
+            let wait = not_until.wait_time_from(limiter.clock().now());
+            let secs = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
+            metrics::counter!("frontdesk_rate_limited_total").increment(1);
+            Some(
+                ApiFailure::new(
+                    StatusCode::TOO_MANY_REQUESTS,
+                    "rate_limited",
+                    "too many requests; retry after the given time",
+                )
+                .with_retry(secs),
+            )
+        }
+    }
+}
+
+fn bearer(req: &Request) -> Option<String> {
+    let v = req.headers().get(header::AUTHORIZATION)?.to_str().ok()?;
+    let t = v.strip_prefix("Bearer ").or_else(|| v.strip_prefix("bearer "))?;
+    let t = t.trim();
+    (!t.is_empty()).then(|| t.to_string())
+}
+
+fn client_key(req: &Request) -> String {
+    req.extensions().get::<ConnectInfo<SocketAddr>>().map(|c| c.0.ip().to_string()).unwrap_or_else(|| "unknown".into())
+}
+
+/// Desk endpoints: a device token, then the device's rate limit.
+async fn require_device(State(st): State<AppState>, mut req: Request, next: Next) -> Response {
+    let Some(token) = bearer(&req) else {
+        return ApiFailure::new(
+            StatusCode::UNAUTHORIZED,
+            "unauthorized",
+            "a device token is required (Authorization: Bearer …)",
+        )
+        .into_response();
+    };
+    let auth = match st.store.authenticate(crate::secret::hash_secret(&token)).await {
+        Ok(Some(a)) => a,
+        Ok(None) => {
+            return ApiFailure::new(StatusCode::UNAUTHORIZED, "unauthorized", "unknown or revoked device token")
+                .into_response();
+        }
+        Err(e) => return ApiFailure::from(e).into_response(),
+    };
+    if let Some(l) = &st.device_limiter
+        && let Some(f) = rate_limited(l, auth.device_id.to_string())
+    {
+        return f.into_response();
+    }
+    if let Some(v) = req.headers().get(frontdesk_protocol::VERSION_HEADER)
+        && v.to_str().ok().and_then(|s| s.trim().parse::<u32>().ok()) != Some(frontdesk_protocol::PROTOCOL_VERSION)
+    {
+        return ApiFailure::new(
+            StatusCode::UPGRADE_REQUIRED,
+            "protocol_version",
+            format!("this platform speaks protocol version {}", frontdesk_protocol::PROTOCOL_VERSION),
+        )
+        .into_response();
+    }
+    req.extensions_mut().insert(auth);
+    next.run(req).await
+}
+
+/// Public endpoints: the client address's rate limit.
+async fn limit_client(State(st): State<AppState>, req: Request, next: Next) -> Response {
+    if let Some(l) = &st.public_limiter
+        && let Some(f) = rate_limited(l, client_key(&req))
+    {
+        return f.into_response();
+    }
+    next.run(req).await
+}
+
+/// Admin endpoints: the admin token.
+async fn require_admin(State(st): State<AppState>, req: Request, next: Next) -> Response {
+    let ok = match (&st.config.admin_token_hash, bearer(&req)) {
+        (Some(want), Some(got)) => crate::secret::digest_eq(want, &crate::secret::hash_secret(&got)),
+        _ => false,
+    };
+    if !ok {
+        return ApiFailure::new(StatusCode::UNAUTHORIZED, "unauthorized", "the admin token is required")
+            .into_response();
+    }
+    next.run(req).await
+}
+
+/// Refuses (403) and audits a device touching another site's data.
+pub(crate) async fn forbid_cross_site(st: &AppState, auth: &DeviceAuth, target: &str, what: &str) -> ApiFailure {
+    tracing::warn!(device = %auth.device_id, site = %auth.site_id, target, what, "cross-site access refused");
+    metrics::counter!("frontdesk_forbidden_total").increment(1);
+    let detail = serde_json::json!({"device_id": auth.device_id, "target_site": target, "what": what});
+    let entry = AuditEntry {
+        site_id: auth.site_id.to_string(),
+        actor: format!("device:{}", auth.device_id),
+        action: "forbidden_site".into(),
+        detail: detail.to_string(),
+    };
+    if let Err(e) = st.store.audit(entry).await {
+        tracing::error!(error = %e, "could not audit a refused cross-site access");
+    }
+    ApiFailure::new(
+        StatusCode::FORBIDDEN,
+        "forbidden_site",
+        format!("this device belongs to site {}, not {target}", auth.site_id),
+    )
+}

@@ -1,0 +1,100 @@
+//! Frontdesk's central platform: the slot inventory that never oversells, sync push/pull for
+//! desks, the public online-booking API, device enrollment and the admin API — axum over a
+//! storage trait ([`store::Store`]) whose default back-end is embedded SQLite with one writer
+//! and group commit ([`sqlite`]).
+//!
+//! The server is a library: [`serve`] takes a bound listener, a store and a shutdown signal,
+//! so tests bind port 0 and the binary only wires the command line to it.
+//!
+//! ```no_run
+//! # async fn run() -> Result<(), Box<dyn std::error::Error>> {
+//! use std::sync::Arc;
+//! use frontdesk_central::{ServerConfig, serve, sqlite::{SqliteOptions, SqliteStore}, SystemClock};
+//! let store = SqliteStore::open("central.db".as_ref(), Arc::new(SystemClock), SqliteOptions::default())?;
+//! let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+//! serve(listener, Arc::new(store), ServerConfig::default(), async { let _ = tokio::signal::ctrl_c().await; }).await?;
+//! # Ok(()) }
+//! ```
+
+pub mod demo;
+pub mod error;
+pub mod http;
+pub mod secret;
+pub mod sqlite;
+pub mod store;
+pub mod telemetry;
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use frontdesk_domain::clock::{Clock, ManualClock};
+use jiff::Timestamp;
+
+pub use http::{Rate, ServerConfig};
+pub use store::Store;
+
+/// The operating system's clock.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct SystemClock;
+
+impl Clock for SystemClock {
+    fn now(&self) -> Timestamp {
+        Timestamp::now()
+    }
+}
+
+/// The environment variable that pins the platform's clock (RFC 3339), for tests and demos.
+pub const NOW_ENV: &str = "FRONTDESK_NOW";
+
+/// Why `FRONTDESK_NOW` could not be used.
+#[derive(Debug, thiserror::Error)]
+#[error("{NOW_ENV}={value} is not an RFC 3339 timestamp: {reason}")]
+pub struct ClockEnvError {
+    value: String,
+    reason: String,
+}
+
+/// The system clock, or a clock pinned at `FRONTDESK_NOW` when it is set.
+pub fn clock_from_env() -> Result<Arc<dyn Clock>, ClockEnvError> {
+    match std::env::var(NOW_ENV) {
+        Ok(v) if !v.trim().is_empty() => {
+            let ts: Timestamp =
+                v.trim().parse().map_err(|e: jiff::Error| ClockEnvError { value: v.clone(), reason: e.to_string() })?;
+            Ok(Arc::new(ManualClock::new(ts)))
+        }
+        _ => Ok(Arc::new(SystemClock)),
+    }
+}
+
+/// Serves the platform on `listener` until `shutdown` resolves; then stops accepting, lets
+/// in-flight requests finish, and closes the store (every queued write is committed — a push
+/// batch is one transaction, so none is left half-applied).
+pub async fn serve<F>(
+    listener: tokio::net::TcpListener,
+    store: Arc<dyn Store>,
+    config: ServerConfig,
+    shutdown: F,
+) -> std::io::Result<()>
+where
+    F: Future<Output = ()> + Send + 'static,
+{
+    let metrics = telemetry::metrics_handle();
+    let upkeep_handle = metrics.clone();
+    let upkeep = tokio::spawn(async move {
+        let mut tick = tokio::time::interval(Duration::from_secs(5));
+        loop {
+            tick.tick().await;
+            upkeep_handle.run_upkeep();
+        }
+    });
+    let app = http::router(store.clone(), config, metrics);
+    let result = axum::serve(listener, app.into_make_service_with_connect_info::<SocketAddr>())
+        .with_graceful_shutdown(shutdown)
+        .await;
+    upkeep.abort();
+    store.close().await;
+    tracing::info!("server stopped");
+    result
+}

@@ -1,0 +1,124 @@
+//! The online booking path: the same rules as the desk, `Channel::Online`, its own pool.
+
+use frontdesk_domain::Lang;
+use frontdesk_domain::booking::{Booking, BookingStatus, decide_cancel};
+use frontdesk_domain::patient::{PatientInput, validate_patient};
+use frontdesk_domain::schedule::{BookingId, Channel, PatientId, SiteId, SlotId};
+use frontdesk_domain::ticket::TicketCode;
+use frontdesk_protocol::online::{OnlineBooking, OnlineBookingRequest, OnlineCancelled, OnlineRefusal};
+
+use super::booking::{Decision, QueuePref, Target, decide, site_now};
+use super::{WriteCtx, audit, rows};
+use crate::error::{StoreError, StoreResult};
+use crate::secret;
+
+pub(crate) fn book(ctx: &mut WriteCtx<'_>, site_id: &SiteId, req: &OnlineBookingRequest) -> StoreResult<OnlineBooking> {
+    let site = ctx.site(site_id)?;
+    let now = site_now(ctx.now, &site)?;
+    let input = PatientInput {
+        name: req.patient.name.clone(),
+        document_kind: req.patient.document_kind,
+        document_number: req.patient.document_number.clone(),
+        phone: req.patient.phone.clone(),
+        ..PatientInput::default()
+    };
+    let new_id = PatientId(uuid::Uuid::now_v7().to_string());
+    let patient = validate_patient(new_id, site.id.clone(), &input, now.date(), Lang::En).map_err(|fields| {
+        StoreError::Invalid {
+            code: "patient_invalid".into(),
+            message: "The patient's details are not valid".into(),
+            fields,
+        }
+    })?;
+    let target = match (&req.slot_id, &req.department) {
+        (Some(slot), _) => Target::Slot(slot.clone()),
+        (None, Some(code)) => {
+            let dept = rows::load_department_by_code(ctx.conn, &site.id, code)?
+                .ok_or_else(|| StoreError::NotFound(format!("department {code}")))?;
+            Target::Department(dept.id, req.date.unwrap_or(now.date()))
+        }
+        (None, None) => return Err(StoreError::invalid("target_missing", "Give a slot_id or a department")),
+    };
+    // Decide before writing: a refusal leaves nothing behind (see the module docs of sqlite).
+    let known = rows::patient_id_by_key(ctx.conn, &site.id, &patient.identity_key())?;
+    let patient_id = known.clone().unwrap_or_else(|| patient.id.clone());
+    let decision =
+        decide(ctx, &site, now, &patient_id, known.is_none(), Channel::Online, QueuePref::Lowest, None, &target)?
+            .ok_or_else(|| {
+                StoreError::NotFound(format!("slot {}", req.slot_id.as_ref().map(SlotId::as_str).unwrap_or("")))
+            })?;
+    let (state, grant) = match decision {
+        Decision::Granted { state, grant } => (state, grant),
+        Decision::Refused { error, suggestions, .. } => {
+            return Err(StoreError::Refused(OnlineRefusal {
+                reason: error.code().into(),
+                message: error.message(Lang::En),
+                suggestions,
+            }));
+        }
+    };
+    if known.is_none() {
+        rows::save_patient(ctx, &patient, "online")?;
+    }
+    let mut ticket = TicketCode::from_random(secret::random_u64()?);
+    let mut tries = 0;
+    while rows::booking_by_ticket(ctx.conn, ticket.as_str())?.is_some() {
+        tries += 1;
+        if tries > 8 {
+            return Err(StoreError::Internal("could not mint a free ticket code".into()));
+        }
+        ticket = TicketCode::from_random(secret::random_u64()?);
+    }
+    let booking = Booking {
+        id: BookingId(uuid::Uuid::now_v7().to_string()),
+        site_id: site.id.clone(),
+        patient_id: patient_id.clone(),
+        slot_id: state.slot.id.clone(),
+        session_id: state.session.id.clone(),
+        department_id: state.session.department_id.clone(),
+        date: state.session.date,
+        queue_no: grant.queue_no,
+        channel: Channel::Online,
+        status: BookingStatus::Booked,
+        ticket_code: ticket,
+        overbook_reason: None,
+    };
+    rows::insert_booking(ctx, &booking, false)?;
+    let detail =
+        serde_json::json!({"booking_id": booking.id, "slot_id": booking.slot_id, "queue_no": booking.queue_no});
+    audit::append(ctx, site.id.as_str(), "online", "book_online", &detail.to_string())?;
+    Ok(OnlineBooking {
+        booking_id: booking.id,
+        patient_id,
+        slot_id: booking.slot_id,
+        session_id: booking.session_id,
+        date: booking.date,
+        start: state.slot.start,
+        end: state.slot.end,
+        queue_no: booking.queue_no,
+        ticket_code: booking.ticket_code,
+    })
+}
+
+pub(crate) fn cancel(ctx: &mut WriteCtx<'_>, id: &BookingId, code: &str) -> StoreResult<OnlineCancelled> {
+    let not_found = || StoreError::NotFound(format!("booking {id} with that ticket code"));
+    let code = TicketCode::parse(code).map_err(|_| StoreError::invalid("ticket_code_invalid", "Not a ticket code"))?;
+    let mut b = rows::load_booking(ctx.conn, id)?.ok_or_else(not_found)?;
+    if !secret::digest_eq(b.ticket_code.as_str(), code.as_str()) {
+        return Err(not_found());
+    }
+    match decide_cancel(&b) {
+        Err(e) => Err(StoreError::Refused(OnlineRefusal {
+            reason: e.code().into(),
+            message: e.message(Lang::En),
+            suggestions: vec![],
+        })),
+        Ok(status) => {
+            b.status = status;
+            rows::update_booking(ctx, &b)?;
+            let detail = serde_json::json!({"booking_id": b.id});
+            audit::append(ctx, b.site_id.as_str(), "online", "cancel_online", &detail.to_string())?;
+            Ok(OnlineCancelled { booking_id: b.id, status: status.code().into() })
+        }
+    }
+}

@@ -1,0 +1,107 @@
+//! The storage trait: everything the HTTP layer asks of a back-end. Designed for SQLite (one
+//! process, one writer thread with group commit) and PostgreSQL (several stateless processes
+//! sharing one database): methods speak in protocol and domain types and whole use cases
+//! ("apply this push batch", "book online"), never in SQL, so no back-end assumption leaks
+//! into the handlers or the rules.
+
+use std::future::Future;
+use std::pin::Pin;
+
+use frontdesk_domain::schedule::{BookingId, Department, DeviceId, Provider, SessionId, Site, SiteId};
+use frontdesk_protocol::admin::{AuditReport, GenerateSessions, GeneratedSessions};
+use frontdesk_protocol::enroll::{DeviceInfo, EnrollCode, EnrollResponse};
+use frontdesk_protocol::online::{
+    Availability, AvailabilityQuery, OnlineBooking, OnlineBookingRequest, OnlineCancelled,
+};
+use frontdesk_protocol::sync::{PullResponse, PushRequest, PushResponse};
+
+use crate::error::StoreResult;
+
+/// A boxed future, so the trait can be used as `Arc<dyn Store>`.
+pub type BoxFut<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
+
+/// An authenticated desk device.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DeviceAuth {
+    /// The device.
+    pub device_id: DeviceId,
+    /// The site it is bound to.
+    pub site_id: SiteId,
+}
+
+/// An entry for the audit log that is not an applied op (those are audited by the back-end
+/// in the op's own transaction).
+#[derive(Debug, Clone)]
+pub struct AuditEntry {
+    /// The chain (site) it belongs to; `-` for platform-wide.
+    pub site_id: String,
+    /// Who: `admin`, `device:<id>`, `cli`, `ip:<addr>`.
+    pub actor: String,
+    /// What, e.g. `forbidden_site`.
+    pub action: String,
+    /// Details (JSON text).
+    pub detail: String,
+}
+
+/// Everything the platform stores. See the module docs.
+pub trait Store: Send + Sync + 'static {
+    /// Applies a push batch of one device: each op in its own transaction scope, in device
+    /// order; answers only once the batch is durable.
+    fn push(&self, device: DeviceAuth, req: PushRequest) -> BoxFut<'_, StoreResult<PushResponse>>;
+    /// A page of the site's change log after `cursor`.
+    fn pull(&self, device: DeviceAuth, cursor: u64, limit: u32) -> BoxFut<'_, StoreResult<PullResponse>>;
+    /// The device a token hash belongs to, if it is enrolled and not revoked.
+    fn authenticate(&self, token_hash: String) -> BoxFut<'_, StoreResult<Option<DeviceAuth>>>;
+    /// Issues a one-time enrollment code for a site.
+    fn create_enroll_code(&self, site: SiteId, ttl_hours: u32) -> BoxFut<'_, StoreResult<EnrollCode>>;
+    /// Trades an enrollment code for a device token.
+    fn enroll(&self, code: String, name: String) -> BoxFut<'_, StoreResult<EnrollResponse>>;
+    /// Devices, of one site or all.
+    fn devices(&self, site: Option<SiteId>) -> BoxFut<'_, StoreResult<Vec<DeviceInfo>>>;
+    /// Revokes a device's token.
+    fn revoke_device(&self, device: DeviceId, actor: String) -> BoxFut<'_, StoreResult<()>>;
+    /// Online numbers left on a day.
+    fn availability(&self, site: SiteId, q: AvailabilityQuery) -> BoxFut<'_, StoreResult<Availability>>;
+    /// Books online (validates and registers or finds the patient by document).
+    fn book_online(&self, site: SiteId, req: OnlineBookingRequest) -> BoxFut<'_, StoreResult<OnlineBooking>>;
+    /// Cancels an online booking, proven by its ticket code.
+    fn cancel_online(&self, booking: BookingId, ticket_code: String) -> BoxFut<'_, StoreResult<OnlineCancelled>>;
+    /// Sites.
+    fn sites(&self) -> BoxFut<'_, StoreResult<Vec<Site>>>;
+    /// Creates or updates a site.
+    fn put_site(&self, site: Site) -> BoxFut<'_, StoreResult<Site>>;
+    /// Creates or updates a department.
+    fn put_department(&self, dept: Department) -> BoxFut<'_, StoreResult<Department>>;
+    /// Creates or updates a provider.
+    fn put_provider(&self, provider: Provider) -> BoxFut<'_, StoreResult<Provider>>;
+    /// Lays out sessions and slots from templates (existing sessions are kept).
+    fn generate_sessions(&self, site: SiteId, req: GenerateSessions) -> BoxFut<'_, StoreResult<GeneratedSessions>>;
+    /// Suspends (`Some(reason)`) or resumes (`None`) a session.
+    fn set_session_suspended(
+        &self,
+        session: SessionId,
+        reason: Option<String>,
+        actor: String,
+    ) -> BoxFut<'_, StoreResult<frontdesk_domain::schedule::Session>>;
+    /// Deletes a session that never had a booking (its slots too); desks get tombstones.
+    fn delete_session(&self, session: SessionId) -> BoxFut<'_, StoreResult<()>>;
+    /// Re-splits a session's slots between the online and the desk pool.
+    fn set_session_pools(
+        &self,
+        session: SessionId,
+        desk_per_slot: u32,
+    ) -> BoxFut<'_, StoreResult<Vec<frontdesk_domain::schedule::Slot>>>;
+    /// Records an audit entry (e.g. a refused cross-site access).
+    fn audit(&self, entry: AuditEntry) -> BoxFut<'_, StoreResult<()>>;
+    /// Checks the audit chains (one site, or all).
+    fn verify_audit(&self, site: Option<String>) -> BoxFut<'_, StoreResult<Vec<AuditReport>>>;
+    /// Seeds the demo clinic (idempotent).
+    fn seed_demo(&self, site: SiteId, days: u16) -> BoxFut<'_, StoreResult<()>>;
+    /// True when the store can read and its writer runs.
+    fn ready(&self) -> BoxFut<'_, StoreResult<()>>;
+    /// Requests waiting for the writer (for load shedding and metrics).
+    fn queue_depth(&self) -> usize;
+    /// Stops taking writes, commits what is queued and releases the database. Called after
+    /// the HTTP server has drained.
+    fn close(&self) -> BoxFut<'_, ()>;
+}

@@ -1,0 +1,10 @@
+//! Integration tests of the central platform against real listening servers.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod admin;
+mod common;
+mod durability;
+mod online;
+mod protect;
+mod sync;

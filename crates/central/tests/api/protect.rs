@@ -1,0 +1,222 @@
+//! Self-protection and operations endpoints.
+
+use std::io::Write;
+
+use frontdesk_central::Rate;
+use frontdesk_protocol::sync::{Op, PushRequest};
+use serde_json::{Value, json};
+
+use crate::common::*;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn bodies_are_limited_after_decompression_and_malformed_json_is_named() {
+    let s = TestServer::start(|c| c.body_limit = 64 * 1024).await;
+    let mut d = s.enroll("demo").await;
+    let push = s.url("/v1/sync/push");
+
+    // Oversized plain body: 413.
+    let big = vec![b' '; 200 * 1024];
+    let r = s
+        .client
+        .post(&push)
+        .bearer_auth(&d.token)
+        .header("content-type", "application/json")
+        .body(big)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 413);
+    let v: Value = r.json().await.unwrap();
+    assert_eq!(v["code"], "body_too_large");
+
+    // A zstd bomb: 64 MiB of spaces in a few KiB; refused once it inflates past the limit.
+    let bomb = zstd::encode_all(std::io::repeat(b' ').take_bytes(64 << 20), 19).unwrap();
+    assert!(bomb.len() < 64 * 1024);
+    let r = s
+        .client
+        .post(&push)
+        .bearer_auth(&d.token)
+        .header("content-type", "application/json")
+        .header("content-encoding", "zstd")
+        .body(bomb)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 413);
+
+    // Malformed JSON: 400 naming the problem.
+    let r = s
+        .client
+        .post(&push)
+        .bearer_auth(&d.token)
+        .header("content-type", "application/json")
+        .body(r#"{"protocol": 1, "device_id": "x"}"#)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 400);
+    let v: Value = r.json().await.unwrap();
+    assert_eq!(v["code"], "invalid_json");
+    assert!(v["message"].as_str().unwrap().contains("missing field `ops`"), "{v}");
+    let r = s
+        .client
+        .post(&push)
+        .bearer_auth(&d.token)
+        .header("content-type", "application/json")
+        .body("{nope")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 400);
+
+    // gzip and zstd bodies are accepted.
+    let p = patient("demo", 1);
+    let req = PushRequest {
+        protocol: 1,
+        device_id: d.id.clone(),
+        ops: vec![d.op(Op::RegisterPatient { patient: p.clone() })],
+    };
+    let raw = serde_json::to_vec(&req).unwrap();
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+    gz.write_all(&raw).unwrap();
+    let r = s
+        .client
+        .post(&push)
+        .bearer_auth(&d.token)
+        .header("content-type", "application/json")
+        .header("content-encoding", "gzip")
+        .body(gz.finish().unwrap())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let req = PushRequest {
+        protocol: 1,
+        device_id: d.id.clone(),
+        ops: vec![d.op(Op::RegisterPatient { patient: patient("demo", 2) })],
+    };
+    let r = s
+        .client
+        .post(&push)
+        .bearer_auth(&d.token)
+        .header("content-type", "application/json")
+        .header("content-encoding", "zstd")
+        .body(zstd::encode_all(&serde_json::to_vec(&req).unwrap()[..], 3).unwrap())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let v: Value = r.json().await.unwrap();
+    assert_eq!(v["acked_seq"], 2);
+    s.stop().await;
+}
+
+trait TakeBytes: std::io::Read + Sized {
+    fn take_bytes(self, n: u64) -> std::io::Take<Self> {
+        self.take(n)
+    }
+}
+impl<R: std::io::Read> TakeBytes for R {}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn rate_limits_answer_429_with_retry_after() {
+    let s = TestServer::start(|c| {
+        c.device_rate = Some(Rate { per_second: 1, burst: 3 });
+        c.public_rate = Some(Rate { per_second: 1, burst: 2 });
+    })
+    .await;
+    let d = s.enroll("demo").await;
+    let mut statuses = Vec::new();
+    let mut retry = None;
+    // Far more requests than the burst allows, so a slow machine cannot refill the bucket.
+    for _ in 0..20 {
+        let r = s.client.get(s.url("/v1/sync/pull?cursor=0&limit=1")).bearer_auth(&d.token).send().await.unwrap();
+        if r.status() == 429 {
+            retry = r.headers().get("retry-after").map(|v| v.to_str().unwrap().parse::<u64>().unwrap());
+        }
+        statuses.push(r.status().as_u16());
+    }
+    assert!(statuses.contains(&429), "{statuses:?}");
+    assert!(retry.unwrap() >= 1);
+    let mut public = Vec::new();
+    for _ in 0..20 {
+        let r = s
+            .client
+            .get(s.url("/v1/public/sites/demo/availability?date=2026-11-23&department=NK"))
+            .send()
+            .await
+            .unwrap();
+        public.push(r.status().as_u16());
+    }
+    assert!(public.contains(&429), "{public:?}");
+    s.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn cross_site_access_is_403_and_audited() {
+    let s = TestServer::start(|_| {}).await;
+    small_site(&s, "other", today(), 4, 2, 30).await;
+    let mut d = s.enroll("demo").await;
+    let mut op = d.op(Op::RegisterPatient { patient: patient("other", 5) });
+    op.site_id = "other".into();
+    let req = PushRequest { protocol: 1, device_id: d.id.clone(), ops: vec![op] };
+    let r = s.client.post(s.url("/v1/sync/push")).bearer_auth(&d.token).json(&req).send().await.unwrap();
+    assert_eq!(r.status(), 403);
+    let v: Value = r.json().await.unwrap();
+    assert_eq!(v["code"], "forbidden_site");
+    let r = s.client.get(s.url("/v1/sites/other")).bearer_auth(&d.token).send().await.unwrap();
+    assert_eq!(r.status(), 403);
+    let r = s.client.get(s.url("/v1/sites/demo")).bearer_auth(&d.token).send().await.unwrap();
+    assert_eq!(r.status(), 200);
+    // No token, a wrong token, a revoked token: 401.
+    let r = s.client.get(s.url("/v1/sync/pull")).send().await.unwrap();
+    assert_eq!(r.status(), 401);
+    let r = s.client.get(s.url("/v1/sync/pull")).bearer_auth("nope").send().await.unwrap();
+    assert_eq!(r.status(), 401);
+    let r = s.client.get(s.url("/v1/admin/devices")).bearer_auth(&d.token).send().await.unwrap();
+    assert_eq!(r.status(), 401, "a device token is not an admin token");
+    let conn = rusqlite::Connection::open_with_flags(&s.db, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY).unwrap();
+    let audited: i64 = conn
+        .query_row("SELECT COUNT(*) FROM audit_log WHERE action = 'forbidden_site' AND site_id = 'demo'", [], |r| {
+            r.get(0)
+        })
+        .unwrap();
+    assert_eq!(audited, 2, "both refusals are in the device site's audit chain");
+    drop(conn);
+    s.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn health_ready_metrics_and_openapi() {
+    let s = TestServer::start(|_| {}).await;
+    assert_eq!(s.client.get(s.url("/healthz")).send().await.unwrap().status(), 200);
+    assert_eq!(s.client.get(s.url("/readyz")).send().await.unwrap().status(), 200);
+    let body = json!({"patient": frontdesk_central::demo::patient(3), "department": "KQ"});
+    let r = s.client.post(s.url("/v1/public/sites/demo/bookings")).json(&body).send().await.unwrap();
+    assert_eq!(r.status(), 201);
+    let m = s.client.get(s.url("/metrics")).send().await.unwrap().text().await.unwrap();
+    assert!(m.contains("http_request_duration_seconds"), "{m}");
+    assert!(m.contains("frontdesk_bookings_total"), "{m}");
+    let doc: Value = s.client.get(s.url("/openapi.json")).send().await.unwrap().json().await.unwrap();
+    assert!(doc["paths"]["/v1/sync/push"]["post"].is_object());
+    assert!(doc["paths"]["/v1/public/sites/{site}/bookings"]["post"].is_object());
+    let r = s.client.get(s.url("/nope")).send().await.unwrap();
+    assert_eq!(r.status(), 404);
+    s.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn load_is_shed_with_503_and_retry_after() {
+    // A write queue that is always "full": every write is shed at once, reads still answer.
+    let s = TestServer::start(|c| c.max_write_queue = 0).await;
+    let body = json!({"patient": frontdesk_central::demo::patient(5), "department": "NK"});
+    let r = s.client.post(s.url("/v1/public/sites/demo/bookings")).json(&body).send().await.unwrap();
+    assert_eq!(r.status(), 503);
+    assert_eq!(r.headers()["retry-after"], "1");
+    let v: Value = r.json().await.unwrap();
+    assert_eq!(v["code"], "overloaded");
+    let r = s.client.get(s.url("/v1/public/sites/demo/availability?date=2026-11-23")).send().await.unwrap();
+    assert_eq!(r.status(), 200);
+    assert_eq!(s.client.get(s.url("/readyz")).send().await.unwrap().status(), 200);
+    s.stop().await;
+}

@@ -1,0 +1,349 @@
+//! The thin network loop around [`super::machine::SyncMachine`]: HTTP with reqwest (rustls),
+//! gzip-compressed pushes, and the replica changes in [`super::replica`].
+
+use std::io::Write;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+use frontdesk_domain::Lang;
+use frontdesk_protocol::enroll::{EnrollRequest, EnrollResponse};
+use frontdesk_protocol::sync::{PullResponse, PushRequest, PushResponse};
+use frontdesk_protocol::{ApiError, PROTOCOL_VERSION, VERSION_HEADER};
+use reqwest::StatusCode;
+use reqwest::blocking::{Client, Response};
+use serde::Serialize;
+
+use super::machine::{Backoff, Event, Instruction, SyncMachine};
+use crate::{Desk, DeskError};
+
+/// Ops per push, at most.
+pub const MAX_BATCH_OPS: usize = 500;
+/// JSON bytes per push before compression, at most (a single larger op still goes alone).
+pub const MAX_BATCH_BYTES: usize = 512 * 1024;
+/// Changes per pull page asked for.
+pub const PULL_LIMIT: u32 = 1000;
+
+/// Why a sync attempt failed.
+#[derive(Debug, thiserror::Error)]
+pub enum SyncError {
+    /// The desk is not enrolled with a platform.
+    #[error("not enrolled")]
+    NotEnrolled,
+    /// The platform could not be reached or the connection broke (the desk works offline).
+    #[error("platform unreachable: {0}")]
+    Unreachable(String),
+    /// The platform answered with an error that retrying will not fix (revoked token, wrong
+    /// site, invalid request).
+    #[error("platform refused ({status}): {code}: {message}")]
+    Refused {
+        /// HTTP status.
+        status: u16,
+        /// The platform's error code.
+        code: String,
+        /// The platform's message.
+        message: String,
+    },
+    /// The platform is overloaded or failing; try again later.
+    #[error("platform busy ({status})")]
+    Busy {
+        /// HTTP status.
+        status: u16,
+        /// How long the platform asked us to wait.
+        retry_after: Option<Duration>,
+    },
+    /// The local replica failed.
+    #[error(transparent)]
+    Desk(#[from] DeskError),
+}
+
+impl SyncError {
+    /// Stable machine code.
+    pub fn code(&self) -> &str {
+        match self {
+            SyncError::NotEnrolled => "not_enrolled",
+            SyncError::Unreachable(_) => "offline",
+            SyncError::Refused { code, .. } => code,
+            SyncError::Busy { .. } => "platform_busy",
+            SyncError::Desk(e) => e.code(),
+        }
+    }
+
+    /// Whether trying again later can help.
+    pub fn retryable(&self) -> bool {
+        matches!(self, SyncError::Unreachable(_) | SyncError::Busy { .. })
+    }
+
+    /// A message for people.
+    pub fn message(&self, lang: Lang) -> String {
+        match self {
+            SyncError::NotEnrolled => lang
+                .pick(
+                    "本机尚未接入平台：请先运行 frontdesk enroll --server URL --code 接入码",
+                    "This desk is not enrolled: run `frontdesk enroll --server URL --code CODE` first",
+                )
+                .into(),
+            SyncError::Unreachable(e) => match lang {
+                Lang::Zh => format!("连不上平台（{e}），本机继续离线工作，稍后自动重试"),
+                Lang::En => {
+                    format!("Cannot reach the platform ({e}); the desk keeps working offline and retries later")
+                }
+            },
+            SyncError::Refused { status, code, message } => match lang {
+                Lang::Zh => format!("平台拒绝了请求（{status} {code}）：{message}"),
+                Lang::En => format!("The platform refused the request ({status} {code}): {message}"),
+            },
+            SyncError::Busy { status, .. } => match lang {
+                Lang::Zh => format!("平台繁忙（{status}），稍后自动重试"),
+                Lang::En => format!("The platform is busy ({status}); retrying later"),
+            },
+            SyncError::Desk(e) => e.message(lang),
+        }
+    }
+}
+
+/// Talks to one platform.
+pub struct HttpTransport {
+    client: Client,
+    base: String,
+    token: Option<String>,
+}
+
+fn retry_after(resp: &Response) -> Option<Duration> {
+    resp.headers()
+        .get(reqwest::header::RETRY_AFTER)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.trim().parse::<u64>().ok())
+        .map(Duration::from_secs)
+}
+
+impl HttpTransport {
+    /// A transport to `base` (e.g. `https://platform.example`), with a device token once enrolled.
+    pub fn new(base: &str, token: Option<String>, timeout: Duration) -> Result<HttpTransport, SyncError> {
+        // reqwest is built without a bundled crypto provider: ring is ours. An already
+        // installed provider (e.g. by the host app) is kept.
+        let _ = rustls::crypto::ring::default_provider().install_default();
+        let client = Client::builder()
+            .timeout(timeout)
+            .connect_timeout(Duration::from_secs(5).min(timeout))
+            .user_agent(concat!("frontdesk-desk/", env!("CARGO_PKG_VERSION")))
+            .build()
+            .map_err(|e| SyncError::Unreachable(e.to_string()))?;
+        Ok(HttpTransport { client, base: base.trim_end_matches('/').to_string(), token })
+    }
+
+    fn check(&self, resp: Response) -> Result<Response, SyncError> {
+        let status = resp.status();
+        if status.is_success() {
+            return Ok(resp);
+        }
+        if status == StatusCode::TOO_MANY_REQUESTS || status.is_server_error() || status == StatusCode::REQUEST_TIMEOUT
+        {
+            return Err(SyncError::Busy { status: status.as_u16(), retry_after: retry_after(&resp) });
+        }
+        let body = resp.text().unwrap_or_default();
+        let (code, message) = match serde_json::from_str::<ApiError>(&body) {
+            Ok(e) => (e.code, e.message),
+            Err(_) => (format!("http_{}", status.as_u16()), body.chars().take(200).collect()),
+        };
+        Err(SyncError::Refused { status: status.as_u16(), code, message })
+    }
+
+    fn send(&self, req: reqwest::blocking::RequestBuilder) -> Result<Response, SyncError> {
+        let mut req = req.header(VERSION_HEADER, PROTOCOL_VERSION.to_string());
+        if let Some(t) = &self.token {
+            req = req.bearer_auth(t);
+        }
+        let resp = req.send().map_err(|e| SyncError::Unreachable(short(&e)))?;
+        self.check(resp)
+    }
+
+    /// Trades an enrollment code for a device token.
+    pub fn enroll(&self, code: &str, name: Option<&str>) -> Result<EnrollResponse, SyncError> {
+        let body = EnrollRequest { code: code.trim().to_string(), name: name.map(str::to_string) };
+        let resp = self.send(self.client.post(format!("{}/v1/devices/enroll", self.base)).json(&body))?;
+        resp.json().map_err(|e| SyncError::Unreachable(short(&e)))
+    }
+
+    /// Pushes a batch, gzip-compressed.
+    pub fn push(&self, batch: &PushRequest) -> Result<PushResponse, SyncError> {
+        let json = serde_json::to_vec(batch)
+            .map_err(|e| SyncError::Desk(DeskError::Corrupt { what: "push", detail: e.to_string() }))?;
+        let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+        gz.write_all(&json).map_err(|e| SyncError::Desk(DeskError::Io(e)))?;
+        let body = gz.finish().map_err(|e| SyncError::Desk(DeskError::Io(e)))?;
+        let resp = self.send(
+            self.client
+                .post(format!("{}/v1/sync/push", self.base))
+                .header(reqwest::header::CONTENT_TYPE, "application/json")
+                .header(reqwest::header::CONTENT_ENCODING, "gzip")
+                .body(body),
+        )?;
+        // A response cut mid-way is a failed attempt: the ops stay in the outbox and the
+        // platform answers them as duplicates next time.
+        resp.json().map_err(|e| SyncError::Unreachable(short(&e)))
+    }
+
+    /// Pulls a page of changes after `cursor`.
+    pub fn pull(&self, cursor: u64, limit: u32) -> Result<PullResponse, SyncError> {
+        let resp = self.send(self.client.get(format!("{}/v1/sync/pull?cursor={cursor}&limit={limit}", self.base)))?;
+        resp.json().map_err(|e| SyncError::Unreachable(short(&e)))
+    }
+}
+
+fn short(e: &reqwest::Error) -> String {
+    let mut s = e.to_string();
+    let mut src = std::error::Error::source(e);
+    while let Some(inner) = src {
+        s.push_str(": ");
+        s.push_str(&inner.to_string());
+        src = inner.source();
+    }
+    s.chars().take(300).collect()
+}
+
+/// Enrolls the desk with a platform.
+pub fn enroll(desk: &mut Desk, server: &str, code: &str, name: Option<&str>) -> Result<(), SyncError> {
+    desk.device()?;
+    let transport = HttpTransport::new(server, None, request_timeout())?;
+    let resp = transport.enroll(code, name)?;
+    desk.record_enrollment(server, &resp)?;
+    Ok(())
+}
+
+/// What a sync cycle did.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct CycleReport {
+    /// Pushes made.
+    pub pushes: usize,
+    /// Ops applied by the platform.
+    pub applied: usize,
+    /// Ops that went to the conflict inbox.
+    pub conflicts: usize,
+    /// Pull pages applied.
+    pub pages: usize,
+    /// Changes pulled.
+    pub changes: usize,
+}
+
+/// How long one request to the platform may take: `FRONTDESK_SYNC_TIMEOUT` seconds, 30 by
+/// default. A platform that hangs costs the desk this much, never more.
+fn request_timeout() -> Duration {
+    std::env::var("FRONTDESK_SYNC_TIMEOUT")
+        .ok()
+        .and_then(|s| s.trim().parse::<u64>().ok())
+        .filter(|&s| s > 0)
+        .map_or(Duration::from_secs(30), Duration::from_secs)
+}
+
+fn transport_for(desk: &Desk) -> Result<HttpTransport, SyncError> {
+    let creds = desk.credentials()?.ok_or(SyncError::NotEnrolled)?;
+    HttpTransport::new(&creds.server_url, Some(creds.token), request_timeout())
+}
+
+/// One step of a cycle: carries out `instruction`, returns the event it produced.
+fn step(
+    desk: &mut Desk,
+    transport: &HttpTransport,
+    instruction: Instruction,
+    report: &mut CycleReport,
+) -> Result<Event, SyncError> {
+    match instruction {
+        Instruction::Push => {
+            let Some(batch) = desk.push_batch(MAX_BATCH_OPS, MAX_BATCH_BYTES)? else {
+                return Ok(Event::Pushed { settled: 0, remaining: 0 });
+            };
+            let resp = transport.push(&batch)?;
+            let summary = desk.apply_push(&resp)?;
+            report.pushes += 1;
+            report.applied += summary.applied;
+            report.conflicts += summary.conflicts;
+            let remaining = desk.sync_status()?.pending_ops;
+            Ok(Event::Pushed { settled: summary.applied + summary.conflicts, remaining })
+        }
+        Instruction::Pull => {
+            let page = transport.pull(desk.pull_cursor()?, PULL_LIMIT)?;
+            report.pages += 1;
+            report.changes += desk.apply_pull(&page)?;
+            Ok(Event::Pulled { more: page.more })
+        }
+        Instruction::Done | Instruction::Wait(_) | Instruction::Continue => Ok(Event::Start),
+    }
+}
+
+/// Runs one full cycle (push everything, pull until caught up) without waiting: the first
+/// failure ends it. Local work never waits on this.
+pub fn sync_once(desk: &mut Desk) -> Result<CycleReport, SyncError> {
+    let transport = transport_for(desk)?;
+    let mut machine = SyncMachine::new(Backoff::default());
+    let mut report = CycleReport::default();
+    let pending = desk.sync_status()?.pending_ops;
+    let mut instruction = machine.handle(Event::Start, pending, 0.0);
+    // A cycle is bounded: even a desk days behind finishes in a few hundred requests.
+    for _ in 0..100_000 {
+        match instruction {
+            Instruction::Done => {
+                desk.record_sync_attempt(None)?;
+                return Ok(report);
+            }
+            Instruction::Wait(_) | Instruction::Continue => break,
+            _ => {}
+        }
+        match step(desk, &transport, instruction, &mut report) {
+            Ok(event) => {
+                let pending = desk.sync_status()?.pending_ops;
+                instruction = machine.handle(event, pending, 0.0);
+            }
+            Err(e) => {
+                desk.record_sync_attempt(Some(&e.to_string()))?;
+                return Err(e);
+            }
+        }
+    }
+    let e = SyncError::Unreachable("sync cycle did not finish".into());
+    desk.record_sync_attempt(Some(&e.to_string()))?;
+    Err(e)
+}
+
+/// Syncs until `stop` is set: a cycle, then a pause of `poll` (or a backoff after a failure,
+/// with full jitter and the platform's Retry-After). Failures are recorded, never fatal —
+/// except a refusal that retrying cannot fix (revoked token), which ends the loop.
+pub fn sync_watch(
+    desk: &mut Desk,
+    stop: &AtomicBool,
+    poll: Duration,
+    mut on_cycle: impl FnMut(&Result<CycleReport, SyncError>),
+) -> Result<(), SyncError> {
+    let mut machine = SyncMachine::new(Backoff::default());
+    let mut seed = uuid::Uuid::now_v7().as_u128() as u64 | 1;
+    let mut unit = move || {
+        // xorshift64*: jitter only needs to differ between desks, not to be secret.
+        seed ^= seed >> 12;
+        seed ^= seed << 25;
+        seed ^= seed >> 27;
+        (seed.wrapping_mul(0x2545_F491_4F6C_DD1D) >> 11) as f64 / (1u64 << 53) as f64
+    };
+    while !stop.load(Ordering::Relaxed) {
+        let result = sync_once(desk);
+        on_cycle(&result);
+        let wait = match &result {
+            Ok(_) => {
+                machine.handle(Event::Start, 0, unit());
+                poll
+            }
+            Err(e) if e.retryable() => {
+                let retry = if let SyncError::Busy { retry_after, .. } = e { *retry_after } else { None };
+                match machine.handle(Event::Failed { retry_after: retry }, 0, unit()) {
+                    Instruction::Wait(d) => d,
+                    _ => poll,
+                }
+            }
+            Err(SyncError::Refused { .. }) | Err(SyncError::NotEnrolled) => return result.map(|_| ()),
+            Err(_) => poll,
+        };
+        let until = Instant::now() + wait;
+        while !stop.load(Ordering::Relaxed) && Instant::now() < until {
+            std::thread::sleep(Duration::from_millis(100).min(until.saturating_duration_since(Instant::now())));
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,6 @@
+#[cfg(unix)]
+mod cups;
+mod escpos;
+mod sheet;
+mod support;
+mod ticket;
