@@ -1,16 +1,30 @@
 #!/usr/bin/env bash
 # Runs every check and test of Frontdesk: formatting, lints, unit, property, integration and
-# end-to-end tests. Installs what is missing first. Safe to run again.
+# end-to-end tests (real platform processes, fault injection, printing read back with real
+# tools), then the desktop app's type-check, unit tests and end-to-end tests in the real window.
+# Installs what is missing first. Safe to run again.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/frontdesk-target}"
 export CARGO_TERM_COLOR="${CARGO_TERM_COLOR:-never}"
+step() { printf '\n== %s (%s)\n' "$*" "$(date -u +%H:%M:%S)"; }
 
 bash scripts/install-deps.sh
 
-echo "== cargo fmt --check"
+# The app's build script embeds the built UI; build it first so every cargo step sees it.
+step "ui dependencies and build"
+lock_hash=$(sha256sum ui/package-lock.json | cut -d' ' -f1)
+if [[ ! -f ui/node_modules/.frontdesk-lock || "$(cat ui/node_modules/.frontdesk-lock)" != "$lock_hash" ]]; then
+  (cd ui && npm ci --no-audit --no-fund)
+  echo "$lock_hash" > ui/node_modules/.frontdesk-lock
+fi
+(cd ui && npx vite build --logLevel warn)
+
+step "cargo fmt --check"
 cargo fmt --all -- --check
-echo "== cargo clippy"
+step "cargo clippy"
 cargo clippy --workspace --all-targets --locked -- -D warnings
-echo "== cargo test"
+step "cargo test"
 cargo test --workspace --locked --no-fail-fast
+step "desktop app"
+bash scripts/test-app.sh

@@ -216,6 +216,7 @@ fn connections_cut_delayed_and_duplicated_lose_and_double_nothing() {
     walk_ins(&d, 3000, 30);
     proxy.set(Faults {
         delay: Duration::from_millis(5),
+        bandwidth: Some(2_000_000),
         cut_request: 0.2,
         cut_response: 0.3,
         duplicate: 0.3,
@@ -306,4 +307,50 @@ fn walk_ins_fast(d: &DeskCli, first: u32, n: u32) {
         }
         i += 1;
     }
+}
+
+#[test]
+fn a_watching_desk_pushes_a_local_change_at_once_not_at_the_next_poll() {
+    use frontdesk_desk::sync::{SyncSignal, sync_watch_with};
+    use frontdesk_desk::{BookTarget, Desk, REPLICA_FILE};
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicBool, Ordering};
+    let w = World::new();
+    let d = w.desk("a", &w.central.url);
+    let clock = || Arc::new(frontdesk_domain::clock::ManualClock::new(frontdesk_e2e::NOW.parse().unwrap()));
+    let replica = d.dir.join(REPLICA_FILE);
+    let signal = Arc::new(SyncSignal::default());
+    let stop = Arc::new(AtomicBool::new(false));
+    let cycles = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let watcher = {
+        let (signal, stop, replica, cycles) = (signal.clone(), stop.clone(), replica.clone(), cycles.clone());
+        std::thread::spawn(move || {
+            let mut desk = Desk::open(&replica, clock()).unwrap();
+            // A poll of ten minutes: only the signal can make this push within the test.
+            sync_watch_with(&mut desk, &stop, Duration::from_secs(600), &signal, |r| {
+                assert!(r.is_ok(), "{r:?}");
+                cycles.fetch_add(1, Ordering::SeqCst);
+            })
+            .unwrap();
+        })
+    };
+    wait_until("the first cycle", Duration::from_secs(20), || cycles.load(Ordering::SeqCst) == 1);
+    // The UI's own connection to the same replica makes a walk-in and signals.
+    let mut ui = Desk::open(&replica, clock()).unwrap();
+    let input = frontdesk_domain::patient::PatientInput {
+        name: "即时".into(),
+        document_number: document(5000),
+        ..Default::default()
+    };
+    let p = ui.register_patient(&input, frontdesk_domain::Lang::Zh).unwrap();
+    let b = ui.book(&p.id, &BookTarget::Earliest { department: "NK".into(), provider: None }).unwrap();
+    signal.notify();
+    wait_until("the booking to be confirmed by the platform", Duration::from_secs(20), || {
+        ui.booking(&b.booking.id).map(|v| v.confirmed).unwrap_or(false)
+    });
+    assert_eq!(cycles.load(Ordering::SeqCst), 2, "one more cycle, started by the signal");
+    stop.store(true, Ordering::Relaxed);
+    signal.notify();
+    watcher.join().unwrap();
+    assert_eq!(pending(&d), 0);
 }

@@ -11,6 +11,7 @@ use crate::DeskError;
 const MIGRATIONS: &[M<'static>] = &[
     M::up(include_str!("../../../migrations/desk/0001_replica.sql")),
     M::up(include_str!("../../../migrations/desk/0002_sync_print.sql")),
+    M::up(include_str!("../../../migrations/desk/0003_staff.sql")),
 ];
 
 /// Opens (creating if needed) the replica at `path` and brings its schema up to date.

@@ -313,6 +313,14 @@ impl Desk {
     /// it again on a later day adds the new days.
     pub fn seed_demo(&mut self) -> Result<DemoSeeded, DeskError> {
         self.device()?;
+        if meta(&self.conn, "device_token")?.is_some() {
+            // An enrolled desk's clinic is the platform's; local demo rows would be phantoms.
+            return Err(DeskError::Invalid(vec![frontdesk_domain::patient::FieldError {
+                field: "site".into(),
+                code: "enrolled".into(),
+                message: "this desk is enrolled with a platform: its clinic comes from the platform".into(),
+            }]));
+        }
         // Today in the demo's own zone, before the site exists.
         let today = self.clock.now().to_zoned(TimeZone::get("Asia/Shanghai").unwrap_or(TimeZone::UTC)).date();
         let clinic = frontdesk_domain::demo::demo_clinic("demo", today, 8)

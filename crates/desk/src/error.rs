@@ -86,17 +86,8 @@ impl DeskError {
     /// Stable machine code.
     pub fn code(&self) -> &'static str {
         match self {
-            DeskError::Invalid(errors) => {
-                if errors.len() == 1 {
-                    // The single field's code is the most useful one to switch on.
-                    match errors[0].code.as_str() {
-                        "name_missing" => "name_missing",
-                        _ => "invalid_input",
-                    }
-                } else {
-                    "invalid_input"
-                }
-            }
+            // Each field's own code is in the field errors.
+            DeskError::Invalid(_) => "invalid_input",
             DeskError::Refused(r) => r.error.code(),
             DeskError::Scan(e) => e.code(),
             DeskError::TicketUnknown { .. } => "ticket_unknown",

@@ -8,6 +8,7 @@ mod engine;
 mod error;
 mod printing;
 mod rows;
+pub mod staff;
 pub mod sync;
 
 pub use engine::{

@@ -322,6 +322,7 @@ fn enrolling_a_fresh_desk_starts_from_the_platforms_snapshot() {
     assert_eq!(desk.device().unwrap().device_id.as_str(), "dev-1");
     assert_eq!(desk.status().unwrap().patients, 0, "the local demo data gave way to the platform's");
     assert_eq!(desk.pull_cursor().unwrap(), 0);
+    assert_eq!(desk.seed_demo().unwrap_err().code(), "invalid_input", "no local demo rows on an enrolled desk");
     // The first pull is the snapshot: the whole schedule, in dependency order.
     let clinic = frontdesk_domain::demo::demo_clinic("demo", jiff::civil::date(2026, 11, 23), 1).unwrap();
     let mut records = vec![Record::Site(clinic.site.clone())];

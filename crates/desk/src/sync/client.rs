@@ -3,6 +3,7 @@
 
 use std::io::Write;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Condvar, Mutex};
 use std::time::{Duration, Instant};
 
 use frontdesk_domain::Lang;
@@ -304,6 +305,30 @@ pub fn sync_once(desk: &mut Desk) -> Result<CycleReport, SyncError> {
     Err(e)
 }
 
+/// Wakes a waiting sync loop: a local change is pushed at once when the platform is reachable
+/// (a batch of one is fine), instead of at the next poll.
+#[derive(Debug, Default)]
+pub struct SyncSignal {
+    pending: Mutex<bool>,
+    cv: Condvar,
+}
+
+impl SyncSignal {
+    /// Something changed locally (or the user asked to sync now).
+    pub fn notify(&self) {
+        *self.pending.lock().unwrap_or_else(|p| p.into_inner()) = true;
+        self.cv.notify_all();
+    }
+
+    /// Waits until notified or `timeout` passes; true when notified.
+    fn wait(&self, timeout: Duration) -> bool {
+        let guard = self.pending.lock().unwrap_or_else(|p| p.into_inner());
+        let (mut guard, _) =
+            self.cv.wait_timeout_while(guard, timeout, |pending| !*pending).unwrap_or_else(|p| p.into_inner());
+        std::mem::replace(&mut *guard, false)
+    }
+}
+
 /// Syncs until `stop` is set: a cycle, then a pause of `poll` (or a backoff after a failure,
 /// with full jitter and the platform's Retry-After). Failures are recorded, never fatal —
 /// except a refusal that retrying cannot fix (revoked token), which ends the loop.
@@ -311,6 +336,19 @@ pub fn sync_watch(
     desk: &mut Desk,
     stop: &AtomicBool,
     poll: Duration,
+    on_cycle: impl FnMut(&Result<CycleReport, SyncError>),
+) -> Result<(), SyncError> {
+    sync_watch_with(desk, stop, poll, &SyncSignal::default(), on_cycle)
+}
+
+/// [`sync_watch`], woken early by `signal`: after a successful cycle a local change starts
+/// the next one at once; while backing off after a failure it waits out the backoff (the op is
+/// safe in the outbox).
+pub fn sync_watch_with(
+    desk: &mut Desk,
+    stop: &AtomicBool,
+    poll: Duration,
+    signal: &SyncSignal,
     mut on_cycle: impl FnMut(&Result<CycleReport, SyncError>),
 ) -> Result<(), SyncError> {
     let mut machine = SyncMachine::new(Backoff::default());
@@ -341,8 +379,13 @@ pub fn sync_watch(
             Err(_) => poll,
         };
         let until = Instant::now() + wait;
+        let online = result.is_ok();
         while !stop.load(Ordering::Relaxed) && Instant::now() < until {
-            std::thread::sleep(Duration::from_millis(100).min(until.saturating_duration_since(Instant::now())));
+            // Wake at least every 200 ms to notice `stop`.
+            let slice = Duration::from_millis(200).min(until.saturating_duration_since(Instant::now()));
+            if signal.wait(slice) && online {
+                break;
+            }
         }
     }
     Ok(())

@@ -21,5 +21,5 @@ pub mod client;
 pub mod machine;
 pub mod replica;
 
-pub use client::{CycleReport, HttpTransport, SyncError, enroll, sync_once, sync_watch};
+pub use client::{CycleReport, HttpTransport, SyncError, SyncSignal, enroll, sync_once, sync_watch, sync_watch_with};
 pub use replica::{ConflictEntry, Credentials, PushSummary, Resolution, ResolutionOutcome, SyncStatus};

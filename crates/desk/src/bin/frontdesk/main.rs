@@ -46,6 +46,9 @@ enum Command {
         /// Who works at this desk.
         #[arg(long)]
         staff: Option<String>,
+        /// Add the demo staff accounts for the desktop app's sign-in (nurse / nurse123, admin / admin123).
+        #[arg(long)]
+        demo_staff: bool,
     },
     /// Show a day's board: departments, providers, sessions and what is left.
     Board {
@@ -339,9 +342,12 @@ fn run(cli: &Cli, out: &Out) -> Result<(), DeskError> {
     let lang = out.lang;
     let mut desk = open(cli)?;
     match &cli.command {
-        Command::Init { demo, staff } => {
+        Command::Init { demo, staff, demo_staff } => {
             let device = desk.initialize(staff.as_deref())?;
             let seeded = if *demo { Some(desk.seed_demo()?) } else { None };
+            if *demo_staff {
+                desk.seed_demo_staff()?;
+            }
             out.init(&device, seeded.as_ref(), &desk.status()?);
         }
         Command::Board { date, all } => {

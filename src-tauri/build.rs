@@ -1,0 +1,44 @@
+//! Tauri's build step. The app's commands are declared here so each gets an `allow-…`
+//! permission, and `capabilities/main.json` grants the main window exactly those.
+
+/// Every command of `src/commands.rs` (keep in step with `specta_builder` in `src/lib.rs`).
+const COMMANDS: &[&str] = &[
+    "app_info",
+    "setup_demo",
+    "enroll",
+    "sign_in",
+    "create_first_admin",
+    "sign_out",
+    "set_lang",
+    "board",
+    "slot_options",
+    "search_patients",
+    "register_patient",
+    "update_patient",
+    "scan",
+    "book",
+    "book_earliest",
+    "overbook",
+    "cancel_booking",
+    "check_in",
+    "bookings",
+    "reprint",
+    "sync_status",
+    "sync_now",
+    "conflicts",
+    "resolve_conflict",
+    "suspend_session",
+    "resume_session",
+    "print_slot_sheet",
+    "get_settings",
+    "save_settings",
+    "list_staff",
+    "add_staff",
+];
+
+fn main() {
+    let attributes = tauri_build::Attributes::new().app_manifest(tauri_build::AppManifest::new().commands(COMMANDS));
+    if let Err(e) = tauri_build::try_build(attributes) {
+        println!("cargo::error=tauri build step failed: {e:#}");
+    }
+}

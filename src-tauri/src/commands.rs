@@ -1,0 +1,705 @@
+//! The Tauri commands: each one checks who may call it, calls the desk engine and converts
+//! the answer. No booking rule, no printing logic lives here.
+
+use frontdesk_desk::{BookTarget, Desk, DeskError};
+use frontdesk_domain::Lang;
+use frontdesk_domain::booking::Refusal;
+use frontdesk_domain::schedule::{BookingId, PatientId, SessionId, SlotId};
+use jiff::civil::Date;
+use tauri::{AppHandle, Manager, State};
+use tauri_specta::Event;
+
+use crate::dto::{
+    AppInfo, BoardView, Booked, BookingInfo, ConflictAction, ConflictResolved, ConflictView, PatientForm, PatientView,
+    PrintOutcome, PrinterSetting, ScanResult, Settings, SlotOption, StaffRole, StaffView, SuggestedSlot, SyncStatus,
+    TicketWidth, UiLang, hm,
+};
+use crate::error::ApiError;
+use crate::state::AppState;
+
+type Res<T> = Result<T, ApiError>;
+
+fn err(lang: Lang) -> impl Fn(DeskError) -> ApiError {
+    move |e| ApiError::desk(&e, lang)
+}
+
+fn parse_date(s: Option<String>, desk: &Desk, lang: Lang) -> Res<Date> {
+    match s.as_deref().map(str::trim).filter(|s| !s.is_empty()) {
+        None => Ok(desk.today()),
+        Some(s) => s.parse().map_err(|_| ApiError::bad_argument(lang, "date (YYYY-MM-DD)")),
+    }
+}
+
+/// The desk's sync state, as the UI shows it.
+pub fn sync_state(desk: &Desk) -> Result<SyncStatus, DeskError> {
+    Ok(SyncStatus::new(&desk.status()?, &desk.sync_status()?, &desk.outbox()?))
+}
+
+/// Pushes the desk's sync state to the UI (the `sync-status` event). Best effort: the UI
+/// also asks for it.
+pub fn push_status(app: &AppHandle, desk: &Desk) {
+    if let Ok(status) = sync_state(desk) {
+        let _ = status.emit(app);
+    }
+}
+
+/// Prints a booking's ticket on the configured printer (or the override). A failure is
+/// reported, never undoes the booking.
+fn print_ticket(desk: &mut Desk, state: &AppState, id: &BookingId, lang: Lang) -> PrintOutcome {
+    outcome(desk.print_ticket(id, state.printer_override().as_deref(), lang), lang)
+}
+
+fn outcome(result: Result<frontdesk_desk::Printed, DeskError>, lang: Lang) -> PrintOutcome {
+    match result {
+        Ok(p) => PrintOutcome {
+            printed: true,
+            reprint: p.reprint,
+            printer: Some(p.printer),
+            file: p.file.map(|f| f.display().to_string()),
+            job_id: None,
+            error: None,
+        },
+        Err(e) => PrintOutcome {
+            printed: false,
+            reprint: false,
+            printer: None,
+            file: None,
+            job_id: None,
+            error: Some(ApiError::desk(&e, lang)),
+        },
+    }
+}
+
+fn info(state: &AppState) -> AppInfo {
+    let desk = state.desk();
+    let site = desk.site().ok();
+    AppInfo {
+        version: env!("CARGO_PKG_VERSION").into(),
+        lang: state.ui_lang(),
+        os_lang: state.os_lang.into(),
+        ready: site.is_some() && desk.device().is_ok(),
+        demo: site.as_ref().is_some_and(|s| s.id.as_str() == "demo"),
+        site_name: site.map(|s| s.name),
+        today: desk.today().to_string(),
+        clock_pinned: state.clock_pinned,
+        data_dir: state.data_dir.display().to_string(),
+        staff: state.staff().as_ref().map(StaffView::from),
+        needs_first_admin: desk.staff().map(|s| s.is_empty()).unwrap_or(false),
+        enrolled: matches!(desk.credentials(), Ok(Some(_))),
+    }
+}
+
+/// What the first screen needs: language, whether the desk is set up, who is signed in.
+#[tauri::command]
+#[specta::specta]
+pub async fn app_info(state: State<'_, AppState>) -> Res<AppInfo> {
+    Ok(info(&state))
+}
+
+/// First run without a platform: sets the desk up as the offline demo clinic (today and the
+/// next week, demo patients, demo staff). Safe to call again.
+#[tauri::command]
+#[specta::specta]
+pub async fn setup_demo(state: State<'_, AppState>) -> Res<AppInfo> {
+    let lang = state.lang();
+    {
+        let mut desk = state.desk();
+        desk.initialize(None).map_err(err(lang))?;
+        desk.seed_demo().map_err(err(lang))?;
+        desk.seed_demo_staff().map_err(err(lang))?;
+    }
+    Ok(info(&state))
+}
+
+/// First run with a platform: enrolls this desk with the platform's address and a one-time
+/// enrollment code, takes the platform's snapshot (best effort: the background sync retries)
+/// and starts the background sync.
+#[tauri::command]
+#[specta::specta]
+pub async fn enroll(
+    app: AppHandle,
+    state: State<'_, AppState>,
+    server: String,
+    code: String,
+    name: Option<String>,
+) -> Res<AppInfo> {
+    let lang = state.lang();
+    let sync_err = move |e: frontdesk_desk::sync::SyncError| ApiError {
+        code: e.code().to_string(),
+        message: e.message(lang),
+        fields: vec![],
+        suggestion: None,
+    };
+    // Moving a desk that already has staff to a platform is an admin's decision.
+    if state.desk().staff().is_ok_and(|s| !s.is_empty()) {
+        state.require_admin()?;
+    }
+    // The engine's HTTP client blocks: run it off the async runtime.
+    let handle = app.clone();
+    let clock = tauri::async_runtime::spawn_blocking(move || {
+        let state = handle.state::<AppState>();
+        let mut desk = state.desk();
+        desk.initialize(None).map_err(err(lang))?;
+        let name = name.as_deref().map(str::trim).filter(|n| !n.is_empty());
+        frontdesk_desk::sync::enroll(&mut desk, server.trim(), code.trim(), name).map_err(sync_err)?;
+        // The snapshot now, so the board is there at once; the loop catches up if this fails.
+        let _ = frontdesk_desk::sync::sync_once(&mut desk);
+        Ok::<_, ApiError>(desk.clock().clone())
+    })
+    .await
+    .map_err(|e| ApiError::app("internal", lang, "内部错误", &e.to_string()))??;
+    crate::sync_loop::start(&app, &state.replica_path(), clock);
+    Ok(info(&state))
+}
+
+/// Signs a member of staff in, offline, against this desk's staff list.
+#[tauri::command]
+#[specta::specta]
+pub async fn sign_in(state: State<'_, AppState>, staff_id: String, password: String) -> Res<StaffView> {
+    let lang = state.lang();
+    let staff = state.desk().sign_in(&staff_id, &password, lang).map_err(err(lang))?;
+    let view = StaffView::from(&staff);
+    state.set_staff(Some(staff));
+    Ok(view)
+}
+
+/// Creates the first admin of a desk that has no staff yet (an enrolled desk) and signs them
+/// in. Refused once the desk has any staff.
+#[tauri::command]
+#[specta::specta]
+pub async fn create_first_admin(
+    state: State<'_, AppState>,
+    staff_id: String,
+    display_name: String,
+    password: String,
+) -> Res<StaffView> {
+    let lang = state.lang();
+    let mut desk = state.desk();
+    if !desk.staff().map_err(err(lang))?.is_empty() {
+        return Err(ApiError::forbidden(lang));
+    }
+    let staff = desk
+        .add_staff(&staff_id, &display_name, frontdesk_desk::staff::Role::Admin, &password, lang)
+        .map_err(err(lang))?;
+    let staff = desk.sign_in(&staff.id, &password, lang).map_err(err(lang))?;
+    let view = StaffView::from(&staff);
+    state.set_staff(Some(staff));
+    Ok(view)
+}
+
+/// Signs out.
+#[tauri::command]
+#[specta::specta]
+pub async fn sign_out(state: State<'_, AppState>) -> Res<()> {
+    state.set_staff(None);
+    Ok(())
+}
+
+/// Switches the language (`None`: follow the OS). Anyone may, signed in or not.
+#[tauri::command]
+#[specta::specta]
+pub async fn set_lang(state: State<'_, AppState>, lang: Option<UiLang>) -> Res<UiLang> {
+    state.set_lang(lang)?;
+    Ok(state.ui_lang())
+}
+
+/// A day's board (default today).
+#[tauri::command]
+#[specta::specta]
+pub async fn board(state: State<'_, AppState>, date: Option<String>) -> Res<BoardView> {
+    state.require_staff()?;
+    let lang = state.lang();
+    let desk = state.desk();
+    let date = parse_date(date, &desk, lang)?;
+    let board = desk.board(date).map_err(err(lang))?;
+    let mut view = BoardView::from(&board);
+    view.now = hm(desk.now_local().time());
+    Ok(view)
+}
+
+/// The slots a walk-in can take now in a department (code or id): each provider's earliest
+/// bookable slot today, earliest first. The first one is the suggestion.
+#[tauri::command]
+#[specta::specta]
+pub async fn slot_options(state: State<'_, AppState>, department: String) -> Res<Vec<SlotOption>> {
+    state.require_staff()?;
+    let lang = state.lang();
+    let desk = state.desk();
+    let board = desk.board(desk.today()).map_err(err(lang))?;
+    // Read from the board the engine computed (it already zeroes ended slots and closed
+    // sessions); the booking itself is decided by the engine's rules.
+    let mut options = Vec::new();
+    let wanted = department.trim();
+    for d in board
+        .departments
+        .iter()
+        .filter(|d| d.department.code.eq_ignore_ascii_case(wanted) || d.department.id.as_str() == wanted)
+    {
+        for p in &d.providers {
+            let earliest = p
+                .sessions
+                .iter()
+                .flat_map(|s| s.slots.iter().map(move |x| (s, x)))
+                .filter(|(_, x)| x.remaining_desk > 0 && !x.ended)
+                .min_by_key(|(s, x)| (s.session.period, x.slot.start));
+            if let Some((s, x)) = earliest {
+                options.push(SlotOption {
+                    slot_id: x.slot.id.to_string(),
+                    session_id: s.session.id.to_string(),
+                    provider_id: p.provider.id.to_string(),
+                    provider_name: p.provider.name.clone(),
+                    provider_title: p.provider.title.clone(),
+                    department_code: d.department.code.clone(),
+                    department_name: d.department.name.clone(),
+                    department_name_en: d.department.name_en.clone(),
+                    date: board.date.to_string(),
+                    period: s.session.period.into(),
+                    start: hm(x.slot.start),
+                    end: hm(x.slot.end),
+                    remaining: x.remaining_desk,
+                    fee_fen: i32::try_from(p.provider.fee_fen).unwrap_or(i32::MAX),
+                });
+            }
+        }
+    }
+    options.sort_by(|a, b| (a.period as u8, &a.start).cmp(&(b.period as u8, &b.start)));
+    Ok(options)
+}
+
+/// Finds patients by name, pinyin initials, document, phone or card number.
+#[tauri::command]
+#[specta::specta]
+pub async fn search_patients(state: State<'_, AppState>, query: String, limit: u32) -> Res<Vec<PatientView>> {
+    state.require_staff()?;
+    let lang = state.lang();
+    let found = state.desk().search_patients(&query, limit.clamp(1, 200) as usize).map_err(err(lang))?;
+    Ok(found.iter().map(PatientView::from).collect())
+}
+
+/// Registers a new patient. Field errors name every bad field; nothing is written then.
+#[tauri::command]
+#[specta::specta]
+pub async fn register_patient(app: AppHandle, state: State<'_, AppState>, form: PatientForm) -> Res<PatientView> {
+    state.require_staff()?;
+    let lang = state.lang();
+    let input = form.to_input().ok_or_else(|| ApiError::bad_argument(lang, "document kind"))?;
+    let mut desk = state.desk();
+    let patient = desk.register_patient(&input, lang).map_err(err(lang))?;
+    push_status(&app, &desk);
+    state.notify_sync();
+    Ok(PatientView::from(&patient))
+}
+
+/// Changes a patient's details.
+#[tauri::command]
+#[specta::specta]
+pub async fn update_patient(
+    app: AppHandle,
+    state: State<'_, AppState>,
+    patient_id: String,
+    form: PatientForm,
+) -> Res<PatientView> {
+    state.require_staff()?;
+    let lang = state.lang();
+    let input = form.to_input().ok_or_else(|| ApiError::bad_argument(lang, "document kind"))?;
+    let mut desk = state.desk();
+    let patient = desk.update_patient(&PatientId(patient_id), &input, lang).map_err(err(lang))?;
+    push_status(&app, &desk);
+    state.notify_sync();
+    Ok(PatientView::from(&patient))
+}
+
+/// Routes a scanner payload (ticket, resident ID, medical card, e-health QR) and looks up
+/// what it names.
+#[tauri::command]
+#[specta::specta]
+pub async fn scan(state: State<'_, AppState>, payload: String) -> Res<ScanResult> {
+    state.require_staff()?;
+    let lang = state.lang();
+    let outcome = state.desk().scan(&payload).map_err(err(lang))?;
+    Ok(ScanResult {
+        kind: outcome.kind.into(),
+        value: outcome.value,
+        patient: outcome.patient.as_ref().map(PatientView::from),
+        booking: outcome.booking.as_ref().map(BookingInfo::from),
+    })
+}
+
+fn refusal_option(desk: &Desk, refusal: &Refusal) -> Option<SlotOption> {
+    let s = refusal.suggestion.as_ref()?;
+    let provider = desk.provider(&s.provider_id).ok()?;
+    let department = desk.departments().ok()?.into_iter().find(|d| d.id == provider.department_id)?;
+    let board = desk.board(s.date).ok()?;
+    let period = board
+        .departments
+        .iter()
+        .flat_map(|d| d.providers.iter().flat_map(|p| p.sessions.iter()))
+        .find(|x| x.session.id == s.session_id)
+        .map(|x| x.session.period)?;
+    Some(SlotOption {
+        slot_id: s.slot_id.to_string(),
+        session_id: s.session_id.to_string(),
+        provider_id: s.provider_id.to_string(),
+        provider_name: provider.name,
+        provider_title: provider.title,
+        department_code: department.code,
+        department_name: department.name,
+        department_name_en: department.name_en,
+        date: s.date.to_string(),
+        period: period.into(),
+        start: hm(s.start),
+        end: hm(s.end),
+        remaining: s.remaining,
+        fee_fen: i32::try_from(provider.fee_fen).unwrap_or(i32::MAX),
+    })
+}
+
+/// Books, then prints the ticket (a print failure never undoes the booking).
+fn book_and_print(
+    app: &AppHandle,
+    state: &AppState,
+    patient_id: String,
+    target: BookTarget,
+    overbook_reason: Option<String>,
+) -> Res<Booked> {
+    let lang = state.lang();
+    let mut desk = state.desk();
+    let patient = PatientId(patient_id);
+    let result = match (&overbook_reason, &target) {
+        (Some(reason), BookTarget::Slot(slot)) => desk.overbook(&patient, slot, reason),
+        _ => desk.book(&patient, &target),
+    };
+    let view = result.map_err(|e| {
+        let mut api = ApiError::desk(&e, lang);
+        if let DeskError::Refused(r) = &e {
+            api.suggestion = refusal_option(&desk, r).map(Box::new);
+        }
+        api
+    })?;
+    push_status(app, &desk);
+    state.notify_sync();
+    let print = print_ticket(&mut desk, state, &view.booking.id, lang);
+    Ok(Booked { booking: BookingInfo::from(&view), print })
+}
+
+/// Books a patient into a slot and prints the ticket.
+#[tauri::command]
+#[specta::specta]
+pub async fn book(app: AppHandle, state: State<'_, AppState>, patient_id: String, slot_id: String) -> Res<Booked> {
+    state.require_staff()?;
+    book_and_print(&app, &state, patient_id, BookTarget::Slot(SlotId(slot_id)), None)
+}
+
+/// Books the earliest slot the desk can book in a department (today or the coming week).
+#[tauri::command]
+#[specta::specta]
+pub async fn book_earliest(
+    app: AppHandle,
+    state: State<'_, AppState>,
+    patient_id: String,
+    department: String,
+) -> Res<Booked> {
+    state.require_staff()?;
+    book_and_print(&app, &state, patient_id, BookTarget::Earliest { department, provider: None }, None)
+}
+
+/// Admins only: books beyond capacity, with a reason.
+#[tauri::command]
+#[specta::specta]
+pub async fn overbook(
+    app: AppHandle,
+    state: State<'_, AppState>,
+    patient_id: String,
+    slot_id: String,
+    reason: String,
+) -> Res<Booked> {
+    state.require_admin()?;
+    let lang = state.lang();
+    if reason.trim().is_empty() {
+        return Err(ApiError {
+            code: "reason_missing".into(),
+            message: lang.pick("加号需要填写原因", "An overbooking needs a reason").into(),
+            fields: vec![crate::error::FieldError {
+                field: "reason".into(),
+                code: "reason_missing".into(),
+                message: lang.pick("请填写原因", "Enter a reason").into(),
+            }],
+            suggestion: None,
+        });
+    }
+    book_and_print(&app, &state, patient_id, BookTarget::Slot(SlotId(slot_id)), Some(reason.trim().to_string()))
+}
+
+/// Cancels a booking; its number is free again.
+#[tauri::command]
+#[specta::specta]
+pub async fn cancel_booking(
+    app: AppHandle,
+    state: State<'_, AppState>,
+    booking_id: String,
+    reason: Option<String>,
+) -> Res<BookingInfo> {
+    state.require_staff()?;
+    let lang = state.lang();
+    let mut desk = state.desk();
+    let reason = reason.map(|r| r.trim().to_string()).filter(|r| !r.is_empty());
+    let view = desk.cancel(&BookingId(booking_id), reason.as_deref()).map_err(err(lang))?;
+    push_status(&app, &desk);
+    state.notify_sync();
+    Ok(BookingInfo::from(&view))
+}
+
+/// Checks a patient in by their ticket's code (scanned or typed).
+#[tauri::command]
+#[specta::specta]
+pub async fn check_in(app: AppHandle, state: State<'_, AppState>, code: String) -> Res<BookingInfo> {
+    state.require_staff()?;
+    let lang = state.lang();
+    let mut desk = state.desk();
+    let view = desk.check_in(&code).map_err(err(lang))?;
+    push_status(&app, &desk);
+    state.notify_sync();
+    Ok(BookingInfo::from(&view))
+}
+
+/// A day's bookings (default today), in queue order per session.
+#[tauri::command]
+#[specta::specta]
+pub async fn bookings(state: State<'_, AppState>, date: Option<String>) -> Res<Vec<BookingInfo>> {
+    state.require_staff()?;
+    let lang = state.lang();
+    let desk = state.desk();
+    let date = parse_date(date, &desk, lang)?;
+    let found = desk.bookings_on(date).map_err(err(lang))?;
+    Ok(found.iter().map(BookingInfo::from).collect())
+}
+
+/// Prints a booking's ticket again.
+#[tauri::command]
+#[specta::specta]
+pub async fn reprint(state: State<'_, AppState>, booking_id: String) -> Res<PrintOutcome> {
+    state.require_staff()?;
+    let lang = state.lang();
+    let mut desk = state.desk();
+    let id = BookingId(booking_id);
+    desk.booking(&id).map_err(err(lang))?;
+    Ok(print_ticket(&mut desk, &state, &id, lang))
+}
+
+/// The desk's sync state: online, pending ops, oldest pending, last sync, conflicts.
+#[tauri::command]
+#[specta::specta]
+pub async fn sync_status(state: State<'_, AppState>) -> Res<SyncStatus> {
+    state.require_staff()?;
+    let lang = state.lang();
+    sync_state(&state.desk()).map_err(err(lang))
+}
+
+/// Syncs now (the sync panel's button, F9): one full cycle — push the outbox, pull until caught
+/// up — without waiting for the background loop's poll or backoff. Answers the new sync state;
+/// a failed cycle is an error (`offline`, `platform_busy`, the platform's refusal), and the
+/// status line shows it as well.
+#[tauri::command]
+#[specta::specta]
+pub async fn sync_now(app: AppHandle, state: State<'_, AppState>) -> Res<SyncStatus> {
+    state.require_staff()?;
+    let lang = state.lang();
+    // The engine's HTTP client blocks: run it off the async runtime.
+    tauri::async_runtime::spawn_blocking(move || {
+        let state = app.state::<AppState>();
+        let mut desk = state.desk();
+        let result = frontdesk_desk::sync::sync_once(&mut desk);
+        push_status(&app, &desk);
+        match result {
+            Ok(_) => sync_state(&desk).map_err(err(lang)),
+            Err(e) => {
+                Err(ApiError { code: e.code().to_string(), message: e.message(lang), fields: vec![], suggestion: None })
+            }
+        }
+    })
+    .await
+    .map_err(|e| ApiError::app("internal", lang, "内部错误", &e.to_string()))?
+}
+
+/// The conflict inbox: what the platform could not accept, with explanations and suggestions.
+#[tauri::command]
+#[specta::specta]
+pub async fn conflicts(state: State<'_, AppState>, include_resolved: bool) -> Res<Vec<ConflictView>> {
+    state.require_staff()?;
+    let lang = state.lang();
+    let desk = state.desk();
+    let entries = desk.conflicts(include_resolved, lang).map_err(err(lang))?;
+    Ok(entries
+        .iter()
+        .map(|c| ConflictView {
+            id: u32::try_from(c.id).unwrap_or(u32::MAX),
+            kind: c.kind.clone(),
+            reason: c.reason.clone(),
+            title: c.title.clone(),
+            explanation: c.explanation.clone(),
+            patient_name: c.patient_name.clone(),
+            suggestions: c
+                .suggestions
+                .iter()
+                .map(|s| SuggestedSlot {
+                    slot_id: s.slot_id.to_string(),
+                    provider_name: desk
+                        .provider(&s.provider_id)
+                        .map(|p| p.name)
+                        .unwrap_or_else(|_| s.provider_id.to_string()),
+                    date: s.date.to_string(),
+                    start: hm(s.start),
+                    end: hm(s.end),
+                    remaining: s.remaining,
+                })
+                .collect(),
+            errors: c
+                .errors
+                .iter()
+                .map(|f| crate::error::FieldError {
+                    field: f.field.clone(),
+                    code: f.code.clone(),
+                    message: f.message.clone(),
+                })
+                .collect(),
+            created_at: c.created_at.to_string(),
+            resolved_at: c.resolved_at.map(|t| t.to_string()),
+            resolution: c.resolution.clone(),
+        })
+        .collect())
+}
+
+/// Resolves a conflict with one action: rebook into a suggested slot, cancel (the notice for
+/// the patient comes back), overbook with a reason (admins), or acknowledge.
+#[tauri::command]
+#[specta::specta]
+pub async fn resolve_conflict(
+    app: AppHandle,
+    state: State<'_, AppState>,
+    id: u32,
+    action: ConflictAction,
+) -> Res<ConflictResolved> {
+    let resolution = match action {
+        ConflictAction::Rebook { slot_id } => {
+            state.require_staff()?;
+            frontdesk_desk::sync::Resolution::Rebook(SlotId(slot_id))
+        }
+        ConflictAction::Cancel => {
+            state.require_staff()?;
+            frontdesk_desk::sync::Resolution::Cancel
+        }
+        ConflictAction::Overbook { reason } => {
+            state.require_admin()?;
+            frontdesk_desk::sync::Resolution::Overbook(reason)
+        }
+        ConflictAction::Acknowledge => {
+            state.require_staff()?;
+            frontdesk_desk::sync::Resolution::Acknowledge
+        }
+    };
+    let lang = state.lang();
+    let mut desk = state.desk();
+    let done = desk.resolve_conflict(i64::from(id), &resolution, lang).map_err(err(lang))?;
+    push_status(&app, &desk);
+    state.notify_sync();
+    let print = done.booking.as_ref().map(|b| print_ticket(&mut desk, &state, &b.booking.id, lang));
+    Ok(ConflictResolved { booking: done.booking.as_ref().map(BookingInfo::from), notice: done.notice, print })
+}
+
+/// Admins only: suspends a session (停诊) with a reason.
+#[tauri::command]
+#[specta::specta]
+pub async fn suspend_session(
+    app: AppHandle,
+    state: State<'_, AppState>,
+    session_id: String,
+    reason: String,
+) -> Res<()> {
+    state.require_admin()?;
+    let lang = state.lang();
+    let mut desk = state.desk();
+    desk.suspend_session(&SessionId(session_id), &reason).map_err(err(lang))?;
+    push_status(&app, &desk);
+    state.notify_sync();
+    Ok(())
+}
+
+/// Admins only: resumes a suspended session.
+#[tauri::command]
+#[specta::specta]
+pub async fn resume_session(app: AppHandle, state: State<'_, AppState>, session_id: String) -> Res<()> {
+    state.require_admin()?;
+    let lang = state.lang();
+    let mut desk = state.desk();
+    desk.resume_session(&SessionId(session_id)).map_err(err(lang))?;
+    push_status(&app, &desk);
+    state.notify_sync();
+    Ok(())
+}
+
+/// Admins only: prints the day's A4 slot sheet.
+#[tauri::command]
+#[specta::specta]
+pub async fn print_slot_sheet(state: State<'_, AppState>, date: Option<String>) -> Res<PrintOutcome> {
+    state.require_admin()?;
+    let lang = state.lang();
+    let mut desk = state.desk();
+    let date = parse_date(date, &desk, lang)?;
+    Ok(outcome(desk.print_sheet(date, None, state.printer_override().as_deref(), lang), lang))
+}
+
+/// The device settings.
+#[tauri::command]
+#[specta::specta]
+pub async fn get_settings(state: State<'_, AppState>) -> Res<Settings> {
+    state.require_staff()?;
+    let lang = state.lang();
+    let print = state.desk().print_settings().map_err(err(lang))?;
+    Ok(Settings {
+        lang: state.chosen_lang(),
+        printer: PrinterSetting::from_spec(print.printer.as_deref()),
+        ticket_width: if print.ticket_width_mm == 58 { TicketWidth::Mm58 } else { TicketWidth::Mm80 },
+        printer_override: state.printer_override(),
+    })
+}
+
+/// Admins only: stores the device settings (printer, ticket width, language).
+#[tauri::command]
+#[specta::specta]
+pub async fn save_settings(state: State<'_, AppState>, settings: Settings) -> Res<Settings> {
+    state.require_admin()?;
+    let lang = settings.lang.map(Lang::from).unwrap_or(state.os_lang);
+    let width = match settings.ticket_width {
+        TicketWidth::Mm80 => 80,
+        TicketWidth::Mm58 => 58,
+    };
+    state.desk().set_print_settings(Some(&settings.printer.spec()), Some(width)).map_err(err(lang))?;
+    state.set_lang(settings.lang)?;
+    get_settings(state).await
+}
+
+/// Admins only: everyone who may sign in here.
+#[tauri::command]
+#[specta::specta]
+pub async fn list_staff(state: State<'_, AppState>) -> Res<Vec<StaffView>> {
+    state.require_admin()?;
+    let lang = state.lang();
+    let staff = state.desk().staff().map_err(err(lang))?;
+    Ok(staff.iter().map(StaffView::from).collect())
+}
+
+/// Admins only: adds a member of staff.
+#[tauri::command]
+#[specta::specta]
+pub async fn add_staff(
+    state: State<'_, AppState>,
+    staff_id: String,
+    display_name: String,
+    role: StaffRole,
+    password: String,
+) -> Res<StaffView> {
+    state.require_admin()?;
+    let lang = state.lang();
+    let staff = state.desk().add_staff(&staff_id, &display_name, role.into(), &password, lang).map_err(err(lang))?;
+    Ok(StaffView::from(&staff))
+}

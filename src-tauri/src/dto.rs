@@ -1,0 +1,822 @@
+//! What crosses the IPC boundary. Transport types stay here: the engine's types are converted
+//! into these (dates and times as text, ids as strings, counts as `u32`) so the generated
+//! TypeScript is plain and stable, and nothing of the engine leaks into the UI.
+
+use frontdesk_desk::staff::{Role, Staff};
+use frontdesk_desk::sync::SyncStatus as EngineSyncStatus;
+use frontdesk_desk::{Board, BookingView, DeskStatus, OutboxEntry};
+use frontdesk_domain::Lang;
+use frontdesk_domain::names::mask_name;
+use frontdesk_domain::patient::{Patient, PatientInput};
+use frontdesk_domain::schedule::{Period, SessionStatus};
+use jiff::civil::Time;
+use serde::{Deserialize, Serialize};
+use specta::Type;
+
+/// A language the UI speaks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Type)]
+#[serde(rename_all = "lowercase")]
+pub enum UiLang {
+    /// 简体中文.
+    Zh,
+    /// English.
+    En,
+}
+
+impl From<UiLang> for Lang {
+    fn from(l: UiLang) -> Lang {
+        match l {
+            UiLang::Zh => Lang::Zh,
+            UiLang::En => Lang::En,
+        }
+    }
+}
+
+impl From<Lang> for UiLang {
+    fn from(l: Lang) -> UiLang {
+        match l {
+            Lang::Zh => UiLang::Zh,
+            Lang::En => UiLang::En,
+        }
+    }
+}
+
+/// What the UI needs to know before the first screen.
+#[derive(Debug, Clone, Serialize, Type)]
+#[serde(rename_all = "camelCase")]
+pub struct AppInfo {
+    /// App version.
+    pub version: String,
+    /// The language in effect (setting, else the OS locale).
+    pub lang: UiLang,
+    /// The OS locale's language.
+    pub os_lang: UiLang,
+    /// The desk has a site (demo or enrolled) and can work.
+    pub ready: bool,
+    /// It is the offline demo desk (demo staff passwords apply).
+    pub demo: bool,
+    /// Site name, once there is one.
+    pub site_name: Option<String>,
+    /// Today in the site's zone, `YYYY-MM-DD`.
+    pub today: String,
+    /// The clock is pinned by `FRONTDESK_NOW` (tests, demos).
+    pub clock_pinned: bool,
+    /// Where the replica lives.
+    pub data_dir: String,
+    /// Who is signed in.
+    pub staff: Option<StaffView>,
+    /// The desk has no staff yet (an enrolled desk): the first admin must be created.
+    pub needs_first_admin: bool,
+    /// The desk is enrolled with a platform.
+    pub enrolled: bool,
+}
+
+/// A staff role.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Type)]
+#[serde(rename_all = "snake_case")]
+pub enum StaffRole {
+    /// Nurse at the desk.
+    Nurse,
+    /// Clinic admin.
+    Admin,
+}
+
+impl From<Role> for StaffRole {
+    fn from(r: Role) -> StaffRole {
+        match r {
+            Role::Nurse => StaffRole::Nurse,
+            Role::Admin => StaffRole::Admin,
+        }
+    }
+}
+
+impl From<StaffRole> for Role {
+    fn from(r: StaffRole) -> Role {
+        match r {
+            StaffRole::Nurse => Role::Nurse,
+            StaffRole::Admin => Role::Admin,
+        }
+    }
+}
+
+/// A member of staff.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Type)]
+#[serde(rename_all = "camelCase")]
+pub struct StaffView {
+    /// Staff id (工号).
+    pub id: String,
+    /// Name.
+    pub display_name: String,
+    /// Role.
+    pub role: StaffRole,
+}
+
+impl From<&Staff> for StaffView {
+    fn from(s: &Staff) -> StaffView {
+        StaffView { id: s.id.clone(), display_name: s.display_name.clone(), role: s.role.into() }
+    }
+}
+
+/// Half-day.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Type)]
+#[serde(rename_all = "snake_case")]
+pub enum PeriodView {
+    /// 上午.
+    Morning,
+    /// 下午.
+    Afternoon,
+    /// 晚上.
+    Evening,
+}
+
+impl From<Period> for PeriodView {
+    fn from(p: Period) -> PeriodView {
+        match p {
+            Period::Morning => PeriodView::Morning,
+            Period::Afternoon => PeriodView::Afternoon,
+            Period::Evening => PeriodView::Evening,
+        }
+    }
+}
+
+/// Whether a session takes bookings.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Type)]
+#[serde(rename_all = "snake_case")]
+pub enum SessionStatusView {
+    /// Taking bookings.
+    Open,
+    /// 停诊.
+    Suspended,
+    /// Cancelled.
+    Cancelled,
+}
+
+impl From<SessionStatus> for SessionStatusView {
+    fn from(s: SessionStatus) -> SessionStatusView {
+        match s {
+            SessionStatus::Open => SessionStatusView::Open,
+            SessionStatus::Suspended => SessionStatusView::Suspended,
+            SessionStatus::Cancelled => SessionStatusView::Cancelled,
+        }
+    }
+}
+
+/// `HH:MM`.
+pub fn hm(t: Time) -> String {
+    t.strftime("%H:%M").to_string()
+}
+
+/// A day's board.
+#[derive(Debug, Clone, Serialize, Type)]
+#[serde(rename_all = "camelCase")]
+pub struct BoardView {
+    /// `YYYY-MM-DD`.
+    pub date: String,
+    /// Local time of the desk, `HH:MM`.
+    pub now: String,
+    /// Departments with sessions that day.
+    pub departments: Vec<DepartmentView>,
+}
+
+/// A department on the board.
+#[derive(Debug, Clone, Serialize, Type)]
+#[serde(rename_all = "camelCase")]
+pub struct DepartmentView {
+    /// Id.
+    pub id: String,
+    /// Code, e.g. `NK`.
+    pub code: String,
+    /// 内科.
+    pub name: String,
+    /// Internal Medicine.
+    pub name_en: String,
+    /// Providers with sessions that day.
+    pub providers: Vec<ProviderView>,
+}
+
+/// A provider on the board.
+#[derive(Debug, Clone, Serialize, Type)]
+#[serde(rename_all = "camelCase")]
+pub struct ProviderView {
+    /// Id.
+    pub id: String,
+    /// Name.
+    pub name: String,
+    /// Title, e.g. 主任医师.
+    pub title: String,
+    /// Registration fee in fen.
+    pub fee_fen: i32,
+    /// Sessions that day.
+    pub sessions: Vec<SessionView>,
+}
+
+/// A session on the board.
+#[derive(Debug, Clone, Serialize, Type)]
+#[serde(rename_all = "camelCase")]
+pub struct SessionView {
+    /// Id.
+    pub id: String,
+    /// Half-day.
+    pub period: PeriodView,
+    /// Open, suspended, cancelled.
+    pub status: SessionStatusView,
+    /// Why it is suspended.
+    pub status_reason: Option<String>,
+    /// Free desk numbers in slots not yet over.
+    pub remaining_desk: u32,
+    /// Free online numbers in slots not yet started.
+    pub remaining_online: u32,
+    /// Live bookings.
+    pub booked: u32,
+    /// All numbers of the session.
+    pub capacity: u32,
+    /// First slot start, `HH:MM`.
+    pub start: String,
+    /// Last slot end, `HH:MM`.
+    pub end: String,
+    /// Slots in time order.
+    pub slots: Vec<SlotView>,
+}
+
+/// A slot on the board.
+#[derive(Debug, Clone, Serialize, Type)]
+#[serde(rename_all = "camelCase")]
+pub struct SlotView {
+    /// Id.
+    pub id: String,
+    /// `HH:MM`.
+    pub start: String,
+    /// `HH:MM`.
+    pub end: String,
+    /// Free desk numbers.
+    pub remaining_desk: u32,
+    /// Free online numbers.
+    pub remaining_online: u32,
+    /// Live bookings.
+    pub booked: u32,
+    /// Numbers of the slot.
+    pub capacity: u32,
+    /// The slot is over.
+    pub ended: bool,
+}
+
+impl From<&Board> for BoardView {
+    fn from(b: &Board) -> BoardView {
+        BoardView {
+            date: b.date.to_string(),
+            now: String::new(),
+            departments: b
+                .departments
+                .iter()
+                .map(|d| DepartmentView {
+                    id: d.department.id.to_string(),
+                    code: d.department.code.clone(),
+                    name: d.department.name.clone(),
+                    name_en: d.department.name_en.clone(),
+                    providers: d
+                        .providers
+                        .iter()
+                        .map(|p| ProviderView {
+                            id: p.provider.id.to_string(),
+                            name: p.provider.name.clone(),
+                            title: p.provider.title.clone(),
+                            fee_fen: i32::try_from(p.provider.fee_fen).unwrap_or(i32::MAX),
+                            sessions: p
+                                .sessions
+                                .iter()
+                                .map(|s| SessionView {
+                                    id: s.session.id.to_string(),
+                                    period: s.session.period.into(),
+                                    status: s.session.status.into(),
+                                    status_reason: s.session.status_reason.clone(),
+                                    remaining_desk: s.remaining_desk,
+                                    remaining_online: s.remaining_online,
+                                    booked: s.booked,
+                                    capacity: s.slots.iter().map(|x| x.slot.capacity()).sum(),
+                                    start: s.slots.first().map(|x| hm(x.slot.start)).unwrap_or_default(),
+                                    end: s.slots.last().map(|x| hm(x.slot.end)).unwrap_or_default(),
+                                    slots: s
+                                        .slots
+                                        .iter()
+                                        .map(|x| SlotView {
+                                            id: x.slot.id.to_string(),
+                                            start: hm(x.slot.start),
+                                            end: hm(x.slot.end),
+                                            remaining_desk: x.remaining_desk,
+                                            remaining_online: x.remaining_online,
+                                            booked: x.booked,
+                                            capacity: x.slot.capacity(),
+                                            ended: x.ended,
+                                        })
+                                        .collect(),
+                                })
+                                .collect(),
+                        })
+                        .collect(),
+                })
+                .collect(),
+        }
+    }
+}
+
+/// A slot the desk can book now, with what a nurse reads to the patient.
+#[derive(Debug, Clone, PartialEq, Serialize, Type)]
+#[serde(rename_all = "camelCase")]
+pub struct SlotOption {
+    /// Slot id.
+    pub slot_id: String,
+    /// Session id.
+    pub session_id: String,
+    /// Provider id.
+    pub provider_id: String,
+    /// Provider's name.
+    pub provider_name: String,
+    /// Provider's title.
+    pub provider_title: String,
+    /// Department code.
+    pub department_code: String,
+    /// Department name (zh).
+    pub department_name: String,
+    /// Department name (en).
+    pub department_name_en: String,
+    /// `YYYY-MM-DD`.
+    pub date: String,
+    /// Half-day.
+    pub period: PeriodView,
+    /// `HH:MM`.
+    pub start: String,
+    /// `HH:MM`.
+    pub end: String,
+    /// Free desk numbers left in the slot.
+    pub remaining: u32,
+    /// Registration fee in fen.
+    pub fee_fen: i32,
+}
+
+/// A patient.
+#[derive(Debug, Clone, PartialEq, Serialize, Type)]
+#[serde(rename_all = "camelCase")]
+pub struct PatientView {
+    /// Id.
+    pub id: String,
+    /// Full name.
+    pub name: String,
+    /// Masked name (张*), for screens others can see.
+    pub masked_name: String,
+    /// `F` or `M`.
+    pub sex: Option<String>,
+    /// `YYYY-MM-DD`.
+    pub birth_date: Option<String>,
+    /// `resident_id`, `passport`, …
+    pub document_kind: String,
+    /// Document number.
+    pub document_number: String,
+    /// Phone.
+    pub phone: Option<String>,
+    /// Medical card number.
+    pub medical_card: Option<String>,
+    /// E-health card id.
+    pub ehealth_card: Option<String>,
+}
+
+impl From<&Patient> for PatientView {
+    fn from(p: &Patient) -> PatientView {
+        PatientView {
+            id: p.id.to_string(),
+            name: p.name.clone(),
+            masked_name: mask_name(&p.name),
+            sex: p.sex.map(|s| s.code().to_string()),
+            birth_date: p.birth_date.map(|d| d.to_string()),
+            document_kind: p.document.kind.code().into(),
+            document_number: p.document.number.clone(),
+            phone: p.phone.clone(),
+            medical_card: p.medical_card.clone(),
+            ehealth_card: p.ehealth_card.clone(),
+        }
+    }
+}
+
+/// What the registration form sends; validated by the engine.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize, Type)]
+#[serde(rename_all = "camelCase")]
+pub struct PatientForm {
+    /// Name.
+    pub name: String,
+    /// `resident_id` (default), `passport`, …
+    pub document_kind: Option<String>,
+    /// Document number.
+    pub document_number: String,
+    /// `F`/`M`/女/男, or empty to derive it from a resident ID.
+    pub sex: Option<String>,
+    /// `YYYY-MM-DD`, or empty to derive it from a resident ID.
+    pub birth_date: Option<String>,
+    /// Phone.
+    pub phone: Option<String>,
+    /// Medical card number.
+    pub medical_card: Option<String>,
+    /// E-health card id.
+    pub ehealth_card: Option<String>,
+}
+
+fn non_empty(s: &Option<String>) -> Option<String> {
+    s.as_ref().map(|v| v.trim().to_string()).filter(|v| !v.is_empty())
+}
+
+impl PatientForm {
+    /// The engine's input; `None` when the document kind is not one the engine knows.
+    pub fn to_input(&self) -> Option<PatientInput> {
+        let document_kind = match non_empty(&self.document_kind) {
+            Some(code) => Some(frontdesk_domain::document::DocumentKind::from_code(&code)?),
+            None => None,
+        };
+        Some(PatientInput {
+            name: self.name.clone(),
+            document_kind,
+            document_number: self.document_number.clone(),
+            sex: non_empty(&self.sex),
+            birth_date: non_empty(&self.birth_date),
+            phone: non_empty(&self.phone),
+            medical_card: non_empty(&self.medical_card),
+            ehealth_card: non_empty(&self.ehealth_card),
+        })
+    }
+}
+
+/// A booking as the desk shows it.
+#[derive(Debug, Clone, PartialEq, Serialize, Type)]
+#[serde(rename_all = "camelCase")]
+pub struct BookingInfo {
+    /// Id.
+    pub id: String,
+    /// Patient id.
+    pub patient_id: String,
+    /// Full name.
+    pub patient_name: String,
+    /// Masked name (张*).
+    pub patient_name_masked: String,
+    /// Department code.
+    pub department_code: String,
+    /// Department name.
+    pub department_name: String,
+    /// Provider's name.
+    pub provider_name: String,
+    /// Provider's title.
+    pub provider_title: String,
+    /// Session id.
+    pub session_id: String,
+    /// Slot id.
+    pub slot_id: String,
+    /// Half-day.
+    pub period: PeriodView,
+    /// `YYYY-MM-DD`.
+    pub date: String,
+    /// `HH:MM`.
+    pub start: String,
+    /// `HH:MM`.
+    pub end: String,
+    /// Queue number.
+    pub queue_no: u32,
+    /// `desk`, `online`, `phone`.
+    pub channel: String,
+    /// `booked`, `checked_in`, `done`, `cancelled`, `no_show`.
+    pub status: String,
+    /// Code printed on the ticket.
+    pub ticket_code: String,
+    /// Set for an overbooking.
+    pub overbook_reason: Option<String>,
+    /// Confirmed by the platform; until then the desk's prediction.
+    pub confirmed: bool,
+}
+
+impl From<&BookingView> for BookingInfo {
+    fn from(v: &BookingView) -> BookingInfo {
+        let b = &v.booking;
+        BookingInfo {
+            id: b.id.to_string(),
+            patient_id: b.patient_id.to_string(),
+            patient_name: v.patient_name.clone(),
+            patient_name_masked: mask_name(&v.patient_name),
+            department_code: v.department_code.clone(),
+            department_name: v.department_name.clone(),
+            provider_name: v.provider_name.clone(),
+            provider_title: v.provider_title.clone(),
+            session_id: b.session_id.to_string(),
+            slot_id: b.slot_id.to_string(),
+            period: v.period.into(),
+            date: b.date.to_string(),
+            start: hm(v.start),
+            end: hm(v.end),
+            queue_no: b.queue_no,
+            channel: b.channel.code().into(),
+            status: b.status.code().into(),
+            ticket_code: b.ticket_code.as_str().into(),
+            overbook_reason: b.overbook_reason.clone(),
+            confirmed: v.confirmed,
+        }
+    }
+}
+
+/// How printing a ticket or sheet went. A failed print never undoes a booking.
+#[derive(Debug, Clone, PartialEq, Serialize, Type)]
+#[serde(rename_all = "camelCase")]
+pub struct PrintOutcome {
+    /// It reached the printer (or the file).
+    pub printed: bool,
+    /// This document had been printed before.
+    pub reprint: bool,
+    /// Which printer, as shown to people.
+    pub printer: Option<String>,
+    /// The file written, for the "save to file" printer.
+    pub file: Option<String>,
+    /// The print system's job id.
+    pub job_id: Option<String>,
+    /// Why it did not print.
+    pub error: Option<crate::error::ApiError>,
+}
+
+/// A booking just made, and how its ticket printed.
+#[derive(Debug, Clone, PartialEq, Serialize, Type)]
+#[serde(rename_all = "camelCase")]
+pub struct Booked {
+    /// The booking.
+    pub booking: BookingInfo,
+    /// The ticket.
+    pub print: PrintOutcome,
+}
+
+/// What a scan resolved to.
+#[derive(Debug, Clone, PartialEq, Serialize, Type)]
+#[serde(rename_all = "camelCase")]
+pub struct ScanResult {
+    /// `ticket`, `resident_id`, `medical_card`, `ehealth_card`.
+    pub kind: String,
+    /// The normalised value.
+    pub value: String,
+    /// The patient it names, when known here.
+    pub patient: Option<PatientView>,
+    /// The booking, for a ticket.
+    pub booking: Option<BookingInfo>,
+}
+
+/// The desk's sync state. Pushed as the `sync-status` event whenever it changes (after every
+/// local change and after every sync cycle).
+#[derive(Debug, Clone, PartialEq, Serialize, Type, tauri_specta::Event)]
+#[serde(rename_all = "camelCase")]
+pub struct SyncStatus {
+    /// This device.
+    pub device_id: String,
+    /// Site name.
+    pub site_name: Option<String>,
+    /// Staff the ops are recorded under.
+    pub staff_id: String,
+    /// Patients in the replica.
+    pub patients: u32,
+    /// Live bookings today.
+    pub bookings_today: u32,
+    /// The platform, once enrolled.
+    pub server: Option<String>,
+    /// Whether the last attempt reached the platform (`None` before any attempt).
+    pub online: Option<bool>,
+    /// Last successful sync (RFC 3339).
+    pub last_success: Option<String>,
+    /// Last attempt (RFC 3339).
+    pub last_attempt: Option<String>,
+    /// What went wrong in the last attempt.
+    pub last_error: Option<String>,
+    /// Ops waiting to be sent.
+    pub pending_ops: u32,
+    /// When the oldest waiting op was made (RFC 3339).
+    pub oldest_pending: Option<String>,
+    /// Age of the oldest waiting op, in seconds.
+    pub oldest_pending_secs: Option<u32>,
+    /// Conflicts waiting for a person.
+    pub open_conflicts: u32,
+    /// Ops not yet sent, newest last (at most 50).
+    pub outbox: Vec<OutboxItem>,
+}
+
+/// An op waiting in the outbox.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Type)]
+#[serde(rename_all = "camelCase")]
+pub struct OutboxItem {
+    /// Per-device sequence number.
+    pub seq: u32,
+    /// `book`, `cancel`, `check_in`, …
+    pub kind: String,
+    /// The patient or booking it is about.
+    pub subject: String,
+    /// When it was made (RFC 3339).
+    pub created_at: String,
+}
+
+fn clamp(n: u64) -> u32 {
+    u32::try_from(n).unwrap_or(u32::MAX)
+}
+
+impl SyncStatus {
+    /// From the engine's status, sync state and outbox.
+    pub fn new(s: &DeskStatus, sync: &EngineSyncStatus, outbox: &[OutboxEntry]) -> SyncStatus {
+        let skip = outbox.len().saturating_sub(50);
+        SyncStatus {
+            device_id: s.device.device_id.to_string(),
+            site_name: s.site.as_ref().map(|x| x.name.clone()),
+            staff_id: s.device.staff_id.to_string(),
+            patients: clamp(s.patients),
+            bookings_today: clamp(s.bookings_today),
+            server: sync.server.clone(),
+            online: sync.online,
+            last_success: sync.last_success.map(|t| t.to_string()),
+            last_attempt: sync.last_attempt.map(|t| t.to_string()),
+            last_error: sync.last_error.clone(),
+            pending_ops: clamp(sync.pending_ops),
+            oldest_pending: s.oldest_pending.map(|t| t.to_string()),
+            oldest_pending_secs: sync.oldest_pending_secs.map(|x| u32::try_from(x.max(0)).unwrap_or(u32::MAX)),
+            open_conflicts: clamp(sync.open_conflicts),
+            outbox: outbox
+                .iter()
+                .skip(skip)
+                .map(|o| OutboxItem {
+                    seq: clamp(o.seq),
+                    kind: o.kind.clone(),
+                    subject: o.subject.clone(),
+                    created_at: o.created_at.to_string(),
+                })
+                .collect(),
+        }
+    }
+}
+
+/// A slot the platform suggests for a conflicted booking.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Type)]
+#[serde(rename_all = "camelCase")]
+pub struct SuggestedSlot {
+    /// Slot id.
+    pub slot_id: String,
+    /// Provider's name (the id when unknown here).
+    pub provider_name: String,
+    /// `YYYY-MM-DD`.
+    pub date: String,
+    /// `HH:MM`.
+    pub start: String,
+    /// `HH:MM`.
+    pub end: String,
+    /// Free numbers left.
+    pub remaining: u32,
+}
+
+/// A conflict (or rejection) in the inbox.
+#[derive(Debug, Clone, PartialEq, Serialize, Type)]
+#[serde(rename_all = "camelCase")]
+pub struct ConflictView {
+    /// Inbox id.
+    pub id: u32,
+    /// The op's kind (`book`, `cancel`, …).
+    pub kind: String,
+    /// Stable reason, e.g. `slot_full`.
+    pub reason: String,
+    /// Short title, in the desk's language.
+    pub title: String,
+    /// Plain explanation, in the desk's language.
+    pub explanation: String,
+    /// The patient concerned.
+    pub patient_name: Option<String>,
+    /// What the platform suggests instead.
+    pub suggestions: Vec<SuggestedSlot>,
+    /// Field errors of a rejected op.
+    pub errors: Vec<crate::error::FieldError>,
+    /// When it arrived (RFC 3339).
+    pub created_at: String,
+    /// When it was resolved (RFC 3339).
+    pub resolved_at: Option<String>,
+    /// How.
+    pub resolution: Option<String>,
+}
+
+/// How a person resolves a conflict.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Type)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum ConflictAction {
+    /// Book the patient into this (suggested) slot instead.
+    Rebook {
+        /// The slot.
+        #[serde(rename = "slotId")]
+        slot_id: String,
+    },
+    /// Give the booking up; the notice for the patient comes back.
+    Cancel,
+    /// Admins: book beyond capacity with a reason.
+    Overbook {
+        /// Why.
+        reason: String,
+    },
+    /// Nothing to redo.
+    Acknowledge,
+}
+
+/// What resolving a conflict did.
+#[derive(Debug, Clone, PartialEq, Serialize, Type)]
+#[serde(rename_all = "camelCase")]
+pub struct ConflictResolved {
+    /// The new booking, when the resolution booked again.
+    pub booking: Option<BookingInfo>,
+    /// The notice for the patient, when the booking was given up.
+    pub notice: Option<String>,
+    /// The new booking's ticket.
+    pub print: Option<PrintOutcome>,
+}
+
+/// Ticket roll width.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Type, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum TicketWidth {
+    /// 80 mm.
+    #[default]
+    Mm80,
+    /// 58 mm.
+    Mm58,
+}
+
+/// Where tickets and sheets go (the engine keeps it as settings text, see
+/// `frontdesk_desk::Printer`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Type)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum PrinterSetting {
+    /// A CUPS queue (`None`: the default destination).
+    Cups {
+        /// Queue name.
+        queue: Option<String>,
+    },
+    /// A Windows printer by name.
+    Windows {
+        /// Printer name.
+        name: String,
+    },
+    /// A thermal printer on a raw TCP port, e.g. `192.168.1.50:9100`.
+    EscPosTcp {
+        /// `host:port`.
+        addr: String,
+    },
+    /// A thermal printer as a device file, e.g. `/dev/usb/lp0`.
+    EscPosDevice {
+        /// Path.
+        path: String,
+    },
+    /// Save each document as a PDF file in a folder.
+    PdfDir {
+        /// The folder.
+        dir: String,
+    },
+}
+
+impl PrinterSetting {
+    /// The engine's settings text.
+    pub fn spec(&self) -> String {
+        match self {
+            PrinterSetting::Cups { queue } => match queue.as_deref().map(str::trim).filter(|q| !q.is_empty()) {
+                Some(q) => format!("cups:{q}"),
+                None => "cups".into(),
+            },
+            PrinterSetting::Windows { name } => format!("windows:{}", name.trim()),
+            PrinterSetting::EscPosTcp { addr } => format!("escpos:{}", addr.trim()),
+            PrinterSetting::EscPosDevice { path } => format!("escpos-device:{}", path.trim()),
+            PrinterSetting::PdfDir { dir } => format!("pdf-dir:{}", dir.trim()),
+        }
+    }
+
+    /// From the engine's settings text (unknown text reads as the default CUPS printer).
+    pub fn from_spec(spec: Option<&str>) -> PrinterSetting {
+        use frontdesk_desk::Printer;
+        use frontdesk_print::PrinterTarget;
+        match spec.map(Printer::parse) {
+            Some(Ok(Printer::PdfDir(dir))) => PrinterSetting::PdfDir { dir: dir.display().to_string() },
+            Some(Ok(Printer::Device(PrinterTarget::Cups { queue, server }))) => PrinterSetting::Cups {
+                queue: queue.map(|q| match server {
+                    Some(s) => format!("{q}@{s}"),
+                    None => q,
+                }),
+            },
+            Some(Ok(Printer::Device(PrinterTarget::WindowsSpooler { name }))) => PrinterSetting::Windows { name },
+            Some(Ok(Printer::Device(PrinterTarget::EscPosTcp { addr }))) => {
+                PrinterSetting::EscPosTcp { addr: addr.to_string() }
+            }
+            Some(Ok(Printer::Device(PrinterTarget::EscPosDevice { path }))) => {
+                PrinterSetting::EscPosDevice { path: path.display().to_string() }
+            }
+            _ => PrinterSetting::Cups { queue: None },
+        }
+    }
+}
+
+/// Device settings: the language (kept beside the replica) and the printer (kept by the engine).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Type)]
+#[serde(rename_all = "camelCase")]
+pub struct Settings {
+    /// Chosen language; `None` follows the OS locale.
+    pub lang: Option<UiLang>,
+    /// Ticket and sheet printer.
+    pub printer: PrinterSetting,
+    /// Ticket roll width.
+    pub ticket_width: TicketWidth,
+    /// `FRONTDESK_PRINT_DIR` overrides the printer (tests): that folder.
+    pub printer_override: Option<String>,
+}

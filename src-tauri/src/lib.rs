@@ -1,0 +1,119 @@
+//! The Frontdesk desktop app: a thin Tauri 2 shell. Commands ([`commands`]) wrap the desk
+//! engine (`frontdesk-desk`) and the print crate; the UI in `ui/` calls them through the
+//! TypeScript bindings generated from this crate ([`specta_builder`], committed as
+//! `ui/src/lib/bindings.ts`; a test regenerates them and CI fails on a diff).
+
+pub mod commands;
+pub mod dto;
+pub mod error;
+pub mod state;
+pub mod sync_loop;
+
+use tauri::Manager;
+use tauri_specta::{Builder, collect_commands, collect_events};
+
+use crate::state::AppState;
+
+/// Where the generated bindings live, relative to this crate.
+pub const BINDINGS_PATH: &str = "../ui/src/lib/bindings.ts";
+
+/// Every command and event the UI may use, for the invoke handler and the bindings.
+pub fn specta_builder() -> Builder<tauri::Wry> {
+    Builder::<tauri::Wry>::new()
+        .commands(collect_commands![
+            commands::app_info,
+            commands::setup_demo,
+            commands::enroll,
+            commands::sign_in,
+            commands::create_first_admin,
+            commands::sign_out,
+            commands::set_lang,
+            commands::board,
+            commands::slot_options,
+            commands::search_patients,
+            commands::register_patient,
+            commands::update_patient,
+            commands::scan,
+            commands::book,
+            commands::book_earliest,
+            commands::overbook,
+            commands::cancel_booking,
+            commands::check_in,
+            commands::bookings,
+            commands::reprint,
+            commands::sync_status,
+            commands::sync_now,
+            commands::conflicts,
+            commands::resolve_conflict,
+            commands::suspend_session,
+            commands::resume_session,
+            commands::print_slot_sheet,
+            commands::get_settings,
+            commands::save_settings,
+            commands::list_staff,
+            commands::add_staff,
+        ])
+        .events(collect_events![dto::SyncStatus])
+        // The transport types have one JSON shape both ways.
+        .disable_serde_phases()
+}
+
+/// Writes the TypeScript bindings to `path`.
+pub fn export_bindings(path: &std::path::Path) -> Result<(), String> {
+    let ts = specta_typescript::Typescript::default().header(
+        "// Generated from src-tauri by tauri-specta. Do not edit: run `cargo test -p frontdesk-app bindings`.\n",
+    );
+    specta_builder().export(ts, path).map_err(|e| e.to_string())
+}
+
+/// Runs the app.
+pub fn run() {
+    let state = match AppState::from_env() {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("frontdesk: cannot start: {e}");
+            std::process::exit(1);
+        }
+    };
+    let builder = specta_builder();
+    let result = tauri::Builder::default()
+        // First plugin: a second start focuses the running window instead.
+        .plugin(tauri_plugin_single_instance::init(|app, _argv, _cwd| {
+            if let Some(w) = app.get_webview_window("main") {
+                let _ = w.unminimize();
+                let _ = w.show();
+                let _ = w.set_focus();
+            }
+        }))
+        .plugin(tauri_plugin_window_state::Builder::default().build())
+        .manage(state)
+        .invoke_handler(builder.invoke_handler())
+        .setup(move |app| {
+            builder.mount_events(app);
+            let (replica, clock) = {
+                let state = app.state::<AppState>();
+                (state.replica_path(), state.desk().clock().clone())
+            };
+            sync_loop::start(app.handle(), &replica, clock);
+            Ok(())
+        })
+        .run(tauri::generate_context!());
+    if let Err(e) = result {
+        eprintln!("frontdesk: {e}");
+        std::process::exit(1);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used)]
+
+    /// Regenerates `ui/src/lib/bindings.ts`; CI then fails if the committed file differs.
+    #[test]
+    fn bindings_are_exported() {
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join(super::BINDINGS_PATH);
+        super::export_bindings(&path).unwrap();
+        let text = std::fs::read_to_string(&path).unwrap();
+        assert!(text.contains("bookEarliest") && text.contains("SyncStatus"));
+    }
+}

@@ -1,0 +1,193 @@
+// Drives the real Frontdesk binary through tauri-driver + WebKitWebDriver (under Xvfb, set up
+// by scripts/test-app.sh). Every app gets its own data, print and config directories and
+// ports the OS picked; nothing waits on a fixed sleep, only on conditions.
+
+import { spawn, execFileSync } from 'node:child_process';
+import { mkdtempSync, mkdirSync, existsSync, readdirSync } from 'node:fs';
+import { createServer, connect } from 'node:net';
+import { tmpdir } from 'node:os';
+import { basename, join, dirname } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { remote } from 'webdriverio';
+
+const here = dirname(fileURLToPath(import.meta.url));
+export const ARTIFACTS = join(here, 'artifacts');
+export const APP = process.env.FRONTDESK_APP_BIN;
+/** 08:30 on Monday 2026-11-23 in Shanghai: the morning sessions are open. */
+export const NOW = process.env.FRONTDESK_E2E_NOW ?? '2026-11-23T00:30:00Z';
+
+export function freePort() {
+  return new Promise((resolve, reject) => {
+    const srv = createServer();
+    srv.unref();
+    srv.on('error', reject);
+    srv.listen(0, '127.0.0.1', () => {
+      const { port } = srv.address();
+      srv.close(() => resolve(port));
+    });
+  });
+}
+
+async function waitForPort(port, child, timeoutMs = 20000) {
+  const until = Date.now() + timeoutMs;
+  while (Date.now() < until) {
+    if (child.exitCode !== null) throw new Error(`tauri-driver exited with ${child.exitCode}`);
+    const ok = await new Promise((resolve) => {
+      const s = connect(port, '127.0.0.1', () => { s.end(); resolve(true); });
+      s.on('error', () => resolve(false));
+    });
+    if (ok) return;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  throw new Error(`tauri-driver did not listen on ${port}`);
+}
+
+/** Fresh directories for one desk (reuse them to restart the same desk). */
+export function desk(name) {
+  const root = mkdtempSync(join(tmpdir(), `frontdesk-e2e-${name}-`));
+  const dirs = { root, data: join(root, 'data'), print: join(root, 'print'), home: join(root, 'home') };
+  for (const d of [dirs.data, dirs.print, dirs.home]) mkdirSync(d, { recursive: true });
+  return dirs;
+}
+
+/** Starts the app for `dirs` with the OS locale `locale`; returns { browser, stop, pid }. */
+export async function startApp(dirs, { locale = 'zh_CN.UTF-8' } = {}) {
+  if (!APP || !existsSync(APP)) throw new Error(`FRONTDESK_APP_BIN is not the built app: ${APP}`);
+  const port = await freePort();
+  const nativePort = await freePort();
+  const env = {
+    ...process.env,
+    FRONTDESK_DATA_DIR: dirs.data,
+    FRONTDESK_PRINT_DIR: dirs.print,
+    FRONTDESK_NOW: NOW,
+    LANG: locale,
+    LC_ALL: locale,
+    LANGUAGE: '',
+    HOME: dirs.home,
+    XDG_CONFIG_HOME: join(dirs.home, '.config'),
+    XDG_DATA_HOME: join(dirs.home, '.local/share'),
+    XDG_CACHE_HOME: join(dirs.home, '.cache'),
+  };
+  const driver = spawn('tauri-driver', ['--port', String(port), '--native-port', String(nativePort)], {
+    env,
+    stdio: ['ignore', 'ignore', 'pipe'],
+  });
+  let stderr = '';
+  driver.stderr.on('data', (d) => { stderr += d; });
+  try {
+    await waitForPort(port, driver);
+  } catch (e) {
+    driver.kill('SIGKILL');
+    throw new Error(`${e.message}\n${stderr}`);
+  }
+  const started = Date.now();
+  const browser = await remote({
+    hostname: '127.0.0.1',
+    port,
+    logLevel: 'warn',
+    connectionRetryCount: 0,
+    capabilities: { 'tauri:options': { application: APP } },
+  });
+  const stop = async () => {
+    try {
+      // The last state of every run, for when a step failed.
+      await screenshot(browser, `last-${basename(dirs.root)}`);
+    } catch {
+      // No window left to take.
+    }
+    try {
+      await browser.deleteSession();
+    } catch {
+      // The app may already be gone.
+    }
+    driver.kill('SIGTERM');
+    await new Promise((r) => (driver.exitCode !== null ? r() : driver.once('exit', r)));
+  };
+  return { browser, stop, started, driverPid: driver.pid };
+}
+
+export async function screenshot(browser, name) {
+  mkdirSync(ARTIFACTS, { recursive: true });
+  const file = join(ARTIFACTS, `${name}.png`);
+  await browser.saveScreenshot(file);
+  return file;
+}
+
+/**
+ * Types `payload` + Enter as fast as WebDriver can: a keyboard-wedge scanner. (WebKitWebDriver
+ * drops the second of two identical keys sent back to back, so those get a 2 ms pause.)
+ */
+export async function scan(browser, payload) {
+  const actions = [];
+  let prev = '';
+  for (const ch of [...payload.split(''), '\uE007']) {
+    if (ch === prev) actions.push({ type: 'pause', duration: 2 });
+    actions.push({ type: 'keyDown', value: ch }, { type: 'keyUp', value: ch });
+    prev = ch;
+  }
+  await browser.performActions([{ type: 'key', id: 'scanner', actions }]);
+  await browser.releaseActions();
+}
+
+/** Presses keys one at a time, like a person (the scanner detector must not fire). */
+export async function press(browser, ...keys) {
+  for (const k of keys) {
+    await browser.keys([k]);
+    await browser.pause(0);
+  }
+}
+
+export async function waitText(browser, selector, predicate, timeout = 15000) {
+  let last = '';
+  await browser.waitUntil(
+    async () => {
+      const el = await browser.$(selector);
+      if (!(await el.isExisting())) return false;
+      last = await el.getText();
+      return predicate(last);
+    },
+    { timeout, timeoutMsg: `${selector}: condition not met; last text: ${JSON.stringify(last)}` },
+  );
+  return last;
+}
+
+export async function waitFor(browser, selector, timeout = 15000) {
+  const el = await browser.$(selector);
+  await el.waitForExist({ timeout });
+  return el;
+}
+
+/** From a fresh desk to the signed-in board: start the offline demo and sign in. */
+export async function demoSignIn(browser, staff = 'nurse', password = 'nurse123') {
+  const start = await waitFor(browser, '#start-demo, #staff-id', 30000);
+  if ((await start.getAttribute('id')) === 'start-demo') {
+    await browser.keys(['Enter']);
+  }
+  const id = await waitFor(browser, '#staff-id');
+  await id.setValue(staff);
+  await (await browser.$('#password')).setValue(password);
+  await browser.keys(['Enter']);
+  await waitFor(browser, '#board .dept');
+}
+
+/** A valid 18-digit resident ID (ISO 7064 MOD 11-2 check character). */
+export function residentId(body17) {
+  const w = [7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2];
+  const sum = body17.split('').reduce((s, c, i) => s + Number(c) * w[i], 0);
+  return body17 + '10X98765432'[sum % 11];
+}
+
+/** Decodes the Code128 barcodes of a PDF (pdftoppm at 300 dpi, then zbarimg). */
+export function decodeCode128(pdf) {
+  const out = mkdtempSync(join(tmpdir(), 'frontdesk-e2e-decode-'));
+  execFileSync('pdftoppm', ['-r', '300', '-png', pdf, join(out, 'page')]);
+  const pngs = readdirSync(out).filter((f) => f.endsWith('.png')).map((f) => join(out, f));
+  try {
+    return execFileSync('zbarimg', ['-q', '--raw', '-Sdisable', '-Scode128.enable', ...pngs], { encoding: 'utf8' })
+      .split('\n')
+      .filter(Boolean);
+  } catch (e) {
+    if (e.status === 4) return [];
+    throw e;
+  }
+}

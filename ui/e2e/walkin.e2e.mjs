@@ -1,0 +1,62 @@
+// Walk-in from a scanned payload to a printed ticket file whose barcode decodes to the
+// booking's ticket code; then a returning patient, scan to ticket.
+
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { decodeCode128, demoSignIn, desk, press, residentId, scan, screenshot, startApp, waitFor, waitText } from './harness.mjs';
+
+test('walk-in: scanned ID → new patient → earliest slot → printed ticket', async (t) => {
+  const dirs = desk('walkin');
+  const app = await startApp(dirs);
+  t.after(app.stop);
+  const { browser } = app;
+
+  await demoSignIn(browser);
+  await screenshot(browser, 'board');
+
+  // A new patient's resident ID arrives from the scanner while focus is on the board.
+  const id = residentId('31010419850612003');
+  await scan(browser, id);
+  const docInput = await waitFor(browser, '#pf-documentNumber');
+  assert.equal(await docInput.getValue(), id);
+
+  // Submitting without a name marks the field and keeps the scanned number.
+  await browser.keys(['Enter']);
+  await waitFor(browser, 'label.bad #pf-name');
+  assert.equal(await docInput.getValue(), id);
+  await screenshot(browser, 'walkin-form-error');
+
+  await (await browser.$('#pf-name')).setValue('赵测试');
+  await browser.keys(['Enter']);
+  await waitFor(browser, '#departments');
+
+  // Department 1 (number key), then the suggested earliest slot with Enter.
+  await press(browser, '1');
+  await waitFor(browser, '#departments li:nth-child(1).active');
+  await waitFor(browser, '#slot-options li.active');
+  await screenshot(browser, 'walkin-slot');
+  await browser.keys(['Enter']);
+  const code = await waitText(browser, '#ticket-code', (s) => /^FD[0-9A-Z]{11}$/.test(s));
+  assert.ok(await (await browser.$('#unconfirmed')).isExisting(), 'an offline booking is marked not yet confirmed');
+  await waitFor(browser, '#print-status[data-printed="true"]');
+  await screenshot(browser, 'walkin-booked');
+
+  const pdf = join(dirs.print, `ticket-${code}.pdf`);
+  assert.ok(existsSync(pdf), `ticket file ${pdf}`);
+  assert.deepEqual(decodeCode128(pdf), [code]);
+
+  // Returning patient: the same ID again; the department is remembered, so Enter books.
+  // Rule 2 allows one booking per department and day, so pick department 2.
+  await browser.keys(['Enter']); // next patient
+  await waitFor(browser, '#find');
+  await scan(browser, id);
+  await waitFor(browser, '#chosen-patient');
+  await press(browser, '2');
+  await waitFor(browser, '#departments li:nth-child(2).active');
+  await waitFor(browser, '#slot-options li.active');
+  await browser.keys(['Enter']);
+  const code2 = await waitText(browser, '#ticket-code', (s) => /^FD/.test(s) && s !== code);
+  assert.ok(existsSync(join(dirs.print, `ticket-${code2}.pdf`)));
+});

@@ -1,0 +1,107 @@
+// The one door from the UI to the desk. Screens and stores talk to a `Backend`; the real one
+// calls the generated Tauri bindings, tests use `FakeBackend`. Failures are thrown as
+// `BackendError` carrying the backend's `{ code, message, fields, suggestion }`: the UI
+// switches on `code`, never on the message.
+
+import type {
+  ApiError,
+  AppInfo,
+  BoardView,
+  Booked,
+  BookingInfo,
+  ConflictAction,
+  ConflictResolved,
+  ConflictView,
+  PatientForm,
+  PatientView,
+  PrintOutcome,
+  ScanResult,
+  Settings,
+  SlotOption,
+  StaffRole,
+  StaffView,
+  SyncStatus,
+  UiLang,
+} from './bindings';
+
+export type {
+  ApiError,
+  AppInfo,
+  BoardView,
+  Booked,
+  BookingInfo,
+  ConflictAction,
+  ConflictResolved,
+  ConflictView,
+  PatientForm,
+  PatientView,
+  PrintOutcome,
+  ScanResult,
+  Settings,
+  SlotOption,
+  StaffRole,
+  StaffView,
+  SyncStatus,
+  UiLang,
+};
+
+export class BackendError extends Error {
+  readonly code: string;
+  readonly fields: ApiError['fields'];
+  readonly suggestion: ApiError['suggestion'];
+
+  constructor(e: ApiError) {
+    super(e.message);
+    this.name = 'BackendError';
+    this.code = e.code;
+    this.fields = e.fields;
+    this.suggestion = e.suggestion;
+  }
+}
+
+/** Turns anything thrown into an `ApiError` shape the UI can show. */
+export function toApiError(e: unknown): ApiError {
+  if (e instanceof BackendError) return { code: e.code, message: e.message, fields: e.fields, suggestion: e.suggestion };
+  if (e && typeof e === 'object' && 'code' in e && 'message' in e) {
+    const o = e as Partial<ApiError>;
+    return { code: String(o.code), message: String(o.message), fields: o.fields ?? [], suggestion: o.suggestion ?? null };
+  }
+  return { code: 'internal', message: String(e), fields: [], suggestion: null };
+}
+
+export interface Backend {
+  appInfo(): Promise<AppInfo>;
+  setupDemo(): Promise<AppInfo>;
+  enroll(server: string, code: string, name: string | null): Promise<AppInfo>;
+  signIn(staffId: string, password: string): Promise<StaffView>;
+  createFirstAdmin(staffId: string, displayName: string, password: string): Promise<StaffView>;
+  signOut(): Promise<void>;
+  setLang(lang: UiLang | null): Promise<UiLang>;
+  board(date?: string | null): Promise<BoardView>;
+  slotOptions(department: string): Promise<SlotOption[]>;
+  searchPatients(query: string, limit: number): Promise<PatientView[]>;
+  registerPatient(form: PatientForm): Promise<PatientView>;
+  updatePatient(patientId: string, form: PatientForm): Promise<PatientView>;
+  scan(payload: string): Promise<ScanResult>;
+  book(patientId: string, slotId: string): Promise<Booked>;
+  bookEarliest(patientId: string, department: string): Promise<Booked>;
+  overbook(patientId: string, slotId: string, reason: string): Promise<Booked>;
+  cancelBooking(bookingId: string, reason: string | null): Promise<BookingInfo>;
+  checkIn(code: string): Promise<BookingInfo>;
+  bookings(date?: string | null): Promise<BookingInfo[]>;
+  reprint(bookingId: string): Promise<PrintOutcome>;
+  syncStatus(): Promise<SyncStatus>;
+  /** One sync cycle now (push, then pull); the new state, or the failure (`offline`, …). */
+  syncNow(): Promise<SyncStatus>;
+  conflicts(includeResolved: boolean): Promise<ConflictView[]>;
+  resolveConflict(id: number, action: ConflictAction): Promise<ConflictResolved>;
+  suspendSession(sessionId: string, reason: string): Promise<void>;
+  resumeSession(sessionId: string): Promise<void>;
+  printSlotSheet(date?: string | null): Promise<PrintOutcome>;
+  getSettings(): Promise<Settings>;
+  saveSettings(settings: Settings): Promise<Settings>;
+  listStaff(): Promise<StaffView[]>;
+  addStaff(staffId: string, displayName: string, role: StaffRole, password: string): Promise<StaffView>;
+  /** Sync state pushed by the backend (`sync-status`), e.g. after every booking and, later, by the sync loop. */
+  onSyncStatus(listener: (s: SyncStatus) => void): Promise<() => void>;
+}
