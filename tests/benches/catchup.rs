@@ -29,7 +29,11 @@ fn work(d: &DeskCli, first: u32, patients: u32, bookings: u32, depts: &[&str]) {
         let input = PatientInput { name: format!("患者{i}"), document_number: document(i), ..Default::default() };
         let p = desk.register_patient(&input, Lang::Zh).unwrap();
         if booked < bookings {
-            desk.book(&p.id, &BookTarget::Earliest { department: depts[i as usize % depts.len()].into(), provider: None }).unwrap();
+            desk.book(
+                &p.id,
+                &BookTarget::Earliest { department: depts[i as usize % depts.len()].into(), provider: None },
+            )
+            .unwrap();
             booked += 1;
         }
     }

@@ -154,7 +154,8 @@ fn an_online_burst_while_a_desk_is_offline_never_oversells() {
         for p in dept["providers"].as_array().unwrap() {
             for s in p["sessions"].as_array().unwrap() {
                 for slot in s["slots"].as_array().unwrap() {
-                    let cap = slot["slot"]["desk_capacity"].as_u64().unwrap() + slot["slot"]["online_capacity"].as_u64().unwrap();
+                    let cap = slot["slot"]["desk_capacity"].as_u64().unwrap()
+                        + slot["slot"]["online_capacity"].as_u64().unwrap();
                     assert!(slot["booked"].as_u64().unwrap() <= cap, "{slot}");
                 }
             }
@@ -302,7 +303,8 @@ fn walk_ins_fast(d: &DeskCli, first: u32, n: u32) {
         };
         let p = desk.register_patient(&input, frontdesk_domain::Lang::En).unwrap();
         // A week of desk numbers is enough for a day's walk-ins; stop a department when full.
-        if desk.book(&p.id, &BookTarget::Earliest { department: depts[i as usize % 5].into(), provider: None }).is_ok() {
+        if desk.book(&p.id, &BookTarget::Earliest { department: depts[i as usize % 5].into(), provider: None }).is_ok()
+        {
             made += 1;
         }
         i += 1;
@@ -348,7 +350,9 @@ fn a_watching_desk_pushes_a_local_change_at_once_not_at_the_next_poll() {
     wait_until("the booking to be confirmed by the platform", Duration::from_secs(20), || {
         ui.booking(&b.booking.id).map(|v| v.confirmed).unwrap_or(false)
     });
-    assert_eq!(cycles.load(Ordering::SeqCst), 2, "one more cycle, started by the signal");
+    // The push confirmed it; the cycle ends after its pull.
+    wait_until("the signalled cycle to end", Duration::from_secs(20), || cycles.load(Ordering::SeqCst) >= 2);
+    assert_eq!(cycles.load(Ordering::SeqCst), 2, "exactly one more cycle, started by the signal");
     stop.store(true, Ordering::Relaxed);
     signal.notify();
     watcher.join().unwrap();

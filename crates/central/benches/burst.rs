@@ -76,6 +76,31 @@ impl Conn {
     }
 }
 
+/// CPU time of this process (all threads: generator, servers, writer) in microseconds, from
+/// `/proc/self/stat` (utime + stime, clock ticks of 10 ms), and of the platform's writer
+/// thread (`/proc/self/task/*/schedstat`, ns). Zero where /proc is missing.
+fn cpu_us() -> (f64, f64) {
+    let process = std::fs::read_to_string("/proc/self/stat")
+        .ok()
+        .and_then(|s| {
+            let rest = &s[s.rfind(')')? + 2..];
+            let f: Vec<&str> = rest.split(' ').collect();
+            Some((f.get(11)?.parse::<f64>().ok()? + f.get(12)?.parse::<f64>().ok()?) * 10_000.0)
+        })
+        .unwrap_or(0.0);
+    let mut writer = 0.0;
+    if let Ok(tasks) = std::fs::read_dir("/proc/self/task") {
+        for t in tasks.flatten() {
+            if std::fs::read_to_string(t.path().join("comm")).is_ok_and(|c| c.trim() == "central-writer")
+                && let Ok(st) = std::fs::read_to_string(t.path().join("schedstat"))
+            {
+                writer += st.split(' ').next().and_then(|v| v.parse::<f64>().ok()).unwrap_or(0.0) / 1000.0;
+            }
+        }
+    }
+    (process, writer)
+}
+
 fn find(h: &[u8], n: &[u8]) -> Option<usize> {
     h.windows(n.len()).position(|w| w == n)
 }
@@ -251,18 +276,22 @@ async fn run() {
     .await;
     // `SKIP_HELLO=1` (for profiling the platform alone) measures a token baseline.
     let hello_requests = if env("SKIP_HELLO", 0) == 1 { 1 } else { per_client * 3 };
+    let cpu0 = cpu_us();
     let mut h = load(hello, clients, hello_requests, move |_, _| hello_get.clone()).await;
+    let cpu1 = cpu_us();
     let (hp50, hp99) = (h.pct(0.5), h.pct(0.99));
     println!(
-        "hello: {} requests in {:.2}s = {:.0} req/s, p50 {hp50:.2} ms, p99 {hp99:.2} ms",
+        "hello: {} requests in {:.2}s = {:.0} req/s, p50 {hp50:.2} ms, p99 {hp99:.2} ms; CPU {:.1} µs/request",
         h.requests,
         h.elapsed.as_secs_f64(),
         h.rate(),
+        (cpu1.0 - cpu0.0) / h.requests as f64,
     );
 
     // The burst: each client books distinct patients into random slots of the hot
     // department; after a refusal it takes the platform's first suggestion.
     let seed = AtomicU64::new(0x9E37_79B9_7F4A_7C15);
+    let cpu0 = cpu_us();
     let mut b = load(addr, clients, per_client, move |n, last| {
         let mut slot = None;
         if let Some(body) = last
@@ -276,10 +305,14 @@ async fn run() {
             let x = seed.fetch_add(0x9E37_79B9_7F4A_7C15, Ordering::Relaxed);
             slots[(x % slots.len() as u64) as usize].to_string()
         });
-        let body = serde_json::json!({"patient": frontdesk_central::demo::patient(1_000_000 + n), "slot_id": slot});
-        post("/v1/public/sites/burst/bookings", &body.to_string())
+        // Serialized straight from the typed values (no intermediate `Value`): the generator
+        // should cost as little as it does for hello.
+        let patient = serde_json::to_string(&frontdesk_central::demo::patient(1_000_000 + n)).unwrap();
+        let body = format!(r#"{{"patient":{patient},"slot_id":{}}}"#, serde_json::to_string(&slot).unwrap());
+        post("/v1/public/sites/burst/bookings", &body)
     })
     .await;
+    let cpu1 = cpu_us();
     let (p50, p99) = (b.pct(0.5), b.pct(0.99));
     println!(
         "online burst: {} requests by {clients} clients in {:.2}s = {:.0} req/s ({} booked = {:.0} bookings/s), p50 {:.2} ms, p99 {:.2} ms; {:.0}% of hello",
@@ -291,6 +324,11 @@ async fn run() {
         p50,
         p99,
         100.0 * b.rate() / h.rate()
+    );
+    println!(
+        "online burst CPU: {:.1} µs/request in all (the writer thread {:.1} µs)",
+        (cpu1.0 - cpu0.0) / b.requests as f64,
+        (cpu1.1 - cpu0.1) / b.requests as f64,
     );
 
     // Batch push: devices pushing batches of register + book ops in parallel.

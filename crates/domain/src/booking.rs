@@ -403,11 +403,9 @@ impl BookingError {
             BookingError::BookingCancelled => lang.pick("该挂号已取消", "This booking was cancelled").to_string(),
             BookingError::InvalidTransition { from, action } => match lang {
                 Lang::Zh => format!("挂号状态为“{}”，不能{}", from.label(lang), action.label(lang)),
-                Lang::En => format!(
-                    "Cannot {} a booking that is {}",
-                    action.label(lang),
-                    from.label(lang).to_lowercase()
-                ),
+                Lang::En => {
+                    format!("Cannot {} a booking that is {}", action.label(lang), from.label(lang).to_lowercase())
+                }
             },
             BookingError::OverbookReasonMissing => {
                 lang.pick("加号必须填写原因", "An overbook needs a reason").to_string()

@@ -47,8 +47,8 @@ pub(crate) fn append(ctx: &mut WriteCtx<'_>, site: &str, actor: &str, action: &s
         Some(s) => s,
         None => c.prepare_cached("SELECT COALESCE(MAX(seq), 0) + 1 FROM audit_log")?.query_row([], |r| r.get(0))?,
     };
-    let at = ctx.now.to_string();
-    let hash = row_hash(&prev, seq, site, &at, actor, action, detail);
+    let at = ctx.now_text();
+    let hash = row_hash(&prev, seq, site, at, actor, action, detail);
     c.prepare_cached(
         "INSERT INTO audit_log (seq, site_id, at, actor, action, detail, prev_hash, hash) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
     )?

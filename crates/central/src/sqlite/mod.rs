@@ -54,7 +54,10 @@ use crate::store::{AuditEntry, BoxFut, DeviceAuth, Store};
 
 pub use audit::verify_chains;
 
-const MIGRATION_SLICE: &[M<'static>] = &[M::up(include_str!("../../../../migrations/central/sqlite/0001_init.sql"))];
+const MIGRATION_SLICE: &[M<'static>] = &[
+    M::up(include_str!("../../../../migrations/central/sqlite/0001_init.sql")),
+    M::up(include_str!("../../../../migrations/central/sqlite/0002_leaner_writes.sql")),
+];
 const MIGRATIONS: Migrations<'static> = Migrations::from_slice(MIGRATION_SLICE);
 
 /// Options of the SQLite store.
@@ -182,6 +185,8 @@ pub(crate) struct WriteCtx<'c> {
     pub conn: &'c Connection,
     /// The instant the group started.
     pub now: Timestamp,
+    /// `now` as stored (RFC 3339), formatted once per group.
+    now_text: std::cell::OnceCell<String>,
     next_cursor: u64,
     cache: &'c mut WriterCache,
 }
@@ -259,6 +264,11 @@ impl WriterCache {
 }
 
 impl WriteCtx<'_> {
+    /// `now` as stored in `created_at` and audit rows.
+    pub(crate) fn now_text(&self) -> &str {
+        self.now_text.get_or_init(|| self.now.to_string())
+    }
+
     /// Hands out the next change-log cursor.
     fn take_cursor(&mut self) -> u64 {
         let c = self.next_cursor;
@@ -541,7 +551,8 @@ fn run_group(
     conn.execute_batch("BEGIN IMMEDIATE").map_err(|e| e.to_string())?;
     let max: i64 =
         conn.query_row("SELECT COALESCE(MAX(cursor), 0) FROM changes", [], |r| r.get(0)).map_err(|e| e.to_string())?;
-    let mut ctx = WriteCtx { conn, now: shared.clock.now(), next_cursor: max as u64 + 1, cache };
+    let mut ctx =
+        WriteCtx { conn, now: shared.clock.now(), now_text: Default::default(), next_cursor: max as u64 + 1, cache };
     for job in jobs.iter_mut() {
         if job.wants_savepoint() {
             conn.execute_batch("SAVEPOINT job").map_err(|e| e.to_string())?;
@@ -613,7 +624,9 @@ impl Store for SqliteStore {
 
     fn book_online(&self, site: SiteId, req: OnlineBookingRequest) -> BoxFut<'_, StoreResult<OnlineBooking>> {
         Box::pin(async move {
-            let r = self.write_decided(move |ctx| online::book(ctx, &site, &req)).await;
+            // Ids and the ticket code are minted here, on the request's thread, not the writer's.
+            let fresh = online::Fresh::mint()?;
+            let r = self.write_decided(move |ctx| online::book(ctx, &site, &req, fresh)).await;
             match &r {
                 Ok(_) => metrics::counter!("frontdesk_bookings_total", "channel" => "online").increment(1),
                 Err(StoreError::Refused(refusal)) => {
@@ -717,7 +730,8 @@ pub mod cli {
         conn.execute_batch("BEGIN IMMEDIATE")?;
         let max: i64 = conn.query_row("SELECT COALESCE(MAX(cursor), 0) FROM changes", [], |r| r.get(0))?;
         let mut cache = WriterCache::default();
-        let mut ctx = WriteCtx { conn: &conn, now, next_cursor: max as u64 + 1, cache: &mut cache };
+        let mut ctx =
+            WriteCtx { conn: &conn, now, now_text: Default::default(), next_cursor: max as u64 + 1, cache: &mut cache };
         match f(&mut ctx).and_then(|v| audit::flush(&mut ctx).map(|()| v)) {
             Ok(v) => {
                 conn.execute_batch("COMMIT")?;

@@ -12,7 +12,30 @@ use super::{WriteCtx, audit, rows};
 use crate::error::{StoreError, StoreResult};
 use crate::secret;
 
-pub(crate) fn book(ctx: &mut WriteCtx<'_>, site_id: &SiteId, req: &OnlineBookingRequest) -> StoreResult<OnlineBooking> {
+/// What a new online booking needs that is random: minted before the job is queued, so the
+/// writer does not spend its time on it.
+pub(crate) struct Fresh {
+    patient_id: PatientId,
+    booking_id: BookingId,
+    ticket: TicketCode,
+}
+
+impl Fresh {
+    pub(crate) fn mint() -> StoreResult<Fresh> {
+        Ok(Fresh {
+            patient_id: PatientId(uuid::Uuid::now_v7().to_string()),
+            booking_id: BookingId(uuid::Uuid::now_v7().to_string()),
+            ticket: TicketCode::from_random(secret::random_u64()?),
+        })
+    }
+}
+
+pub(crate) fn book(
+    ctx: &mut WriteCtx<'_>,
+    site_id: &SiteId,
+    req: &OnlineBookingRequest,
+    fresh: Fresh,
+) -> StoreResult<OnlineBooking> {
     let site = ctx.site(site_id)?;
     let now = site_now(ctx.now, &site)?;
     let input = PatientInput {
@@ -22,14 +45,14 @@ pub(crate) fn book(ctx: &mut WriteCtx<'_>, site_id: &SiteId, req: &OnlineBooking
         phone: req.patient.phone.clone(),
         ..PatientInput::default()
     };
-    let new_id = PatientId(uuid::Uuid::now_v7().to_string());
-    let patient = validate_patient(new_id, site.id.clone(), &input, now.date(), Lang::En).map_err(|fields| {
-        StoreError::Invalid {
-            code: "patient_invalid".into(),
-            message: "The patient's details are not valid".into(),
-            fields,
-        }
-    })?;
+    let patient =
+        validate_patient(fresh.patient_id, site.id.clone(), &input, now.date(), Lang::En).map_err(|fields| {
+            StoreError::Invalid {
+                code: "patient_invalid".into(),
+                message: "The patient's details are not valid".into(),
+                fields,
+            }
+        })?;
     let target = match (&req.slot_id, &req.department) {
         (Some(slot), _) => Target::Slot(slot.clone()),
         (None, Some(code)) => {
@@ -60,7 +83,7 @@ pub(crate) fn book(ctx: &mut WriteCtx<'_>, site_id: &SiteId, req: &OnlineBooking
     if known.is_none() {
         rows::save_patient(ctx, &patient, "online")?;
     }
-    let mut ticket = TicketCode::from_random(secret::random_u64()?);
+    let mut ticket = fresh.ticket;
     let mut tries = 0;
     while rows::booking_by_ticket(ctx.conn, ticket.as_str())?.is_some() {
         tries += 1;
@@ -70,7 +93,7 @@ pub(crate) fn book(ctx: &mut WriteCtx<'_>, site_id: &SiteId, req: &OnlineBooking
         ticket = TicketCode::from_random(secret::random_u64()?);
     }
     let booking = Booking {
-        id: BookingId(uuid::Uuid::now_v7().to_string()),
+        id: fresh.booking_id,
         site_id: site.id.clone(),
         patient_id: patient_id.clone(),
         slot_id: state.slot.id.clone(),
@@ -84,9 +107,19 @@ pub(crate) fn book(ctx: &mut WriteCtx<'_>, site_id: &SiteId, req: &OnlineBooking
         overbook_reason: None,
     };
     rows::insert_booking(ctx, &booking, false)?;
-    let detail =
-        serde_json::json!({"booking_id": booking.id, "slot_id": booking.slot_id, "queue_no": booking.queue_no});
-    audit::append(ctx, site.id.as_str(), "online", "book_online", &detail.to_string())?;
+    // Serialized straight from the booking (no `serde_json::Value`).
+    #[derive(serde::Serialize)]
+    struct Detail<'a> {
+        booking_id: &'a BookingId,
+        queue_no: u32,
+        slot_id: &'a SlotId,
+    }
+    let detail = serde_json::to_string(&Detail {
+        booking_id: &booking.id,
+        queue_no: booking.queue_no,
+        slot_id: &booking.slot_id,
+    })?;
+    audit::append(ctx, site.id.as_str(), "online", "book_online", &detail)?;
     Ok(OnlineBooking {
         booking_id: booking.id,
         patient_id,

@@ -69,6 +69,15 @@ fn stored_by_op(ctx: &WriteCtx<'_>, op_id: &str) -> StoreResult<Option<(String, 
     row.map(|(d, s, o)| Ok((d, s as u64, serde_json::from_str(&o)?))).transpose()
 }
 
+/// An applied op's audit detail, serialized straight from the op (no `serde_json::Value`).
+#[derive(serde::Serialize)]
+struct OpAudit<'a> {
+    effects: &'a Effects,
+    op_id: &'a str,
+    seq: u64,
+    staff: &'a frontdesk_domain::schedule::StaffId,
+}
+
 /// Applies one device's batch. The caller checked that every op is the device's and its site's.
 pub(crate) fn apply_batch(
     ctx: &mut WriteCtx<'_>,
@@ -111,8 +120,8 @@ pub(crate) fn apply_batch(
             let outcome = apply_one(ctx, &site, device, env)?;
             if let Outcome::Applied { effects } = &outcome {
                 let detail =
-                    serde_json::json!({"op_id": op_id, "seq": env.seq, "staff": env.staff_id, "effects": effects});
-                audit::append(ctx, site.id.as_str(), &format!("device:{dev}"), env.op.kind(), &detail.to_string())?;
+                    serde_json::to_string(&OpAudit { effects, op_id: &op_id, seq: env.seq, staff: &env.staff_id })?;
+                audit::append(ctx, site.id.as_str(), &format!("device:{dev}"), env.op.kind(), &detail)?;
             }
             ctx.conn
                 .prepare_cached("INSERT INTO op_results (op_id, device_id, seq, outcome) VALUES (?1, ?2, ?3, ?4)")?
@@ -300,11 +309,10 @@ struct BookOp<'a> {
 
 fn book(ctx: &mut WriteCtx<'_>, site: &Site, op: BookOp<'_>) -> StoreResult<Outcome> {
     let patient_id = rows::resolve_patient(ctx.conn, op.patient_id)?;
-    match rows::load_patient(ctx.conn, &patient_id)? {
-        Some(row) if row.patient.site_id == site.id => {}
-        _ => return Ok(conflict("not_found", format!("Patient {} is not on the platform", op.patient_id))),
+    if rows::patient_site(ctx.conn, &patient_id)?.as_deref() != Some(site.id.as_str()) {
+        return Ok(conflict("not_found", format!("Patient {} is not on the platform", op.patient_id)));
     }
-    if rows::load_booking(ctx.conn, op.booking_id)?.is_some() {
+    if rows::booking_exists(ctx.conn, op.booking_id)? {
         return Ok(conflict("booking_exists", format!("Booking {} already exists", op.booking_id)));
     }
     if let Some(holder) = rows::booking_by_ticket(ctx.conn, op.ticket_code.as_str())? {

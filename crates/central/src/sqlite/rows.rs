@@ -92,17 +92,6 @@ pub(crate) fn day_states(
     date: Date,
 ) -> StoreResult<Vec<SlotState>> {
     let date_s = date.to_string();
-    let mut taken: HashMap<String, Vec<u32>> = HashMap::new();
-    {
-        let mut st = c.prepare_cached(
-            "SELECT slot_id, queue_no FROM bookings WHERE site_id = ?1 AND department_id = ?2 AND date = ?3 \
-             AND status <> 'cancelled' AND overbooked = 0",
-        )?;
-        let mut rows = st.query(params![site.as_str(), dept.as_str(), date_s])?;
-        while let Some(r) = rows.next()? {
-            taken.entry(r.get(0)?).or_default().push(r.get::<_, u32>(1)?);
-        }
-    }
     let mut sessions: HashMap<String, Session> = HashMap::new();
     {
         let mut st = c.prepare_cached(
@@ -112,6 +101,19 @@ pub(crate) fn day_states(
         while let Some(r) = rows.next()? {
             let rec: String = r.get(1)?;
             sessions.insert(r.get(0)?, json(&rec)?);
+        }
+    }
+    // The numbers held, session by session (the `bookings_number_held` index).
+    let mut taken: HashMap<String, Vec<u32>> = HashMap::new();
+    {
+        let mut st = c.prepare_cached(
+            "SELECT slot_id, queue_no FROM bookings WHERE session_id = ?1 AND status <> 'cancelled' AND overbooked = 0",
+        )?;
+        for id in sessions.keys() {
+            let mut rows = st.query([id.as_str()])?;
+            while let Some(r) = rows.next()? {
+                taken.entry(r.get(0)?).or_default().push(r.get::<_, u32>(1)?);
+            }
         }
     }
     let mut out = Vec::new();
@@ -166,6 +168,20 @@ pub(crate) fn load_booking(c: &Connection, id: &BookingId) -> StoreResult<Option
         .query_row([id.as_str()], |r| r.get(0))
         .optional()?;
     rec.map(|r| json(&r)).transpose()
+}
+
+pub(crate) fn booking_exists(c: &Connection, id: &BookingId) -> StoreResult<bool> {
+    Ok(c.prepare_cached("SELECT 1 FROM bookings WHERE id = ?1")?
+        .query_row([id.as_str()], |_| Ok(()))
+        .optional()?
+        .is_some())
+}
+
+/// The site a patient belongs to (without reading the record).
+pub(crate) fn patient_site(c: &Connection, id: &PatientId) -> StoreResult<Option<String>> {
+    Ok(c.prepare_cached("SELECT site_id FROM patients WHERE id = ?1")?
+        .query_row([id.as_str()], |r| r.get(0))
+        .optional()?)
 }
 
 pub(crate) fn booking_by_ticket(c: &Connection, code: &str) -> StoreResult<Option<BookingId>> {
@@ -230,8 +246,20 @@ pub(crate) fn log_change(
     id: &str,
     record: &Record,
 ) -> StoreResult<u64> {
-    let cursor = ctx.take_cursor();
     let text = serde_json::to_string(record)?;
+    log_change_text(ctx, site, entity, id, &text)
+}
+
+/// The change-log text of a `Record::Patient` / `Record::Booking` (internally tagged by
+/// `kind`) from the row's own JSON, so the row is serialized once, not cloned and serialized
+/// twice.
+fn tagged(kind: &str, row_json: &str) -> Option<String> {
+    let fields = row_json.strip_prefix('{')?;
+    (fields.len() > 1).then(|| format!("{{\"kind\":\"{kind}\",{fields}"))
+}
+
+fn log_change_text(ctx: &mut WriteCtx<'_>, site: &SiteId, entity: &str, id: &str, text: &str) -> StoreResult<u64> {
+    let cursor = ctx.take_cursor();
     ctx.conn
         .prepare_cached(
             "INSERT INTO changes (site_id, entity, entity_id, cursor, record) VALUES (?1, ?2, ?3, ?4, ?5) \
@@ -243,27 +271,32 @@ pub(crate) fn log_change(
 
 /// Inserts or replaces a patient and logs the change.
 pub(crate) fn save_patient(ctx: &mut WriteCtx<'_>, p: &Patient, by: &str) -> StoreResult<u64> {
-    let cursor = log_change(ctx, &p.site_id, "patient", p.id.as_str(), &Record::Patient(p.clone()))?;
+    let row = serde_json::to_string(p)?;
+    let cursor = match tagged("patient", &row) {
+        Some(text) => log_change_text(ctx, &p.site_id, "patient", p.id.as_str(), &text)?,
+        None => log_change(ctx, &p.site_id, "patient", p.id.as_str(), &Record::Patient(p.clone()))?,
+    };
     ctx.conn
         .prepare_cached(
             "INSERT INTO patients (id, site_id, identity_key, record, updated_cursor, updated_by) \
              VALUES (?1, ?2, ?3, ?4, ?5, ?6) ON CONFLICT (id) DO UPDATE SET identity_key = excluded.identity_key, \
              record = excluded.record, updated_cursor = excluded.updated_cursor, updated_by = excluded.updated_by",
         )?
-        .execute(params![
-            p.id.as_str(),
-            p.site_id.as_str(),
-            p.identity_key(),
-            serde_json::to_string(p)?,
-            cursor as i64,
-            by
-        ])?;
+        .execute(params![p.id.as_str(), p.site_id.as_str(), p.identity_key(), row, cursor as i64, by])?;
     Ok(cursor)
+}
+
+fn log_booking(ctx: &mut WriteCtx<'_>, b: &Booking, row: &str) -> StoreResult<u64> {
+    match tagged("booking", row) {
+        Some(text) => log_change_text(ctx, &b.site_id, "booking", b.id.as_str(), &text),
+        None => log_change(ctx, &b.site_id, "booking", b.id.as_str(), &Record::Booking(b.clone())),
+    }
 }
 
 /// Inserts a new booking and logs it.
 pub(crate) fn insert_booking(ctx: &mut WriteCtx<'_>, b: &Booking, overbooked: bool) -> StoreResult<u64> {
-    let cursor = log_change(ctx, &b.site_id, "booking", b.id.as_str(), &Record::Booking(b.clone()))?;
+    let row = serde_json::to_string(b)?;
+    let cursor = log_booking(ctx, b, &row)?;
     ctx.conn
         .prepare_cached(
             "INSERT INTO bookings (id, site_id, patient_id, slot_id, session_id, department_id, date, queue_no, \
@@ -283,8 +316,8 @@ pub(crate) fn insert_booking(ctx: &mut WriteCtx<'_>, b: &Booking, overbooked: bo
             b.status.code(),
             b.ticket_code.as_str(),
             overbooked as i64,
-            serde_json::to_string(b)?,
-            ctx.now.to_string(),
+            row,
+            ctx.now_text(),
         ])?;
     if !overbooked {
         ctx.note_number((b.site_id.clone(), b.department_id.clone(), b.date), &b.slot_id, b.queue_no, true);
@@ -294,11 +327,12 @@ pub(crate) fn insert_booking(ctx: &mut WriteCtx<'_>, b: &Booking, overbooked: bo
 
 /// Stores a booking's new state and logs it.
 pub(crate) fn update_booking(ctx: &mut WriteCtx<'_>, b: &Booking) -> StoreResult<u64> {
-    let cursor = log_change(ctx, &b.site_id, "booking", b.id.as_str(), &Record::Booking(b.clone()))?;
+    let row = serde_json::to_string(b)?;
+    let cursor = log_booking(ctx, b, &row)?;
     ctx.conn.prepare_cached("UPDATE bookings SET status = ?2, record = ?3 WHERE id = ?1")?.execute(params![
         b.id.as_str(),
         b.status.code(),
-        serde_json::to_string(b)?
+        row
     ])?;
     if !b.status.holds_number() {
         ctx.note_number((b.site_id.clone(), b.department_id.clone(), b.date), &b.slot_id, b.queue_no, false);
