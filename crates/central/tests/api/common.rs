@@ -63,7 +63,7 @@ impl TestServer {
         let handle = tokio::spawn(frontdesk_central::serve(listener, store.clone(), config, async move {
             let _ = rx.await;
         }));
-        let client = reqwest::Client::builder().pool_max_idle_per_host(256).build().unwrap();
+        let client = client_builder().pool_max_idle_per_host(256).build().unwrap();
         TestServer { base, db, client, store, dir: Some(dir), stop: Some(tx), handle: Some(handle) }
     }
 
@@ -244,4 +244,12 @@ pub async fn wait_until<F: FnMut() -> bool>(mut f: F, what: &str) {
         assert!(std::time::Instant::now() < deadline, "timed out waiting for {what}");
         tokio::time::sleep(std::time::Duration::from_millis(10)).await;
     }
+}
+
+/// A reqwest client builder. In a workspace build reqwest may carry the desk's
+/// `rustls-no-provider` feature, which needs a process-wide crypto provider before any client
+/// is built: install ring (a no-op when one is installed already).
+pub fn client_builder() -> reqwest::ClientBuilder {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    reqwest::Client::builder()
 }

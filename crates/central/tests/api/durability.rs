@@ -62,7 +62,7 @@ fn start(dir: &std::path::Path) -> (Killed, String, String) {
 async fn sigkill_mid_burst_loses_no_acknowledged_booking() {
     let dir = tempfile::tempdir().unwrap();
     let (child, base, _) = start(dir.path());
-    let client = reqwest::Client::builder().timeout(Duration::from_secs(20)).build().unwrap();
+    let client = crate::common::client_builder().timeout(Duration::from_secs(20)).build().unwrap();
     let acked: Arc<Mutex<Vec<(String, u64)>>> = Arc::default();
     let count = Arc::new(AtomicUsize::new(0));
     let mut tasks = Vec::new();
