@@ -365,7 +365,8 @@ pub fn sync_watch_with(
         on_cycle(&result);
         let wait = match &result {
             Ok(_) => {
-                machine.handle(Event::Start, 0, unit());
+                // A success ends the outage: the next failure backs off from the start again.
+                machine = SyncMachine::new(Backoff::default());
                 poll
             }
             Err(e) if e.retryable() => {
