@@ -318,7 +318,8 @@ impl Desk {
             return Err(DeskError::Invalid(vec![frontdesk_domain::patient::FieldError {
                 field: "site".into(),
                 code: "enrolled".into(),
-                message: "this desk is enrolled with a platform: its clinic comes from the platform".into(),
+                message: "本机已接入平台，诊所数据来自平台 / This desk is enrolled: its clinic comes from the platform"
+                    .into(),
             }]));
         }
         // Today in the demo's own zone, before the site exists.
@@ -332,7 +333,9 @@ impl Desk {
             return Err(DeskError::Invalid(vec![frontdesk_domain::patient::FieldError {
                 field: "site".into(),
                 code: "site_mismatch".into(),
-                message: format!("this desk belongs to site {existing}, not the demo site"),
+                message: format!(
+                    "本机属于院区 {existing}，不是演示院区 / This desk belongs to site {existing}, not the demo site"
+                ),
             }]));
         }
         let s = &clinic.site;
@@ -628,7 +631,16 @@ impl Desk {
                 return Err(DeskError::Invalid(vec![frontdesk_domain::patient::FieldError {
                     field: "ticket_code".into(),
                     code: "not_a_ticket".into(),
-                    message: format!("{} is not a ticket code", other.kind_code()),
+                    message: format!(
+                        "扫到的是{}，不是挂号单 / That is a {}, not a ticket",
+                        match other.kind_code() {
+                            "resident_id" => "身份证号",
+                            "medical_card" => "就诊卡",
+                            "ehealth_card" => "电子健康卡",
+                            _ => "其他条码",
+                        },
+                        other.kind_code().replace('_', " ")
+                    ),
                 }]));
             }
             Err(e) => return Err(DeskError::Scan(e)),

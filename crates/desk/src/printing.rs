@@ -41,7 +41,8 @@ impl Printer {
                 field: "printer".into(),
                 code: "printer_spec_invalid".into(),
                 message: format!(
-                    "{why}: use cups, cups:QUEUE, cups:QUEUE@HOST, windows:NAME, escpos:HOST:PORT, escpos-device:PATH or pdf-dir:PATH"
+                    "打印机设置无效（{why}）/ Invalid printer setting ({why}): cups, cups:QUEUE, cups:QUEUE@HOST, \
+                     windows:NAME, escpos:HOST:PORT, escpos-device:PATH, pdf-dir:PATH"
                 ),
             }])
         };
@@ -58,12 +59,12 @@ impl Printer {
             }
             "windows" if !rest.is_empty() => Printer::Device(PrinterTarget::WindowsSpooler { name: rest.to_string() }),
             "escpos" => {
-                let addr: SocketAddr = rest.parse().map_err(|_| bad("not HOST:PORT"))?;
+                let addr: SocketAddr = rest.parse().map_err(|_| bad("地址应为 HOST:PORT / not HOST:PORT"))?;
                 Printer::Device(PrinterTarget::EscPosTcp { addr })
             }
             "escpos-device" if !rest.is_empty() => Printer::Device(PrinterTarget::EscPosDevice { path: rest.into() }),
             "pdf-dir" if !rest.is_empty() => Printer::PdfDir(rest.into()),
-            _ => return Err(bad("unknown printer")),
+            _ => return Err(bad("未知打印机类型 / unknown printer")),
         })
     }
 
@@ -131,7 +132,7 @@ impl Desk {
             return Err(DeskError::Invalid(vec![FieldError {
                 field: "ticket_width".into(),
                 code: "ticket_width_invalid".into(),
-                message: "ticket width must be 80 or 58 (mm)".into(),
+                message: "小票宽度只能是 80 或 58 毫米 / The ticket width must be 80 or 58 mm".into(),
             }]));
         }
         let tx = self.conn_mut().transaction()?;

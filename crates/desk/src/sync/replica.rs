@@ -147,9 +147,10 @@ impl Desk {
                 field: "site".into(),
                 code: "pending_ops_other_site".into(),
                 message: format!(
-                    "{pending} operations of site {} are waiting to be sent; sync them before moving this desk to site {}",
-                    old_site.unwrap_or_default(),
-                    resp.site.id
+                    "院区 {old} 还有 {pending} 个操作未上传，请先同步再把本机接入院区 {new} / {pending} operations of site \
+                     {old} are waiting to be sent; sync them before moving this desk to site {new}",
+                    old = old_site.unwrap_or_default(),
+                    new = resp.site.id
                 ),
             }]));
         }
