@@ -166,7 +166,10 @@ impl SlotState {
 
     /// How many numbers of a pool are still free.
     pub fn remaining(&self, pool: Pool) -> u32 {
-        self.free_numbers(pool).count() as u32
+        // `taken` holds each number once: the pool's size less the pool's numbers held.
+        let numbers = self.slot.pool_numbers(pool);
+        let held = self.taken.iter().filter(|n| numbers.contains(n)).count() as u32;
+        self.slot.pool_capacity(pool).saturating_sub(held)
     }
 
     /// When the slot starts and ends, on its session's date.
@@ -177,7 +180,7 @@ impl SlotState {
     /// Whether a booking from `channel` could go into this slot at `now` as far as the slot
     /// itself is concerned (session open, not ended, a free number in the pool).
     pub fn bookable(&self, channel: Channel, now: DateTime) -> bool {
-        slot_open_for(self, channel, now).is_ok() && self.remaining(channel.pool()) > 0
+        self.remaining(channel.pool()) > 0 && slot_open_for(self, channel, now).is_ok()
     }
 }
 
@@ -454,10 +457,14 @@ fn slot_open_for(state: &SlotState, channel: Channel, now: DateTime) -> Result<(
 
 /// The earliest slot (by date and start) among `candidates` that `channel` can book at `now`.
 pub fn earliest_bookable(candidates: &[SlotState], channel: Channel, now: DateTime) -> Option<&SlotState> {
-    candidates
-        .iter()
-        .filter(|s| s.bookable(channel, now))
-        .min_by_key(|s| (s.session.date, s.slot.start, s.slot.first_queue_no, s.slot.id.clone()))
+    candidates.iter().filter(|s| s.bookable(channel, now)).min_by(|a, b| {
+        (a.session.date, a.slot.start, a.slot.first_queue_no, &a.slot.id).cmp(&(
+            b.session.date,
+            b.slot.start,
+            b.slot.first_queue_no,
+            &b.slot.id,
+        ))
+    })
 }
 
 /// The slot to offer instead of `refused` (never `refused` itself).

@@ -366,3 +366,25 @@ proptest! {
         }
     }
 }
+
+proptest! {
+    /// `remaining` counts without walking the pool: it must agree with the free numbers
+    /// themselves, whatever is held (numbers of either pool, of other slots, overbooks).
+    #[test]
+    fn remaining_is_the_count_of_free_numbers(
+        index in 0u32..4,
+        online in 0u32..7,
+        desk in 0u32..7,
+        taken in proptest::collection::hash_set(0u32..40, 0..30),
+    ) {
+        let s = session("a", "nk", SessionStatus::Open);
+        let taken: Vec<u32> = taken.into_iter().collect();
+        let st = state(&s, slot(&s, index, online, desk), &taken);
+        for pool in [Pool::Online, Pool::Desk] {
+            prop_assert_eq!(st.remaining(pool), st.free_numbers(pool).count() as u32);
+        }
+        let now = datetime(2026, 11, 23, 7, 0, 0, 0);
+        prop_assert_eq!(st.bookable(Channel::Online, now), st.free_numbers(Pool::Online).next().is_some());
+        prop_assert_eq!(st.bookable(Channel::Desk, now), st.free_numbers(Pool::Desk).next().is_some());
+    }
+}

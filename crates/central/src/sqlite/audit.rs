@@ -3,6 +3,8 @@
 //! each chain's last hash and length, so editing, deleting or re-ordering any row — the newest
 //! included — breaks verification.
 
+use std::collections::BTreeMap;
+
 use frontdesk_domain::schedule::SiteId;
 use frontdesk_protocol::admin::AuditReport;
 use rusqlite::{Connection, OptionalExtension, params};
@@ -75,63 +77,78 @@ pub(crate) fn flush(ctx: &mut WriteCtx<'_>) -> StoreResult<()> {
     Ok(())
 }
 
-/// Checks every chain (or one site's).
+/// Checks every chain (or one site's), reading the log once in `seq` order.
 pub fn verify_chains(c: &Connection, site: Option<&str>) -> StoreResult<Vec<AuditReport>> {
-    let mut sites: Vec<String> = c
-        .prepare("SELECT site_id FROM audit_log UNION SELECT site_id FROM audit_heads ORDER BY 1")?
-        .query_map([], |r| r.get(0))?
-        .collect::<Result<_, _>>()?;
-    if let Some(s) = site {
-        sites.retain(|x| x == s);
-        if sites.is_empty() {
-            sites.push(s.to_string());
+    struct Chain {
+        prev: String,
+        rows: u64,
+        last_seq: i64,
+        problems: Vec<String>,
+    }
+    let fresh = || Chain { prev: GENESIS.to_string(), rows: 0, last_seq: 0, problems: Vec::new() };
+    let mut chains: BTreeMap<String, Chain> = BTreeMap::new();
+    let heads: Vec<String> =
+        c.prepare("SELECT site_id FROM audit_heads")?.query_map([], |r| r.get(0))?.collect::<Result<_, _>>()?;
+    for s in heads {
+        if site.is_none_or(|x| x == s) {
+            chains.insert(s, fresh());
         }
     }
-    let mut reports = Vec::new();
-    for s in sites {
-        let mut problems = Vec::new();
-        let mut prev = GENESIS.to_string();
-        let mut rows = 0u64;
-        let mut last_seq = 0i64;
-        let mut st = c.prepare(
-            "SELECT seq, at, actor, action, detail, prev_hash, hash FROM audit_log WHERE site_id = ?1 ORDER BY seq",
-        )?;
-        let mut q = st.query([&s])?;
-        while let Some(r) = q.next()? {
-            let seq: i64 = r.get(0)?;
-            let at: String = r.get(1)?;
-            let actor: String = r.get(2)?;
-            let action: String = r.get(3)?;
-            let detail: String = r.get(4)?;
-            let prev_hash: String = r.get(5)?;
-            let hash: String = r.get(6)?;
-            if prev_hash != prev {
-                problems.push(format!(
-                    "row {seq}: does not follow the previous row (a row before it was deleted or edited)"
-                ));
-            }
-            if row_hash(&prev_hash, seq, &s, &at, &actor, &action, &detail) != hash {
-                problems.push(format!("row {seq}: content does not match its hash (edited)"));
-            }
-            prev = hash;
-            rows += 1;
-            last_seq = seq;
+    if let Some(s) = site {
+        chains.entry(s.to_string()).or_insert_with(fresh);
+    }
+    let mut st = c.prepare(
+        "SELECT seq, site_id, at, actor, action, detail, prev_hash, hash FROM audit_log \
+         WHERE ?1 IS NULL OR site_id = ?1 ORDER BY seq",
+    )?;
+    let mut q = st.query([site])?;
+    while let Some(r) = q.next()? {
+        let seq: i64 = r.get(0)?;
+        let s: String = r.get(1)?;
+        let at: String = r.get(2)?;
+        let actor: String = r.get(3)?;
+        let action: String = r.get(4)?;
+        let detail: String = r.get(5)?;
+        let prev_hash: String = r.get(6)?;
+        let hash: String = r.get(7)?;
+        let chain = chains.entry(s.clone()).or_insert_with(fresh);
+        if prev_hash != chain.prev {
+            chain
+                .problems
+                .push(format!("row {seq}: does not follow the previous row (a row before it was deleted or edited)"));
         }
+        if row_hash(&prev_hash, seq, &s, &at, &actor, &action, &detail) != hash {
+            chain.problems.push(format!("row {seq}: content does not match its hash (edited)"));
+        }
+        chain.prev = hash;
+        chain.rows += 1;
+        chain.last_seq = seq;
+    }
+    let mut reports = Vec::new();
+    for (s, mut chain) in chains {
         let head: Option<(i64, String, i64)> = c
             .query_row("SELECT last_seq, hash, count FROM audit_heads WHERE site_id = ?1", [&s], |r| {
                 Ok((r.get(0)?, r.get(1)?, r.get(2)?))
             })
             .optional()?;
         match head {
-            Some((hseq, hhash, hcount)) if hseq != last_seq || hhash != prev || hcount as u64 != rows => {
-                problems.push(format!(
-                    "chain head says {hcount} rows ending at row {hseq}, found {rows} ending at row {last_seq} (rows deleted)"
+            Some((hseq, hhash, hcount))
+                if hseq != chain.last_seq || hhash != chain.prev || hcount as u64 != chain.rows =>
+            {
+                chain.problems.push(format!(
+                    "chain head says {hcount} rows ending at row {hseq}, found {} ending at row {} (rows deleted)",
+                    chain.rows, chain.last_seq
                 ));
             }
-            None if rows > 0 => problems.push("chain head missing".into()),
+            None if chain.rows > 0 => chain.problems.push("chain head missing".into()),
             _ => {}
         }
-        reports.push(AuditReport { site_id: SiteId(s), rows, ok: problems.is_empty(), problems });
+        reports.push(AuditReport {
+            site_id: SiteId(s),
+            rows: chain.rows,
+            ok: chain.problems.is_empty(),
+            problems: chain.problems,
+        });
     }
     Ok(reports)
 }

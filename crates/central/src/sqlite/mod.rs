@@ -57,6 +57,7 @@ pub use audit::verify_chains;
 const MIGRATION_SLICE: &[M<'static>] = &[
     M::up(include_str!("../../../../migrations/central/sqlite/0001_init.sql")),
     M::up(include_str!("../../../../migrations/central/sqlite/0002_leaner_writes.sql")),
+    M::up(include_str!("../../../../migrations/central/sqlite/0003_audit_without_site_index.sql")),
 ];
 const MIGRATIONS: Migrations<'static> = Migrations::from_slice(MIGRATION_SLICE);
 
