@@ -3,7 +3,9 @@
 
 use axum::extract::rejection::QueryRejection;
 use axum::extract::{Path, Query, State};
-use axum::http::StatusCode;
+use std::io::Write as _;
+
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::{Extension, Json};
 use frontdesk_domain::schedule::{BookingId, Department, DeviceId, Provider, SessionId, Site, SiteId};
@@ -101,16 +103,55 @@ pub async fn push(
 /// Changes of the device's site after `cursor` (`PullResponse`); cursor 0 is a snapshot.
 #[utoipa::path(get, path = "/v1/sync/pull", tag = "sync", security(("device_token" = [])),
     params(("cursor" = Option<u64>, Query, description = "changes after this position"),
-           ("limit" = Option<u32>, Query, description = "page size, at most 1000")),
-    responses((status = 200, description = "PullResponse", body = Object)))]
+           ("limit" = Option<u32>, Query, description = "page size, at most 5000")),
+    responses((status = 200, description = "PullResponse (gzip when the client accepts it)", body = Object)))]
 pub async fn pull(
     State(st): State<AppState>,
     Extension(auth): Extension<DeviceAuth>,
+    headers: HeaderMap,
     q: Result<Query<PullQuery>, QueryRejection>,
 ) -> ApiResult<Response> {
     let q = query(q)?;
     let resp = st.store.pull(auth, q.cursor, q.limit.unwrap_or(500)).await?;
-    Ok(Json(resp).into_response())
+    let json = serde_json::to_vec(&resp)
+        .map_err(|e| ApiFailure::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", format!("pull page: {e}")))?;
+    Ok(maybe_gzip(&headers, json))
+}
+
+/// Pages smaller than this go out as they are.
+const GZIP_FROM: usize = 1024;
+
+/// A JSON answer, gzip-compressed when the client accepts gzip and it is worth it. The body is
+/// compressed whole, so the answer keeps its `Content-Length` (no chunked encoding).
+fn maybe_gzip(headers: &HeaderMap, json: Vec<u8>) -> Response {
+    let accepts_gzip =
+        headers.get_all(header::ACCEPT_ENCODING).iter().filter_map(|v| v.to_str().ok()).flat_map(|v| v.split(',')).any(
+            |enc| {
+                let mut parts = enc.split(';');
+                let name = parts.next().unwrap_or("").trim();
+                // `gzip;q=0` means "not gzip".
+                let q = parts.find_map(|p| p.trim().strip_prefix("q=")).and_then(|q| q.trim().parse::<f32>().ok());
+                name.eq_ignore_ascii_case("gzip") && q.unwrap_or(1.0) > 0.0
+            },
+        );
+    let json_type = [(header::CONTENT_TYPE, HeaderValue::from_static("application/json"))];
+    if accepts_gzip && json.len() >= GZIP_FROM {
+        let mut enc = flate2::write::GzEncoder::new(Vec::with_capacity(json.len() / 4), flate2::Compression::fast());
+        if enc.write_all(&json).is_ok()
+            && let Ok(gz) = enc.finish()
+        {
+            return (
+                [
+                    (header::CONTENT_TYPE, HeaderValue::from_static("application/json")),
+                    (header::CONTENT_ENCODING, HeaderValue::from_static("gzip")),
+                    (header::VARY, HeaderValue::from_static("accept-encoding")),
+                ],
+                gz,
+            )
+                .into_response();
+        }
+    }
+    (json_type, json).into_response()
 }
 
 /// The device's own site (`Site`); another site is 403 and audited.

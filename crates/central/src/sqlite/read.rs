@@ -14,7 +14,7 @@ use crate::error::{StoreError, StoreResult};
 use crate::store::DeviceAuth;
 
 /// The most changes one pull page holds.
-pub const MAX_PULL: u32 = 1000;
+pub const MAX_PULL: u32 = 5000;
 
 pub(crate) fn pull(c: &Connection, site: &SiteId, cursor: u64, limit: u32) -> StoreResult<PullResponse> {
     let limit = limit.clamp(1, MAX_PULL);

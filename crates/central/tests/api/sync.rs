@@ -62,6 +62,57 @@ async fn push_applies_and_pull_returns_snapshot_and_changes() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_pull_page_is_gzipped_only_for_a_client_that_accepts_it() {
+    use std::io::Read as _;
+    let s = TestServer::start(|_| {}).await;
+    let d = s.enroll("demo").await;
+    // Raw bytes: no automatic decompression.
+    let raw = client_builder().no_gzip().build().unwrap();
+    let get = |enc: Option<&'static str>| {
+        let mut r = raw.get(s.url("/v1/sync/pull?cursor=0&limit=5000")).bearer_auth(&d.token);
+        if let Some(e) = enc {
+            r = r.header("accept-encoding", e);
+        }
+        r.send()
+    };
+    let plain = get(None).await.unwrap();
+    assert_eq!(plain.status(), 200);
+    assert!(plain.headers().get("content-encoding").is_none());
+    let plain: Vec<u8> = plain.bytes().await.unwrap().to_vec();
+
+    let gz = get(Some("br;q=1, gzip;q=0.8")).await.unwrap();
+    assert_eq!(gz.status(), 200);
+    assert_eq!(gz.headers().get("content-encoding").unwrap(), "gzip");
+    let len: usize = gz.headers().get("content-length").unwrap().to_str().unwrap().parse().unwrap();
+    let gz = gz.bytes().await.unwrap().to_vec();
+    assert_eq!(len, gz.len(), "a whole body with its length, not chunks");
+    assert!(gz.len() * 4 < plain.len(), "the snapshot compresses: {} → {} bytes", plain.len(), gz.len());
+    let mut unzipped = Vec::new();
+    flate2::read::GzDecoder::new(&gz[..]).read_to_end(&mut unzipped).unwrap();
+    assert_eq!(unzipped, plain, "the same page");
+
+    let refused = get(Some("gzip;q=0")).await.unwrap();
+    assert!(refused.headers().get("content-encoding").is_none(), "q=0 refuses gzip");
+    // A client that decompresses gets the same page through its usual path.
+    let page: frontdesk_protocol::sync::PullResponse = serde_json::from_slice(
+        &get(Some("gzip"))
+            .await
+            .unwrap()
+            .bytes()
+            .await
+            .map(|b| {
+                let mut out = Vec::new();
+                flate2::read::GzDecoder::new(&b[..]).read_to_end(&mut out).unwrap();
+                out
+            })
+            .unwrap(),
+    )
+    .unwrap();
+    assert!(page.changes.len() > 1000, "pages of up to 5000 changes: {}", page.changes.len());
+    s.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn register_same_document_twice_merges() {
     let s = TestServer::start(|_| {}).await;
     let mut a = s.enroll("demo").await;

@@ -22,7 +22,7 @@ pub const MAX_BATCH_OPS: usize = 500;
 /// JSON bytes per push before compression, at most (a single larger op still goes alone).
 pub const MAX_BATCH_BYTES: usize = 512 * 1024;
 /// Changes per pull page asked for.
-pub const PULL_LIMIT: u32 = 1000;
+pub const PULL_LIMIT: u32 = 5000;
 
 /// Why a sync attempt failed.
 #[derive(Debug, thiserror::Error)]
