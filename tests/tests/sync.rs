@@ -117,8 +117,14 @@ fn a_session_suspended_centrally_while_a_desk_booked_offline_is_a_conflict() {
     let board = a.ok(&["board"]);
     assert!(board.contains("SUSPENDED"), "{board}");
     let id = inbox[0]["id"].as_i64().unwrap().to_string();
-    let notice = a.json(&["conflicts", "resolve", &id, "--cancel"]);
+    // Giving the booking up prints the notice for the patient (here into a folder as a PDF).
+    let folder = a.dir.join("notices");
+    let printer = format!("pdf-dir:{}", folder.display());
+    let notice = a.json(&["conflicts", "resolve", &id, "--cancel", "--printer", &printer]);
     assert!(notice["notice"].as_str().unwrap().contains("赵*"));
+    let pdf = notice["printed"]["file"].as_str().expect("the notice was printed to a file");
+    assert!(std::path::Path::new(pdf).starts_with(&folder), "{pdf}");
+    assert!(std::fs::read(pdf).unwrap().starts_with(b"%PDF"));
 }
 
 #[test]

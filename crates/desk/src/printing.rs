@@ -9,14 +9,16 @@ use frontdesk_domain::booking::BookingStatus;
 use frontdesk_domain::patient::FieldError;
 use frontdesk_domain::schedule::{BookingId, SessionStatus};
 use frontdesk_print::{
-    PaperWidth, PrintError, PrinterTarget, SheetBooking, SheetData, SheetDepartment, SheetProvider, SheetSession,
-    SheetSlot, TicketData,
+    NoticeData, PaperWidth, PrintError, PrinterTarget, SheetBooking, SheetData, SheetDepartment, SheetProvider,
+    SheetSession, SheetSlot, TicketData,
 };
 use jiff::civil::Date;
 use rusqlite::params;
 use serde::Serialize;
 
-use crate::engine::{meta, set_meta};
+use crate::engine::{SlotFilter, load_slot_states, meta, set_meta};
+use crate::sync::ConflictEntry;
+use crate::sync::replica::explain_reason;
 use crate::{Desk, DeskError};
 
 /// Where documents go, as chosen in the settings.
@@ -105,6 +107,24 @@ pub struct Printed {
 
 fn print_failed(e: PrintError, lang: Lang) -> DeskError {
     DeskError::Print { code: e.code(), message: e.message(lang) }
+}
+
+/// A notice that did not print: the print's own code, and a message that says the conflict
+/// stays resolved (the notice can be printed again).
+fn notice_not_printed(e: DeskError, conflict: i64, lang: Lang) -> DeskError {
+    let code = match &e {
+        DeskError::Print { code, .. } => code,
+        _ => "print_failed",
+    };
+    let detail = e.message(lang);
+    let message = match lang {
+        Lang::Zh => format!("冲突 #{conflict} 已处理（挂号已取消），但给患者的通知未能打印，可稍后重新打印。{detail}"),
+        Lang::En => format!(
+            "Conflict #{conflict} is resolved (the booking was given up), but the notice for the patient was not \
+             printed; it can be printed again. {detail}"
+        ),
+    };
+    DeskError::Print { code, message }
 }
 
 impl Desk {
@@ -244,6 +264,101 @@ impl Desk {
             lang,
             departments,
         })
+    }
+
+    /// What goes on the notice for the patient of a booking conflict (open or resolved): the
+    /// booking's date, time, department and doctor as far as the replica still knows them, the
+    /// reason and its explanation. Resolving with [`crate::sync::Resolution::Cancel`] returns
+    /// this notice's [`NoticeData::text`].
+    pub fn notice_data(&self, conflict: i64, lang: Lang) -> Result<NoticeData, DeskError> {
+        self.notice_for(&self.conflict(conflict, lang)?, lang)
+    }
+
+    pub(crate) fn notice_for(&self, entry: &ConflictEntry, lang: Lang) -> Result<NoticeData, DeskError> {
+        let Some(slot_id) = &entry.slot_id else {
+            return Err(DeskError::Invalid(vec![FieldError {
+                field: "conflict".into(),
+                code: "notice_not_applicable".into(),
+                message: lang
+                    .pick("只有挂号冲突才有给患者的通知", "Only a booking conflict has a notice for the patient")
+                    .into(),
+            }]));
+        };
+        let slot = load_slot_states(self.conn(), &SlotFilter { slot: Some(slot_id), ..SlotFilter::default() })?
+            .into_iter()
+            .next();
+        let (mut date, mut time_window, mut department_name, mut provider_name, mut provider_title) =
+            Default::default();
+        if let Some(s) = &slot {
+            date = s.session.date.to_string();
+            time_window = format!("{}–{}", s.slot.start.strftime("%H:%M"), s.slot.end.strftime("%H:%M"));
+            if let Some(d) = self.departments()?.into_iter().find(|d| d.id == s.session.department_id) {
+                department_name = match lang {
+                    Lang::En if !d.name_en.trim().is_empty() => d.name_en,
+                    _ => d.name,
+                };
+            }
+            if let Ok(p) = self.provider(&s.session.provider_id) {
+                provider_name = p.name;
+                provider_title = p.title;
+            }
+        }
+        Ok(NoticeData {
+            site_name: self.site()?.name,
+            title: NoticeData::default_title(lang).to_string(),
+            patient_name: entry.patient_name.clone().unwrap_or_default(),
+            date,
+            time_window,
+            department_name,
+            provider_name,
+            provider_title,
+            reason: entry.title.clone(),
+            explanation: explain_reason(&entry.reason, &entry.errors, lang),
+            next_steps: NoticeData::default_next_steps(lang).to_string(),
+            reference: entry.id.to_string(),
+            printed_at: self.now_local().strftime("%Y-%m-%d %H:%M").to_string(),
+            lang,
+        })
+    }
+
+    /// Renders the notice of a booking conflict to PDF bytes (for a preview).
+    pub fn notice_pdf(&self, conflict: i64, width: PaperWidth, lang: Lang) -> Result<Vec<u8>, DeskError> {
+        frontdesk_print::render_notice_pdf(&self.notice_data(conflict, lang)?, width).map_err(|e| print_failed(e, lang))
+    }
+
+    /// Prints the notice for the patient of a booking given up (a conflict resolved with
+    /// [`crate::sync::Resolution::Cancel`]) on the configured printer (or `printer`), on the
+    /// ticket roll's width; logged as document `notice` with the conflict's number. Printing
+    /// never changes the resolution: a failure is a [`DeskError::Print`] with the printer's
+    /// code and a message saying the conflict stays resolved, and the notice can be printed
+    /// again.
+    pub fn print_notice(&mut self, conflict: i64, printer: Option<&str>, lang: Lang) -> Result<Printed, DeskError> {
+        let entry = self.conflict(conflict, lang)?;
+        if entry.resolution.as_deref() != Some("cancelled") {
+            return Err(DeskError::Invalid(vec![FieldError {
+                field: "conflict".into(),
+                code: "notice_not_available".into(),
+                message: lang
+                    .pick(
+                        "只有已放弃（取消）的挂号冲突才有给患者的通知，请先用“取消并打印通知”处理",
+                        "Only a booking that was given up (resolved by cancelling) has a notice for the patient",
+                    )
+                    .into(),
+            }]));
+        }
+        let settings = self.print_settings()?;
+        let target = Printer::parse(printer.or(settings.printer.as_deref()).unwrap_or("cups"))?;
+        let data = self.notice_for(&entry, lang)?;
+        let result = match &target {
+            Printer::Device(t) => frontdesk_print::print_notice(t, &data, settings.paper())
+                .map(|_| None)
+                .map_err(|e| print_failed(e, lang)),
+            Printer::PdfDir(dir) => frontdesk_print::render_notice_pdf(&data, settings.paper())
+                .map_err(|e| print_failed(e, lang))
+                .and_then(|pdf| write_pdf(dir, &format!("notice-{conflict}"), &pdf).map(Some)),
+        }
+        .map_err(|e| notice_not_printed(e, conflict, lang));
+        self.log_print("notice", &conflict.to_string(), &target, result)
     }
 
     /// Renders a ticket to PDF bytes.

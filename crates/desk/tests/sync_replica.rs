@@ -180,6 +180,57 @@ fn giving_up_a_booking_gives_a_notice_and_rejections_are_listed_with_their_field
 }
 
 #[test]
+fn the_notice_text_and_the_printed_notice_are_one_and_a_failed_print_keeps_the_resolution() {
+    let (_d, mut desk) = desk();
+    let printer = tempfile::tempdir().unwrap();
+    let spec = format!("pdf-dir:{}", printer.path().display());
+    let p = register(&mut desk, "欧阳娜娜", 5);
+    let b = desk.book(&p.id, &BookTarget::Slot(SlotId::from("demo-nk-1-20261123-am-02"))).unwrap();
+    let resp = answer(
+        &desk,
+        vec![
+            Outcome::Applied { effects: Effects { patient_id: Some(p.id.clone()), ..Effects::default() } },
+            Outcome::Conflict(Conflict {
+                reason: "slot_full".into(),
+                message: "full".into(),
+                server_state: None,
+                suggestions: vec![],
+            }),
+        ],
+    );
+    desk.apply_push(&resp).unwrap();
+    let id = desk.conflicts(false, Lang::Zh).unwrap()[0].id;
+    // Not given up yet: there is no notice to hand out.
+    let e = desk.print_notice(id, Some(&spec), Lang::Zh).unwrap_err();
+    assert_eq!(e.code(), "invalid_input");
+    assert!(e.message(Lang::Zh).contains("通知"), "{}", e.message(Lang::Zh));
+
+    let data = desk.notice_data(id, Lang::Zh).unwrap();
+    assert_eq!(data.patient_name, "欧阳娜娜", "the print crate masks it");
+    assert_eq!(data.date, "2026-11-23");
+    assert_eq!(data.time_window, format!("{}–{}", b.start.strftime("%H:%M"), b.end.strftime("%H:%M")));
+    assert_eq!((data.department_name.as_str(), data.provider_name.as_str()), ("内科", b.provider_name.as_str()));
+    assert_eq!((data.reason.as_str(), data.reference.clone()), ("号源已满", id.to_string()));
+    assert!(data.explanation.contains("占满"), "{}", data.explanation);
+
+    let out = desk.resolve_conflict(id, &Resolution::Cancel, Lang::Zh).unwrap();
+    assert_eq!(out.notice.unwrap(), data.text(), "the text shown is the printed notice's");
+    let printed = desk.print_notice(id, Some(&spec), Lang::Zh).unwrap();
+    let file = printed.file.unwrap();
+    assert!(std::fs::read(&file).unwrap().starts_with(b"%PDF"));
+    assert_eq!(file.file_name().unwrap().to_str().unwrap(), format!("notice-{id}.pdf"));
+    assert_eq!(desk.print_count("notice", &id.to_string()).unwrap(), (1, 0));
+
+    // A printer that is not there: a coded error, logged; the booking stays given up.
+    let e = desk.print_notice(id, Some("escpos-device:/nonexistent/lp0"), Lang::En).unwrap_err();
+    assert_eq!(e.code(), "printer_not_found");
+    assert!(e.message(Lang::En).contains("is resolved"), "{}", e.message(Lang::En));
+    assert_eq!(desk.conflict(id, Lang::Zh).unwrap().resolution.as_deref(), Some("cancelled"));
+    assert_eq!(desk.print_count("notice", &id.to_string()).unwrap(), (1, 1));
+    assert_eq!(desk.sync_status().unwrap().open_conflicts, 0);
+}
+
+#[test]
 fn a_deferred_push_keeps_the_ops() {
     let (_d, mut desk) = desk();
     register(&mut desk, "丙", 4);

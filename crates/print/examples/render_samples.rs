@@ -1,10 +1,10 @@
-//! Writes sample tickets (both widths, both languages, short and long names) and sample slot
-//! sheets as PDF into a directory, for looking at the layout:
+//! Writes sample tickets (both widths, both languages, short and long names), sample notices
+//! and sample slot sheets as PDF into a directory, for looking at the layout:
 //! `cargo run -p frontdesk-print --example render_samples -- /tmp/samples`.
 
 use frontdesk_domain::Lang;
-use frontdesk_print::samples::{sample_sheet, sample_ticket};
-use frontdesk_print::{PaperWidth, render_sheet_pdf, render_ticket_pdf};
+use frontdesk_print::samples::{sample_notice, sample_sheet, sample_ticket};
+use frontdesk_print::{PaperWidth, render_notice_pdf, render_sheet_pdf, render_ticket_pdf};
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let dir = std::env::args().nth(1).unwrap_or_else(|| ".".into());
@@ -18,6 +18,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             long.department_name = "心血管内科与呼吸与危重症医学科联合门诊".into();
             long.provider_name = "欧阳建国".into();
             std::fs::write(format!("{dir}/ticket-{name}-{l}-long.pdf"), render_ticket_pdf(&long, width)?)?;
+            std::fs::write(format!("{dir}/notice-{name}-{l}.pdf"), render_notice_pdf(&sample_notice(lang), width)?)?;
         }
     }
     for (lang, l) in [(Lang::Zh, "zh"), (Lang::En, "en")] {

@@ -4,6 +4,7 @@
 
 use encoding_rs::GB18030;
 
+use crate::notice::{NoticeData, notice_labels};
 use crate::ticket::{PaperWidth, TicketData, labels};
 
 const ESC: u8 = 0x1B;
@@ -35,19 +36,15 @@ pub fn escpos_ticket(t: &TicketData, width: PaperWidth) -> Vec<u8> {
 
     // Label / value rows, left aligned; a wrapped value is indented under its first line.
     w.align(0);
-    let label_w = [l.department, l.provider, l.date, l.time].iter().map(|s| display_width(s)).max().unwrap_or(0) + 2;
-    for (label, value) in [
-        (l.department, t.department_name.clone()),
-        (l.provider, t.provider_line()),
-        (l.date, t.date.clone()),
-        (l.time, t.time_window.clone()),
-    ] {
-        for (i, line) in wrap_columns(&value, cols - label_w).into_iter().enumerate() {
-            let head = if i == 0 { label } else { "" };
-            let pad = label_w - display_width(head);
-            w.line(&format!("{head}{}{line}", " ".repeat(pad)));
-        }
-    }
+    w.label_rows(
+        &[
+            (l.department, t.department_name.clone()),
+            (l.provider, t.provider_line()),
+            (l.date, t.date.clone()),
+            (l.time, t.time_window.clone()),
+        ],
+        cols,
+    );
     w.line(&"-".repeat(cols));
 
     // Queue number at double width and height, masked patient name.
@@ -119,6 +116,68 @@ pub fn escpos_ticket(t: &TicketData, width: PaperWidth) -> Vec<u8> {
     w.out
 }
 
+/// Builds the ESC/POS job for a notice: initialise, Chinese mode, site and heading, the
+/// booking's details, "booking cancelled" reversed, the sentences wrapped to the roll's
+/// columns (GB18030), reference and printing time, feed and a partial cut. Deterministic.
+pub fn escpos_notice(n: &NoticeData, width: PaperWidth) -> Vec<u8> {
+    let l = notice_labels(n.lang);
+    let cols = width.columns();
+    let mut w = Writer { out: Vec::with_capacity(1024) };
+
+    w.raw(&[ESC, b'@']);
+    w.raw(&[FS, b'&']);
+    w.raw(&[ESC, b'3', 30]);
+
+    // Site in bold, the heading in bold at double height, centred.
+    w.align(1);
+    w.raw(&[ESC, b'E', 1]);
+    w.wrapped(&n.site_name, cols);
+    w.raw(&[GS, b'!', 0x01]);
+    w.wrapped(&n.title, cols);
+    w.raw(&[GS, b'!', 0x00]);
+    w.raw(&[ESC, b'E', 0]);
+    w.line(&"-".repeat(cols));
+
+    // The booking that was given up.
+    w.align(0);
+    w.label_rows(&n.rows(), cols);
+    w.align(1);
+    w.raw(&[GS, b'B', 1]);
+    w.line(&format!(" {} ", l.cancelled));
+    w.raw(&[GS, b'B', 0]);
+
+    // What happened and why.
+    w.align(0);
+    w.raw(&[ESC, b'E', 1]);
+    w.wrapped(&n.greeting(), cols);
+    w.raw(&[ESC, b'E', 0]);
+    w.wrapped(&n.statement(), cols);
+    if !n.reason.trim().is_empty() {
+        w.label_rows(&[(l.reason, n.reason.trim().to_string())], cols);
+    }
+    w.wrapped(&n.explanation, cols);
+    w.line(&"-".repeat(cols));
+
+    // What to do now.
+    w.raw(&[ESC, b'E', 1]);
+    w.line(l.next);
+    w.raw(&[ESC, b'E', 0]);
+    w.wrapped(&n.next_steps, cols);
+    w.wrapped(l.apology, cols);
+    w.line(&"-".repeat(cols));
+
+    let small: Vec<(&str, String)> = [(l.reference, n.reference.trim()), (l.printed, n.printed_at.trim())]
+        .into_iter()
+        .filter(|(_, v)| !v.is_empty())
+        .map(|(label, v)| (label, v.to_string()))
+        .collect();
+    w.label_rows(&small, cols);
+
+    w.raw(&[ESC, b'd', 3]);
+    w.raw(&[GS, b'V', 66, 0]);
+    w.out
+}
+
 struct Writer {
     out: Vec<u8>,
 }
@@ -136,6 +195,29 @@ impl Writer {
         let (bytes, _, _) = GB18030.encode(text);
         self.out.extend_from_slice(&bytes);
         self.out.push(LF);
+    }
+
+    /// Text wrapped to `cols` columns, one printed line each.
+    fn wrapped(&mut self, text: &str, cols: usize) {
+        if text.trim().is_empty() {
+            return;
+        }
+        for line in wrap_columns(text, cols) {
+            self.line(&line);
+        }
+    }
+
+    /// Labels in a column as wide as the widest plus two, values wrapped in the rest and
+    /// indented under their first line.
+    fn label_rows(&mut self, rows: &[(&str, String)], cols: usize) {
+        let label_w = rows.iter().map(|(label, _)| display_width(label)).max().unwrap_or(0) + 2;
+        for (label, value) in rows {
+            for (i, line) in wrap_columns(value, cols - label_w).into_iter().enumerate() {
+                let head = if i == 0 { *label } else { "" };
+                let pad = label_w - display_width(head);
+                self.line(&format!("{head}{}{line}", " ".repeat(pad)));
+            }
+        }
     }
 }
 

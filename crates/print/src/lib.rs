@@ -1,12 +1,13 @@
-//! Queue tickets and daily slot sheets for Frontdesk.
+//! Queue tickets, notices for patients and daily slot sheets for Frontdesk.
 //!
-//! The crate takes plain data ([`TicketData`], [`SheetData`]) and renders
+//! The crate takes plain data ([`TicketData`], [`NoticeData`], [`SheetData`]) and renders
 //!
 //! - PDF with an embedded, subset CJK font (WenQuanYi Micro Hei) and vector barcodes:
-//!   [`render_ticket_pdf`] (80 mm / 58 mm receipt roll) and [`render_sheet_pdf`] (A4);
-//! - an ESC/POS byte stream for thermal printers: [`escpos_ticket`];
+//!   [`render_ticket_pdf`] and [`render_notice_pdf`] (80 mm / 58 mm receipt roll) and
+//!   [`render_sheet_pdf`] (A4);
+//! - an ESC/POS byte stream for thermal printers: [`escpos_ticket`], [`escpos_notice`];
 //!
-//! and sends them to a printer ([`print_ticket`], [`print_sheet`]): CUPS, the Windows
+//! and sends them to a printer ([`print_ticket`], [`print_notice`], [`print_sheet`]): CUPS, the Windows
 //! spooler, or a thermal printer on TCP port 9100 or a device file ([`PrinterTarget`]).
 //!
 //! Patient names are given in full and masked here (张三 → 张*): the full name never reaches
@@ -41,6 +42,7 @@ mod barcode;
 mod error;
 mod escpos;
 mod font;
+mod notice;
 mod pdf;
 mod printer;
 pub mod samples;
@@ -48,8 +50,11 @@ mod sheet;
 mod ticket;
 
 pub use error::PrintError;
-pub use escpos::escpos_ticket;
-pub use printer::{CONNECT_TIMEOUT, PrintReceipt, PrinterTarget, WRITE_TIMEOUT, print_pdf, print_sheet, print_ticket};
+pub use escpos::{escpos_notice, escpos_ticket};
+pub use notice::{NoticeData, render_notice_pdf};
+pub use printer::{
+    CONNECT_TIMEOUT, PrintReceipt, PrinterTarget, WRITE_TIMEOUT, print_notice, print_pdf, print_sheet, print_ticket,
+};
 pub use sheet::{
     BookingStatus, Period, SheetBooking, SheetData, SheetDepartment, SheetProvider, SheetSession, SheetSlot, Totals,
     render_sheet_pdf,

@@ -10,7 +10,8 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 
 use crate::PrintError;
-use crate::escpos::escpos_ticket;
+use crate::escpos::{escpos_notice, escpos_ticket};
+use crate::notice::{NoticeData, render_notice_pdf};
 use crate::sheet::{SheetData, render_sheet_pdf};
 use crate::ticket::{PaperWidth, TicketData, render_ticket_pdf};
 
@@ -97,6 +98,24 @@ pub fn print_ticket(
         PrinterTarget::Cups { .. } | PrinterTarget::WindowsSpooler { .. } => {
             let pdf = render_ticket_pdf(ticket, width)?;
             send_pdf(target, &pdf, &format!("ticket-{}", ticket.ticket_code))
+        }
+    }
+}
+
+/// Prints a notice for a patient on the ticket roll, by the same routes as a ticket: PDF for
+/// CUPS and the Windows spooler (job `notice-<reference>`), ESC/POS for thermal printers.
+pub fn print_notice(
+    target: &PrinterTarget,
+    notice: &NoticeData,
+    width: PaperWidth,
+) -> Result<PrintReceipt, PrintError> {
+    match target {
+        PrinterTarget::EscPosTcp { .. } | PrinterTarget::EscPosDevice { .. } => {
+            send_raw(target, &escpos_notice(notice, width), ESCPOS)
+        }
+        PrinterTarget::Cups { .. } | PrinterTarget::WindowsSpooler { .. } => {
+            let pdf = render_notice_pdf(notice, width)?;
+            send_pdf(target, &pdf, &notice.job_name())
         }
     }
 }

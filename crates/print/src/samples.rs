@@ -1,7 +1,9 @@
-//! Made-up but realistic data for previews, demos and benchmarks: a ticket and a clinic's day.
+//! Made-up but realistic data for previews, demos and benchmarks: a ticket, a notice and a
+//! clinic's day.
 
 use frontdesk_domain::Lang;
 
+use crate::notice::NoticeData;
 use crate::sheet::{
     BookingStatus, Period, SheetBooking, SheetData, SheetDepartment, SheetProvider, SheetSession, SheetSlot,
 };
@@ -22,6 +24,32 @@ pub fn sample_ticket(lang: Lang, confirmed: bool) -> TicketData {
         channel: Channel::Desk,
         printed_at: "2025-03-14 08:12".into(),
         confirmed,
+        lang,
+    }
+}
+
+/// A sample notice for a booking given up after a sync conflict (patient 张三丰, printed as
+/// 张*丰).
+pub fn sample_notice(lang: Lang) -> NoticeData {
+    NoticeData {
+        site_name: "阳光社区卫生服务中心".into(),
+        title: NoticeData::default_title(lang).into(),
+        patient_name: "张三丰".into(),
+        date: "2025-03-14".into(),
+        time_window: "08:30–09:00".into(),
+        department_name: lang.pick("内科", "Internal Medicine").into(),
+        provider_name: "王建国".into(),
+        provider_title: "主任医师".into(),
+        reason: lang.pick("号源已满", "Slot full").into(),
+        explanation: lang
+            .pick(
+                "本机离线时挂的这个号，平台上已被其他窗口或线上预约占满。",
+                "While this desk was offline, the slot was filled by other desks or online bookings.",
+            )
+            .into(),
+        next_steps: NoticeData::default_next_steps(lang).into(),
+        reference: "12".into(),
+        printed_at: "2025-03-14 09:05".into(),
         lang,
     }
 }

@@ -131,22 +131,23 @@ impl TicketData {
     }
 }
 
-/// Sizes that differ between the two paper widths (lengths in mm, fonts in pt).
-struct Geometry {
-    paper: f32,
-    margin: f32,
-    site: f32,
-    label: f32,
-    value: f32,
+/// Sizes that differ between the two paper widths (lengths in mm, fonts in pt); the notice
+/// uses the same ones.
+pub(crate) struct Geometry {
+    pub(crate) paper: f32,
+    pub(crate) margin: f32,
+    pub(crate) site: f32,
+    pub(crate) label: f32,
+    pub(crate) value: f32,
     number: f32,
-    small: f32,
+    pub(crate) small: f32,
     bar_height: f32,
     max_module: f32,
     qr_module: f32,
 }
 
 impl Geometry {
-    fn of(width: PaperWidth) -> Self {
+    pub(crate) fn of(width: PaperWidth) -> Self {
         match width {
             PaperWidth::Mm80 => Geometry {
                 paper: 80.0,
@@ -175,15 +176,15 @@ impl Geometry {
         }
     }
 
-    fn content(&self) -> f32 {
+    pub(crate) fn content(&self) -> f32 {
         self.paper - 2.0 * self.margin
     }
 }
 
 /// One thermal-printer dot at 203 dpi, in mm: bar widths are whole dots so bars print crisply.
 const DOT_MM: f32 = 0.125;
-const LEADING: f32 = 1.3;
-const MIN_TEXT: f32 = 7.0;
+pub(crate) const LEADING: f32 = 1.3;
+pub(crate) const MIN_TEXT: f32 = 7.0;
 
 /// Renders a ticket as a one-page PDF as wide as the paper and as tall as its content.
 pub fn render_ticket_pdf(t: &TicketData, width: PaperWidth) -> Result<Vec<u8>, PrintError> {
@@ -291,7 +292,7 @@ fn draw_ticket(t: &TicketData, width: PaperWidth) -> Result<(Canvas, f32), Print
 /// A label in a narrow left column with its value wrapped in the rest of the width, first
 /// lines on a common baseline. Returns the y below the row.
 #[allow(clippy::too_many_arguments)]
-fn label_row(
+pub(crate) fn label_row(
     c: &mut Canvas,
     left: f32,
     top: f32,

@@ -412,19 +412,24 @@ impl Desk {
             .collect()
     }
 
+    /// One entry of the conflict inbox, open or resolved.
+    pub fn conflict(&self, id: i64, lang: Lang) -> Result<ConflictEntry, DeskError> {
+        self.conflicts(true, lang)?
+            .into_iter()
+            .find(|c| c.id == id)
+            .ok_or_else(|| DeskError::NotFound { entity: "conflict", id: id.to_string() })
+    }
+
     /// Resolves a conflict. Rebooking and overbooking are new ops through the ordinary booking
-    /// path (the same rules); giving up returns the notice to hand the patient.
+    /// path (the same rules); giving up returns the notice to hand the patient as text (print
+    /// it with [`Desk::print_notice`]; a failed print leaves the resolution as it is).
     pub fn resolve_conflict(
         &mut self,
         id: i64,
         resolution: &Resolution,
         lang: Lang,
     ) -> Result<ResolutionOutcome, DeskError> {
-        let entry = self
-            .conflicts(true, lang)?
-            .into_iter()
-            .find(|c| c.id == id)
-            .ok_or_else(|| DeskError::NotFound { entity: "conflict", id: id.to_string() })?;
+        let entry = self.conflict(id, lang)?;
         if entry.resolved_at.is_some() {
             return Err(DeskError::Invalid(vec![FieldError {
                 field: "conflict".into(),
@@ -463,7 +468,8 @@ impl Desk {
             }
             Resolution::Cancel => {
                 booked.as_ref().ok_or_else(not_a_booking)?;
-                let notice = notice_text(self, &entry, lang)?;
+                // The same data the printed notice is made of.
+                let notice = self.notice_for(&entry, lang)?.text();
                 (ResolutionOutcome { booking: None, notice: Some(notice) }, "cancelled".to_string())
             }
             Resolution::Acknowledge => (ResolutionOutcome { booking: None, notice: None }, "acknowledged".to_string()),
@@ -473,33 +479,6 @@ impl Desk {
             .execute("UPDATE conflicts SET resolved_at = ?2, resolution = ?3 WHERE id = ?1", params![id, now, label])?;
         Ok(outcome)
     }
-}
-
-fn notice_text(desk: &Desk, entry: &ConflictEntry, lang: Lang) -> Result<String, DeskError> {
-    let name = entry.patient_name.as_deref().map(frontdesk_domain::names::mask_name).unwrap_or_default();
-    let when = match &entry.envelope.op {
-        Op::Book { slot_id, .. } => {
-            let filter = SlotFilter { slot: Some(slot_id), ..SlotFilter::default() };
-            load_slot_states(desk.conn(), &filter)?
-                .into_iter()
-                .next()
-                .map(|s| {
-                    format!("{} {}–{}", s.session.date, s.slot.start.strftime("%H:%M"), s.slot.end.strftime("%H:%M"))
-                })
-                .unwrap_or_default()
-        }
-        _ => String::new(),
-    };
-    Ok(match lang {
-        Lang::Zh => format!(
-            "{name} 您好：您在 {when} 的挂号未能被平台确认（{}），本次挂号已取消，请到挂号窗口重新挂号。给您带来不便，敬请谅解。",
-            entry.title
-        ),
-        Lang::En => format!(
-            "Dear {name}: your booking for {when} could not be confirmed by the platform ({}) and has been cancelled. Please see the front desk to book again. We apologise for the inconvenience.",
-            entry.title
-        ),
-    })
 }
 
 fn explain(reason: &str, conflict: Option<&Conflict>, errors: &[FieldError], lang: Lang) -> String {
@@ -519,6 +498,17 @@ fn explain(reason: &str, conflict: Option<&Conflict>, errors: &[FieldError], lan
             s.remaining
         ),
     });
+    let mut text = explain_reason(reason, errors, lang);
+    if let Some(s) = suggestion {
+        text.push(' ');
+        text.push_str(&s);
+    }
+    text
+}
+
+/// Why the platform did not accept an op, in plain words (without the suggested slots: the
+/// notice for the patient uses this too).
+pub(crate) fn explain_reason(reason: &str, errors: &[FieldError], lang: Lang) -> String {
     let base = match reason {
         "slot_full" => lang.pick(
             "本机离线时挂的这个号，平台上已被其他窗口或线上预约占满。",
@@ -548,10 +538,6 @@ fn explain(reason: &str, conflict: Option<&Conflict>, errors: &[FieldError], lan
     let mut text = base.to_string();
     if reason == "rejected" {
         text.push_str(&errors.iter().map(|e| format!("{}: {}", e.field, e.message)).collect::<Vec<_>>().join("; "));
-    }
-    if let Some(s) = suggestion {
-        text.push(' ');
-        text.push_str(&s);
     }
     text
 }

@@ -10,9 +10,9 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use frontdesk_domain::Lang;
-use frontdesk_print::{PaperWidth, PrinterTarget, print_sheet, print_ticket, render_sheet_pdf};
+use frontdesk_print::{PaperWidth, PrinterTarget, print_notice, print_sheet, print_ticket, render_sheet_pdf};
 
-use super::support::{CODE, decode, page_count, sheet, ticket, tool};
+use super::support::{CODE, FULL_NAME, MASKED, decode, notice, page_count, pdf_text, sheet, ticket, tool};
 
 /// A private cupsd, killed when dropped.
 struct Cupsd {
@@ -172,7 +172,7 @@ fn job_output(out: &Path, job_id: &str) -> Vec<u8> {
 }
 
 #[test]
-fn cups_prints_ticket_and_sheet_and_reports_errors() {
+fn cups_prints_ticket_notice_and_sheet_and_reports_errors() {
     let c = start_cupsd();
     let out = add_queue(&c, "frontdesk-test");
     let target = PrinterTarget::Cups { queue: Some("frontdesk-test".into()), server: Some(c.server.clone()) };
@@ -187,6 +187,13 @@ fn cups_prints_ticket_and_sheet_and_reports_errors() {
     assert_eq!(printed.len(), receipt.bytes);
     assert_eq!(decode(&printed, "code128"), vec![CODE.to_string()]);
     assert_eq!(decode(&printed, "qrcode"), vec![CODE.to_string()]);
+
+    // A notice: the queue receives its PDF, with the masked name only.
+    let receipt = print_notice(&target, &notice(Lang::Zh), PaperWidth::Mm58).unwrap();
+    let printed = job_output(&out, receipt.job_id.as_deref().expect("job id"));
+    assert_eq!(printed.len(), receipt.bytes);
+    let text = pdf_text(&printed, None);
+    assert!(text.contains("挂号未能确认通知") && text.contains(MASKED) && !text.contains(FULL_NAME), "{text}");
 
     // A slot sheet: all pages arrive.
     let s = sheet(Lang::Zh, 120, 6);

@@ -6,9 +6,11 @@ use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use frontdesk_domain::Lang;
-use frontdesk_print::{PaperWidth, PrinterTarget, escpos_ticket, print_sheet, print_ticket};
+use frontdesk_print::{
+    PaperWidth, PrinterTarget, escpos_notice, escpos_ticket, print_notice, print_sheet, print_ticket,
+};
 
-use super::support::{CODE, FULL_NAME, MASKED, sheet, ticket};
+use super::support::{CODE, FULL_NAME, MASKED, notice, sheet, ticket};
 
 fn golden_path(name: &str) -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/golden").join(name)
@@ -154,4 +156,56 @@ fn device_file_receives_the_job_and_missing_device_is_not_found() {
 
     let e = print_sheet(&PrinterTarget::EscPosDevice { path }, &sheet(Lang::Zh, 10, 6)).unwrap_err();
     assert_eq!(e.code(), "not_supported");
+}
+
+#[test]
+fn escpos_notice_decodes_back_from_gb18030_within_the_columns() {
+    for (lang, width, cols) in
+        [(Lang::Zh, PaperWidth::Mm80, 48), (Lang::Zh, PaperWidth::Mm58, 32), (Lang::En, PaperWidth::Mm58, 32)]
+    {
+        let n = notice(lang);
+        let b = escpos_notice(&n, width);
+        assert_eq!(b, escpos_notice(&n, width), "deterministic");
+        assert!(b.starts_with(&[0x1B, b'@', 0x1C, b'&']), "init, then Chinese mode");
+        assert!(b.ends_with(&[0x1D, b'V', 66, 0]), "ends with a partial cut");
+        assert!(find(&b, &[0x1D, b'B', 1]).is_some(), "the cancelled line is reversed");
+        let lines = text_lines(&b);
+        let text = lines.join("\n");
+        let all: String = text.split_whitespace().collect();
+        let expected = [
+            n.site_name.clone(),
+            n.title.clone(),
+            MASKED.to_string(),
+            "08:30–09:00".to_string(),
+            n.greeting(),
+            n.statement(),
+            n.explanation.clone(),
+            n.next_steps.clone(),
+            lang.pick("本次挂号已取消", "BOOKING CANCELLED").to_string(),
+        ];
+        for want in expected {
+            let want: String = want.split_whitespace().collect();
+            assert!(all.contains(&want), "{lang:?} {width:?}: {want:?} not in:\n{text}");
+        }
+        let (full, _, _) = encoding_rs::GB18030.encode(FULL_NAME);
+        assert!(find(&b, &full).is_none(), "full name sent to the printer");
+        assert!(!text.contains('三'));
+        for line in &lines {
+            let w: usize = line.chars().map(|c| if c.is_ascii() { 1 } else { 2 }).sum();
+            assert!(w <= cols, "line too wide for {cols} columns: {line:?}");
+        }
+    }
+}
+
+#[test]
+fn a_notice_goes_to_a_device_as_escpos() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("lp0");
+    std::fs::write(&path, b"").unwrap();
+    let n = notice(Lang::Zh);
+    let receipt = print_notice(&PrinterTarget::EscPosDevice { path: path.clone() }, &n, PaperWidth::Mm58).unwrap();
+    assert_eq!(std::fs::read(&path).unwrap(), escpos_notice(&n, PaperWidth::Mm58));
+    assert_eq!(receipt.format, "application/vnd.escpos");
+    let missing = PrinterTarget::EscPosDevice { path: dir.path().join("no/such/device") };
+    assert_eq!(print_notice(&missing, &n, PaperWidth::Mm58).unwrap_err().code(), "printer_not_found");
 }

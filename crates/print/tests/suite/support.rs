@@ -5,8 +5,8 @@ use std::process::Command;
 
 use frontdesk_domain::Lang;
 use frontdesk_print::{
-    BookingStatus, Channel, Period, SheetBooking, SheetData, SheetDepartment, SheetProvider, SheetSession, SheetSlot,
-    TicketData,
+    BookingStatus, Channel, NoticeData, Period, SheetBooking, SheetData, SheetDepartment, SheetProvider, SheetSession,
+    SheetSlot, TicketData,
 };
 
 /// The Debian package that provides each tool the tests run.
@@ -155,6 +155,31 @@ pub fn ticket(lang: Lang, confirmed: bool) -> TicketData {
         channel: Channel::Desk,
         printed_at: "2025-03-14 08:12".into(),
         confirmed,
+        lang,
+    }
+}
+
+/// A notice for 张三丰's booking given up after a `slot_full` conflict.
+pub fn notice(lang: Lang) -> NoticeData {
+    NoticeData {
+        site_name: "阳光社区卫生服务中心".into(),
+        title: NoticeData::default_title(lang).into(),
+        patient_name: FULL_NAME.into(),
+        date: "2025-03-14".into(),
+        time_window: "08:30–09:00".into(),
+        department_name: "儿科".into(),
+        provider_name: "王建国".into(),
+        provider_title: "主任医师".into(),
+        reason: lang.pick("号源已满", "Slot full").into(),
+        explanation: lang
+            .pick(
+                "本机离线时挂的这个号，平台上已被其他窗口或线上预约占满。",
+                "While this desk was offline, the slot was filled by other desks or online bookings.",
+            )
+            .into(),
+        next_steps: NoticeData::default_next_steps(lang).into(),
+        reference: "12".into(),
+        printed_at: "2025-03-14 09:05".into(),
         lang,
     }
 }

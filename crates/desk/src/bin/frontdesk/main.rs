@@ -227,9 +227,15 @@ enum ConflictsCommand {
         /// Book the patient into this slot instead (e.g. the suggested one).
         #[arg(long, group = "how")]
         rebook: Option<String>,
-        /// Give the booking up and print the notice for the patient.
+        /// Give the booking up and print the notice for the patient (on the settings' printer).
         #[arg(long, group = "how")]
         cancel: bool,
+        /// With --cancel: only show the notice's text, print nothing.
+        #[arg(long, requires = "cancel")]
+        no_print: bool,
+        /// With --cancel: print the notice here instead of the settings' printer.
+        #[arg(long, requires = "cancel", conflicts_with = "no_print")]
+        printer: Option<String>,
         /// Book beyond capacity (admins only), with --reason.
         #[arg(long, group = "how", requires = "reason")]
         overbook: bool,
@@ -239,6 +245,14 @@ enum ConflictsCommand {
         /// Why (with --overbook).
         #[arg(long)]
         reason: Option<String>,
+    },
+    /// Print the notice for the patient of a booking given up (`resolve --cancel`) again.
+    Notice {
+        /// The conflict's number.
+        id: i64,
+        /// Print here instead of the settings' printer.
+        #[arg(long)]
+        printer: Option<String>,
     },
 }
 
@@ -505,7 +519,16 @@ fn run(cli: &Cli, out: &Out) -> Result<(), DeskError> {
             }
         }
         Command::Conflicts(ConflictsCommand::List { all }) => out.conflicts(&desk.conflicts(*all, lang)?),
-        Command::Conflicts(ConflictsCommand::Resolve { id, rebook, cancel, overbook, ack, reason }) => {
+        Command::Conflicts(ConflictsCommand::Resolve {
+            id,
+            rebook,
+            cancel,
+            overbook,
+            ack,
+            reason,
+            no_print,
+            printer,
+        }) => {
             let resolution = match (rebook, cancel, overbook, ack) {
                 (Some(slot), ..) => Resolution::Rebook(SlotId(slot.trim().to_string())),
                 (None, true, ..) => Resolution::Cancel,
@@ -524,7 +547,24 @@ fn run(cli: &Cli, out: &Out) -> Result<(), DeskError> {
                     }]));
                 }
             };
-            out.resolved(&desk.resolve_conflict(*id, &resolution, lang)?);
+            let outcome = desk.resolve_conflict(*id, &resolution, lang)?;
+            if resolution == Resolution::Cancel && !no_print {
+                // The resolution stands whatever the printer does: the notice can be printed again.
+                let printed = desk.print_notice(*id, printer.as_deref(), lang);
+                out.resolved_and_printed(&outcome, printed.as_ref().ok());
+                if printed.is_err() {
+                    out.set_hint(&match lang {
+                        Lang::Zh => format!("重新打印通知：frontdesk conflicts notice {id}"),
+                        Lang::En => format!("To print the notice again: frontdesk conflicts notice {id}"),
+                    });
+                }
+                printed?;
+            } else {
+                out.resolved(&outcome);
+            }
+        }
+        Command::Conflicts(ConflictsCommand::Notice { id, printer }) => {
+            out.printed(&desk.print_notice(*id, printer.as_deref(), lang)?);
         }
     }
     Ok(())

@@ -58,8 +58,12 @@ impl Out {
             if let DeskError::Refused(r) = e {
                 v["error"]["rule"] = serde_json::Value::String(r.error.code().to_string());
             }
-            if let Some((_, s)) = hint.as_ref() {
-                v["error"]["suggestion"] = s.clone();
+            if let Some((line, s)) = hint.as_ref() {
+                if s.is_null() {
+                    v["error"]["hint"] = serde_json::Value::String(line.clone());
+                } else {
+                    v["error"]["suggestion"] = s.clone();
+                }
             }
             eprintln!("{}", serde_json::to_string_pretty(&v).unwrap_or_default());
             return;
@@ -82,6 +86,11 @@ impl Out {
         if let Some((line, _)) = hint.as_ref() {
             eprintln!("{line}");
         }
+    }
+
+    /// A line printed under the error (what to do about it).
+    pub fn set_hint(&self, line: &str) {
+        *self.hint.borrow_mut() = Some((line.to_string(), serde_json::Value::Null));
     }
 
     pub fn set_suggestion(&self, s: Option<&(Suggestion, Option<Provider>)>) {
@@ -485,6 +494,21 @@ impl Out {
         }
         if let Some(n) = &r.notice {
             outln!("{}\n  {n}", self.t("请交给患者的通知：", "Notice for the patient:"));
+        }
+    }
+
+    /// A resolution and, when the notice was printed, where it went (a failed print is
+    /// reported as the error).
+    pub fn resolved_and_printed(&self, r: &ResolutionOutcome, printed: Option<&frontdesk_desk::Printed>) {
+        if self.json {
+            let mut value = serde_json::to_value(r).unwrap_or_default();
+            value["printed"] = serde_json::to_value(printed).unwrap_or_default();
+            self.json(&value);
+            return;
+        }
+        self.resolved(r);
+        if let Some(p) = printed {
+            self.printed(p);
         }
     }
 }
