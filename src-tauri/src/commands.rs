@@ -225,44 +225,29 @@ pub async fn slot_options(state: State<'_, AppState>, department: String) -> Res
     state.require_staff()?;
     let lang = state.lang();
     let desk = state.desk();
-    let board = desk.board(desk.today()).map_err(err(lang))?;
-    // Read from the board the engine computed (it already zeroes ended slots and closed
-    // sessions); the booking itself is decided by the engine's rules.
-    let mut options = Vec::new();
-    let wanted = department.trim();
-    for d in board
-        .departments
-        .iter()
-        .filter(|d| d.department.code.eq_ignore_ascii_case(wanted) || d.department.id.as_str() == wanted)
-    {
-        for p in &d.providers {
-            let earliest = p
-                .sessions
-                .iter()
-                .flat_map(|s| s.slots.iter().map(move |x| (s, x)))
-                .filter(|(_, x)| x.remaining_desk > 0 && !x.ended)
-                .min_by_key(|(s, x)| (s.session.period, x.slot.start));
-            if let Some((s, x)) = earliest {
-                options.push(SlotOption {
-                    slot_id: x.slot.id.to_string(),
-                    session_id: s.session.id.to_string(),
-                    provider_id: p.provider.id.to_string(),
-                    provider_name: p.provider.name.clone(),
-                    provider_title: p.provider.title.clone(),
-                    department_code: d.department.code.clone(),
-                    department_name: d.department.name.clone(),
-                    department_name_en: d.department.name_en.clone(),
-                    date: board.date.to_string(),
-                    period: s.session.period.into(),
-                    start: hm(x.slot.start),
-                    end: hm(x.slot.end),
-                    remaining: x.remaining_desk,
-                    fee_fen: i32::try_from(p.provider.fee_fen).unwrap_or(i32::MAX),
-                });
-            }
-        }
-    }
-    options.sort_by(|a, b| (a.period as u8, &a.start).cmp(&(b.period as u8, &b.start)));
+    // Each provider's earliest slot a walk-in can take now, as the engine's rules rank them.
+    let today = desk.today();
+    let options = desk
+        .walk_in_options(&department)
+        .map_err(err(lang))?
+        .into_iter()
+        .map(|o| SlotOption {
+            slot_id: o.state.slot.id.to_string(),
+            session_id: o.state.session.id.to_string(),
+            provider_id: o.provider.id.to_string(),
+            provider_name: o.provider.name.clone(),
+            provider_title: o.provider.title.clone(),
+            department_code: o.department.code.clone(),
+            department_name: o.department.name.clone(),
+            department_name_en: o.department.name_en.clone(),
+            date: today.to_string(),
+            period: o.state.session.period.into(),
+            start: hm(o.state.slot.start),
+            end: hm(o.state.slot.end),
+            remaining: o.remaining,
+            fee_fen: i32::try_from(o.provider.fee_fen).unwrap_or(i32::MAX),
+        })
+        .collect();
     Ok(options)
 }
 
@@ -602,8 +587,27 @@ pub async fn resolve_conflict(
     let done = desk.resolve_conflict(i64::from(id), &resolution, lang).map_err(err(lang))?;
     push_status(&app, &desk);
     state.notify_sync();
-    let print = done.booking.as_ref().map(|b| print_ticket(&mut desk, &state, &b.booking.id, lang));
+    // A new booking gets its ticket; a booking given up gets the notice for the patient. The
+    // resolution stands whatever the printer does.
+    let print = match (&done.booking, &done.notice) {
+        (Some(b), _) => Some(print_ticket(&mut desk, &state, &b.booking.id, lang)),
+        (None, Some(_)) => {
+            Some(outcome(desk.print_notice(i64::from(id), state.printer_override().as_deref(), lang), lang))
+        }
+        (None, None) => None,
+    };
     Ok(ConflictResolved { booking: done.booking.as_ref().map(BookingInfo::from), notice: done.notice, print })
+}
+
+/// Prints the notice for the patient of a booking given up in the conflict inbox again.
+#[tauri::command]
+#[specta::specta]
+pub async fn print_notice(state: State<'_, AppState>, id: u32) -> Res<PrintOutcome> {
+    state.require_staff()?;
+    let lang = state.lang();
+    let mut desk = state.desk();
+    desk.conflict(i64::from(id), lang).map_err(err(lang))?;
+    Ok(outcome(desk.print_notice(i64::from(id), state.printer_override().as_deref(), lang), lang))
 }
 
 /// Admins only: suspends a session (停诊) with a reason.

@@ -721,7 +721,7 @@ pub struct ConflictResolved {
     pub booking: Option<BookingInfo>,
     /// The notice for the patient, when the booking was given up.
     pub notice: Option<String>,
-    /// The new booking's ticket.
+    /// The new booking's ticket, or the notice for the patient when the booking was given up.
     pub print: Option<PrintOutcome>,
 }
 

@@ -45,6 +45,7 @@ pub fn specta_builder() -> Builder<tauri::Wry> {
             commands::sync_now,
             commands::conflicts,
             commands::resolve_conflict,
+            commands::print_notice,
             commands::suspend_session,
             commands::resume_session,
             commands::print_slot_sheet,

@@ -714,6 +714,41 @@ impl Desk {
         ids.into_iter().map(|id| booking_view(&self.conn, &BookingId(id))).collect()
     }
 
+    /// What a walk-in can be booked into today in a department (by code or id): each
+    /// provider's earliest slot a desk may book now, by the rules' own `earliest_bookable`,
+    /// earliest first. Providers with nothing left today are not listed.
+    pub fn walk_in_options(&self, department: &str) -> Result<Vec<WalkInOption>, DeskError> {
+        let site = self.site()?;
+        let now = self.now_local();
+        let today = now.date();
+        let dept = resolve_department(&self.conn, &site.id, department)?;
+        let filter =
+            SlotFilter { department: Some(&dept.id), from: Some(today), to: Some(today), ..SlotFilter::default() };
+        let mut by_provider: std::collections::BTreeMap<ProviderId, Vec<SlotState>> = Default::default();
+        for state in load_slot_states(&self.conn, &filter)? {
+            by_provider.entry(state.session.provider_id.clone()).or_default().push(state);
+        }
+        let mut options = Vec::new();
+        for (provider_id, states) in by_provider {
+            if let Some(state) = earliest_bookable(&states, Channel::Desk, now) {
+                options.push(WalkInOption {
+                    provider: self.provider(&provider_id)?,
+                    department: dept.clone(),
+                    remaining: state.remaining(frontdesk_domain::schedule::Pool::Desk),
+                    state: state.clone(),
+                });
+            }
+        }
+        options.sort_by(|a, b| {
+            (a.state.session.period, a.state.slot.start, &a.state.slot.id).cmp(&(
+                b.state.session.period,
+                b.state.slot.start,
+                &b.state.slot.id,
+            ))
+        });
+        Ok(options)
+    }
+
     /// The board of a day.
     pub fn board(&self, date: Date) -> Result<Board, DeskError> {
         let now = self.now_local();
@@ -1089,6 +1124,19 @@ pub(crate) fn upsert_slot(tx: &Connection, s: &Slot) -> Result<(), DeskError> {
         ],
     )?;
     Ok(())
+}
+
+/// A provider's earliest slot for a walk-in (see [`Desk::walk_in_options`]).
+#[derive(Debug, Clone)]
+pub struct WalkInOption {
+    /// The department.
+    pub department: Department,
+    /// The provider.
+    pub provider: Provider,
+    /// The slot, its session and the numbers held in it.
+    pub state: SlotState,
+    /// Desk numbers still free in the slot.
+    pub remaining: u32,
 }
 
 /// Which slots to load.

@@ -13,7 +13,7 @@ pub mod sync;
 
 pub use engine::{
     Board, BoardDepartment, BoardProvider, BoardSession, BoardSlot, BookTarget, BookingView, DemoSeeded, Desk,
-    DeskStatus, DeviceInfo, OutboxEntry, ScanOutcome, SystemClock,
+    DeskStatus, DeviceInfo, OutboxEntry, ScanOutcome, SystemClock, WalkInOption,
 };
 pub use error::{DeskError, ErrorClass, field_label};
 pub use printing::{PrintSettings, Printed, Printer};

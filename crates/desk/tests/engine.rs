@@ -252,3 +252,37 @@ fn suspending_a_session_refuses_bookings_and_writes_an_op() {
     let kinds: Vec<String> = desk.outbox().unwrap().into_iter().map(|o| o.kind).collect();
     assert_eq!(kinds, ["register_patient", "suspend_session", "resume_session", "book"]);
 }
+
+#[test]
+fn walk_in_options_are_each_providers_earliest_bookable_slot() {
+    let clock = clock();
+    let (_dir, mut desk) = demo_desk(clock.clone());
+    let first = |desk: &Desk| -> Vec<(String, String, u32)> {
+        desk.walk_in_options("nk")
+            .unwrap()
+            .into_iter()
+            .map(|o| (o.provider.id.to_string(), o.state.slot.id.to_string(), o.remaining))
+            .collect()
+    };
+    let before = first(&desk);
+    assert!(before.len() >= 2, "内科 has several providers: {before:?}");
+    assert!(before.iter().all(|(_, slot, n)| slot.ends_with("-am-01") && *n == 2), "{before:?}");
+    // Taking both desk numbers of provider 1's first slot moves its option to the next slot.
+    for i in 1..=2 {
+        let p = desk.register_patient(&input(&format!("患者{i}"), &doc(i)), Lang::Zh).unwrap();
+        desk.book(&p.id, &BookTarget::Slot(SlotId::from("demo-nk-1-20261123-am-01"))).unwrap();
+    }
+    let after = first(&desk);
+    let nk1 = after.iter().find(|(p, ..)| p == "demo-nk-1").unwrap();
+    assert_eq!(nk1.1, "demo-nk-1-20261123-am-02");
+    // A suspended session offers nothing; the provider's afternoon comes first instead.
+    desk.suspend_session(&frontdesk_domain::schedule::SessionId::from("demo-nk-2-20261123-am"), "会诊").unwrap();
+    let nk2 = first(&desk).into_iter().find(|(p, ..)| p == "demo-nk-2").map(|(_, s, _)| s);
+    assert!(nk2.as_deref().is_none_or(|s| s.contains("-pm-")), "{nk2:?}");
+    // At 08:30 the 08:00 slots have ended: the current one is offered.
+    clock.advance(SignedDuration::from_mins(60));
+    let later = first(&desk);
+    assert!(later.iter().all(|(_, slot, _)| !slot.ends_with("-am-01")), "{later:?}");
+    // Ordered by time, and an unknown department is an error.
+    assert!(desk.walk_in_options("nope").is_err());
+}

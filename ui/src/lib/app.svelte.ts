@@ -4,6 +4,7 @@
 import { type ApiError, type AppInfo, type Backend, type StaffView, type SyncStatus, toApiError } from './backend';
 import { type Lang, type MessageKey, langOfLocale, translate, translateDynamic } from './i18n';
 import { WalkInFlow } from './walkin.svelte';
+import { ConflictInbox } from './conflicts.svelte';
 
 export type Screen = 'board' | 'walkin' | 'checkin' | 'bookings' | 'sync' | 'admin';
 
@@ -28,6 +29,7 @@ export class AppStore {
   notice = $state<Notice | null>(null);
   /** Walk-in registration in progress (kept while the nurse looks at other screens). */
   readonly walkIn: WalkInFlow;
+  readonly inbox: ConflictInbox;
   /** Bumped whenever bookings change, so lists reload. */
   revision = $state(0);
   loadError = $state<ApiError | null>(null);
@@ -38,6 +40,7 @@ export class AppStore {
   constructor(backend: Backend) {
     this.backend = backend;
     this.walkIn = new WalkInFlow(backend);
+    this.inbox = new ConflictInbox(this);
   }
 
   t = (key: MessageKey): string => translate(this.lang, key);

@@ -95,6 +95,8 @@ export interface Backend {
   syncNow(): Promise<SyncStatus>;
   conflicts(includeResolved: boolean): Promise<ConflictView[]>;
   resolveConflict(id: number, action: ConflictAction): Promise<ConflictResolved>;
+  /** Prints the notice for the patient of a booking given up (a conflict resolved by cancelling) again. */
+  printNotice(id: number): Promise<PrintOutcome>;
   suspendSession(sessionId: string, reason: string): Promise<void>;
   resumeSession(sessionId: string): Promise<void>;
   printSlotSheet(date?: string | null): Promise<PrintOutcome>;

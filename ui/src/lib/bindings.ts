@@ -79,6 +79,8 @@ export const commands = {
 	 *  the patient comes back), overbook with a reason (admins), or acknowledge.
 	 */
 	resolveConflict: (id: number, action: ConflictAction) => typedError<ConflictResolved, ApiError>(__TAURI_INVOKE("resolve_conflict", { id, action })),
+	/**  Prints the notice for the patient of a booking given up in the conflict inbox again. */
+	printNotice: (id: number) => typedError<PrintOutcome, ApiError>(__TAURI_INVOKE("print_notice", { id })),
 	/**  Admins only: suspends a session (停诊) with a reason. */
 	suspendSession: (sessionId: string, reason: string) => typedError<null, ApiError>(__TAURI_INVOKE("suspend_session", { sessionId, reason })),
 	/**  Admins only: resumes a suspended session. */
@@ -227,7 +229,7 @@ export type ConflictResolved = {
 	booking: BookingInfo | null,
 	/**  The notice for the patient, when the booking was given up. */
 	notice: string | null,
-	/**  The new booking's ticket. */
+	/**  The new booking's ticket, or the notice for the patient when the booking was given up. */
 	print: PrintOutcome | null,
 };
 

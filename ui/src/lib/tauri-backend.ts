@@ -41,6 +41,7 @@ export const tauriBackend: Backend = {
   syncNow: () => unwrap(commands.syncNow()),
   conflicts: (includeResolved) => unwrap(commands.conflicts(includeResolved)),
   resolveConflict: (id, action) => unwrap(commands.resolveConflict(id, action)),
+  printNotice: (id) => unwrap(commands.printNotice(id)),
   suspendSession: (id, reason) => unwrap(commands.suspendSession(id, reason)).then(() => undefined),
   resumeSession: (id) => unwrap(commands.resumeSession(id)).then(() => undefined),
   printSlotSheet: (date) => unwrap(commands.printSlotSheet(date ?? null)),

@@ -3,7 +3,7 @@
 
 import type { Backend } from '../lib/backend';
 import { BackendError } from '../lib/backend';
-import type { AppInfo, BoardView, Booked, BookingInfo, ConflictAction, ConflictResolved, ConflictView, PatientForm, PatientView, ScanResult, Settings, SlotOption, StaffView, SyncStatus, UiLang } from '../lib/bindings';
+import type { AppInfo, BoardView, Booked, BookingInfo, ConflictAction, ConflictResolved, ConflictView, PatientForm, PatientView, PrintOutcome, ScanResult, Settings, SlotOption, StaffView, SyncStatus, UiLang } from '../lib/bindings';
 
 export class FakeBackend implements Backend {
   lang: UiLang = 'zh';
@@ -178,8 +178,21 @@ export class FakeBackend implements Backend {
     c.resolvedAt = '2026-11-23T01:00:00Z';
     c.resolution = action.kind;
     if (action.kind === 'rebook') return { booking: this.makeBooking('p1').booking, notice: null, print: null };
-    if (action.kind === 'cancel') return { booking: null, notice: '您的挂号未能确认，请到窗口改约。', print: null };
+    if (action.kind === 'cancel') return { booking: null, notice: '您的挂号未能确认，请到窗口改约。', print: this.noticePrint(id) };
     return { booking: null, notice: null, print: null };
+  }
+  /** Whether the printer works, for notices. */
+  printerWorks = true;
+  private noticePrint(id: number): PrintOutcome {
+    if (!this.printerWorks) return { printed: false, reprint: false, printer: null, file: null, jobId: null, error: { code: 'printer_unreachable', message: '打印机未连接', fields: [], suggestion: null } };
+    return { printed: true, reprint: false, printer: '/tmp/print', file: `/tmp/print/notice-${id}.pdf`, jobId: null, error: null };
+  }
+  async printNotice(id: number): Promise<PrintOutcome> {
+    this.call(`printNotice:${id}`);
+    const c = this.conflictList.find((x) => x.id === id);
+    if (!c) throw new BackendError({ code: 'not_found', message: 'no conflict', fields: [], suggestion: null });
+    if (c.resolution !== 'cancel') throw new BackendError({ code: 'notice_not_available', message: '只有已放弃的挂号才有通知', fields: [], suggestion: null });
+    return { ...this.noticePrint(id), reprint: true };
   }
   async suspendSession(): Promise<void> {}
   async resumeSession(): Promise<void> {}

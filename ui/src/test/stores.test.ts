@@ -214,6 +214,45 @@ describe('conflict inbox (fake backend)', () => {
     expect(done.notice).toContain('改约');
     expect(await backend.conflicts(false)).toEqual([]);
   });
+
+  it('giving a booking up prints the notice; a failed print can be printed again', async () => {
+    const backend = new FakeBackend();
+    await backend.signIn('nurse', 'nurse123');
+    const conflict = (id: number) => ({ id, kind: 'book', reason: 'slot_full', title: '号源已满', explanation: '平台上该时段已满', patientName: '张三', suggestions: [], errors: [], createdAt: '2026-11-23T00:40:00Z', resolvedAt: null, resolution: null });
+    backend.conflictList.push(conflict(1), conflict(2));
+    const store = new AppStore(backend);
+    expect(await store.inbox.resolve(conflict(1), { kind: 'cancel' })).toBe(true);
+    expect(store.inbox.notice).toContain('改约');
+    expect(store.inbox.noticePrint).toMatchObject({ printed: true, file: '/tmp/print/notice-1.pdf' });
+
+    backend.printerWorks = false;
+    expect(await store.inbox.resolve(conflict(2), { kind: 'cancel' })).toBe(true);
+    expect(store.inbox.noticeConflict).toBe(2);
+    expect(store.inbox.noticePrint?.printed).toBe(false);
+    expect(store.inbox.noticePrint?.error?.code).toBe('printer_unreachable');
+    // The resolution stands; the printer comes back and the same notice prints.
+    expect((await backend.conflicts(false)).length).toBe(0);
+    backend.printerWorks = true;
+    expect(await store.inbox.printNotice()).toBe(true);
+    expect(backend.calls).toContain('printNotice:2');
+    expect(store.inbox.noticePrint).toMatchObject({ printed: true, reprint: true });
+  });
+
+  it('a rebooked conflict prints no notice and tells what was booked', async () => {
+    const backend = new FakeBackend();
+    await backend.signIn('nurse', 'nurse123');
+    const c = { id: 3, kind: 'book', reason: 'slot_full', title: '号源已满', explanation: '', patientName: '张三', suggestions: [], errors: [], createdAt: '2026-11-23T00:40:00Z', resolvedAt: null, resolution: null };
+    backend.conflictList.push(c);
+    const store = new AppStore(backend);
+    expect(await store.inbox.resolve(c, { kind: 'rebook', slotId: 'sl2' })).toBe(true);
+    expect(store.inbox.notice).toBeNull();
+    expect(store.inbox.noticePrint).toBeNull();
+    expect(store.notice?.kind).toBe('ok');
+    expect(await store.inbox.printNotice()).toBe(false);
+    // Printing the notice of a conflict that was not given up is refused with its code.
+    expect(await store.inbox.printNotice(3)).toBe(false);
+    expect(store.notice?.code).toBe('notice_not_available');
+  });
 });
 
 describe('first run', () => {
