@@ -24,6 +24,7 @@ use frontdesk_domain::schedule::{
 };
 use frontdesk_domain::ticket::TicketCode;
 use frontdesk_protocol::admin::GenerateSessions;
+use frontdesk_protocol::online::{OnlineBooking, OnlineBookingRequest};
 use frontdesk_protocol::sync::{Op, OpEnvelope, Outcome, PushRequest, PushResponse};
 use jiff::civil::{date, time};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -105,6 +106,27 @@ fn find(h: &[u8], n: &[u8]) -> Option<usize> {
     h.windows(n.len()).position(|w| w == n)
 }
 
+/// A booking request of the burst: patient `n` (distinct), into the platform's first
+/// suggestion after a refusal, else a random slot of the hot department.
+fn booking_body(n: u64, last: Option<&[u8]>, slots: &[SlotId], seed: &AtomicU64) -> String {
+    let mut slot = None;
+    if let Some(body) = last
+        && find(body, b"suggestions").is_some()
+        && let Ok(v) = serde_json::from_slice::<serde_json::Value>(body)
+        && let Some(s) = v["suggestions"][0]["slot_id"].as_str()
+    {
+        slot = Some(s.to_string());
+    }
+    let slot = slot.unwrap_or_else(|| {
+        let x = seed.fetch_add(0x9E37_79B9_7F4A_7C15, Ordering::Relaxed);
+        slots[(x % slots.len() as u64) as usize].to_string()
+    });
+    // Serialized straight from the typed values (no intermediate `Value`): the generator
+    // should cost as little as it does for hello.
+    let patient = serde_json::to_string(&frontdesk_central::demo::patient(1_000_000 + n)).unwrap();
+    format!(r#"{{"patient":{patient},"slot_id":{}}}"#, serde_json::to_string(&slot).unwrap())
+}
+
 fn post(path: &str, body: &str) -> Vec<u8> {
     format!(
         "POST {path} HTTP/1.1\r\nhost: bench\r\ncontent-type: application/json\r\ncontent-length: {}\r\n\r\n{body}",
@@ -171,8 +193,39 @@ where
     Run { requests: clients * per_client, ok: ok.load(Ordering::Relaxed), elapsed, latencies_us }
 }
 
+/// What a booking answers, for the JSON baseline (the same size as a real answer).
+fn canned_booking() -> OnlineBooking {
+    OnlineBooking {
+        booking_id: BookingId(uuid::Uuid::now_v7().to_string()),
+        patient_id: PatientId(uuid::Uuid::now_v7().to_string()),
+        slot_id: SlotId::from("burst-hot-1-20261123-am-01"),
+        session_id: frontdesk_domain::schedule::SessionId::from("burst-hot-1-20261123-am"),
+        date: date(2026, 11, 23),
+        start: time(8, 0, 0, 0),
+        end: time(8, 30, 0, 0),
+        queue_no: 7,
+        ticket_code: TicketCode::from_random(42),
+    }
+}
+
+/// The baselines: plain axum `GET /hello`, and `POST /book` that parses a booking request and
+/// answers a booking as JSON (what the platform's booking path costs without storage, rules,
+/// middleware or hand-over to the writer).
 async fn hello_server() -> std::net::SocketAddr {
-    let app = axum::Router::new().route("/hello", axum::routing::get(|| async { "hello" }));
+    let canned = Arc::new(canned_booking());
+    let app = axum::Router::new().route("/hello", axum::routing::get(|| async { "hello" })).route(
+        "/book",
+        axum::routing::post(move |axum::Json(req): axum::Json<OnlineBookingRequest>| {
+            let canned = canned.clone();
+            async move {
+                let mut b = (*canned).clone();
+                if let Some(slot) = req.slot_id {
+                    b.slot_id = slot;
+                }
+                (axum::http::StatusCode::CREATED, axum::Json(b))
+            }
+        }),
+    );
     let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = l.local_addr().unwrap();
     tokio::spawn(async move { axum::serve(l, app).await.unwrap() });
@@ -288,28 +341,33 @@ async fn run() {
         (cpu1.0 - cpu0.0) / h.requests as f64,
     );
 
+    // JSON baseline: the same booking requests and answers, plain axum, same generator.
+    if env("SKIP_HELLO", 0) != 1 {
+        let cpu0 = cpu_us();
+        let slots_j = slots.clone();
+        let seed_j = AtomicU64::new(0x9E37_79B9_7F4A_7C15);
+        let mut j =
+            load(hello, clients, per_client, move |n, last| post("/book", &booking_body(n, last, &slots_j, &seed_j)))
+                .await;
+        let cpu1 = cpu_us();
+        let (jp50, jp99) = (j.pct(0.5), j.pct(0.99));
+        println!(
+            "json baseline: {} requests in {:.2}s = {:.0} req/s, p50 {jp50:.2} ms, p99 {jp99:.2} ms; {:.0}% of hello; CPU {:.1} µs/request",
+            j.requests,
+            j.elapsed.as_secs_f64(),
+            j.rate(),
+            100.0 * j.rate() / h.rate(),
+            (cpu1.0 - cpu0.0) / j.requests as f64,
+        );
+    }
+
     // The burst: each client books distinct patients into random slots of the hot
     // department; after a refusal it takes the platform's first suggestion.
     let seed = AtomicU64::new(0x9E37_79B9_7F4A_7C15);
     let cpu0 = cpu_us();
+    let burst_slots = slots.clone();
     let mut b = load(addr, clients, per_client, move |n, last| {
-        let mut slot = None;
-        if let Some(body) = last
-            && find(body, b"suggestions").is_some()
-            && let Ok(v) = serde_json::from_slice::<serde_json::Value>(body)
-            && let Some(s) = v["suggestions"][0]["slot_id"].as_str()
-        {
-            slot = Some(s.to_string());
-        }
-        let slot = slot.unwrap_or_else(|| {
-            let x = seed.fetch_add(0x9E37_79B9_7F4A_7C15, Ordering::Relaxed);
-            slots[(x % slots.len() as u64) as usize].to_string()
-        });
-        // Serialized straight from the typed values (no intermediate `Value`): the generator
-        // should cost as little as it does for hello.
-        let patient = serde_json::to_string(&frontdesk_central::demo::patient(1_000_000 + n)).unwrap();
-        let body = format!(r#"{{"patient":{patient},"slot_id":{}}}"#, serde_json::to_string(&slot).unwrap());
-        post("/v1/public/sites/burst/bookings", &body)
+        post("/v1/public/sites/burst/bookings", &booking_body(n, last, &burst_slots, &seed))
     })
     .await;
     let cpu1 = cpu_us();
