@@ -1,10 +1,10 @@
 //! Route handlers. Each one is annotated for the OpenAPI document (`/openapi.json`); bodies
 //! are the serde forms of the `frontdesk-protocol` types named in each description.
 
-use axum::extract::rejection::QueryRejection;
-use axum::extract::{Path, Query, State};
 use std::io::Write as _;
 
+use axum::extract::rejection::QueryRejection;
+use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::{Extension, Json};
