@@ -6,8 +6,10 @@
 pub mod commands;
 pub mod dto;
 pub mod error;
+pub mod launch;
 pub mod state;
 pub mod sync_loop;
+pub mod webview;
 
 use tauri::Manager;
 use tauri_specta::{Builder, collect_commands, collect_events};
@@ -91,6 +93,9 @@ pub fn run() {
         .invoke_handler(builder.invoke_handler())
         .setup(move |app| {
             builder.mount_events(app);
+            if let Some(window) = app.get_webview_window("main") {
+                webview::tune(&window)?;
+            }
             let (replica, clock) = {
                 let state = app.state::<AppState>();
                 (state.replica_path(), state.desk().clock().clone())

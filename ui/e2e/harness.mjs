@@ -3,7 +3,7 @@
 // ports the OS picked; nothing waits on a fixed sleep, only on conditions.
 
 import { spawn, execFileSync } from 'node:child_process';
-import { mkdtempSync, mkdirSync, existsSync, readdirSync } from 'node:fs';
+import { mkdtempSync, mkdirSync, existsSync, readdirSync, readFileSync } from 'node:fs';
 import { createServer, connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { basename, join, dirname } from 'node:path';
@@ -42,6 +42,33 @@ async function waitForPort(port, child, timeoutMs = 20000) {
   throw new Error(`tauri-driver did not listen on ${port}`);
 }
 
+function processState(pid) {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return stat.slice(stat.lastIndexOf(')') + 2).split(' ')[0];
+  } catch {
+    return 'gone';
+  }
+}
+
+/** `pid` and all its descendants (Linux /proc). */
+export function processTree(pid) {
+  const all = [pid];
+  const byParent = new Map();
+  for (const d of readdirSync('/proc')) {
+    if (!/^\d+$/.test(d)) continue;
+    try {
+      const stat = readFileSync(`/proc/${d}/stat`, 'utf8');
+      const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+      byParent.set(ppid, [...(byParent.get(ppid) ?? []), Number(d)]);
+    } catch {
+      // The process ended meanwhile.
+    }
+  }
+  for (let i = 0; i < all.length; i++) all.push(...(byParent.get(all[i]) ?? []));
+  return all;
+}
+
 /** Fresh directories for one desk (reuse them to restart the same desk). */
 export function desk(name) {
   const root = mkdtempSync(join(tmpdir(), `frontdesk-e2e-${name}-`));
@@ -76,6 +103,9 @@ export async function startApp(dirs, { locale = 'zh_CN.UTF-8' } = {}) {
   driver.stderr.on('data', (d) => { stderr += d; });
   try {
     await waitForPort(port, driver);
+    // tauri-driver listens before the WebKitWebDriver it started does; a session request in
+    // between fails with a closed socket.
+    await waitForPort(nativePort, driver);
   } catch (e) {
     driver.kill('SIGKILL');
     throw new Error(`${e.message}\n${stderr}`);
@@ -100,16 +130,59 @@ export async function startApp(dirs, { locale = 'zh_CN.UTF-8' } = {}) {
     } catch {
       // The app may already be gone.
     }
+    // The app (and its WebKit processes) must be gone before the next start: a second
+    // instance would only hand over to it (single instance) and exit.
+    const left = processTree(driver.pid).filter((p) => p !== driver.pid);
     driver.kill('SIGTERM');
     await new Promise((r) => (driver.exitCode !== null ? r() : driver.once('exit', r)));
+    const until = Date.now() + 10000;
+    for (;;) {
+      const alive = left.filter((p) => existsSync(`/proc/${p}`) && processState(p) !== 'Z');
+      if (alive.length === 0) break;
+      if (Date.now() > until) {
+        for (const p of alive) {
+          try {
+            process.kill(p, 'SIGKILL');
+          } catch {
+            // Ended meanwhile.
+          }
+        }
+        break;
+      }
+      await new Promise((r) => setTimeout(r, 20));
+    }
   };
   return { browser, stop, started, driverPid: driver.pid };
 }
 
-export async function screenshot(browser, name) {
+/**
+ * Saves a screenshot of the window. The app draws without accelerated compositing, and then
+ * WebKitWebDriver answers a screenshot only after the page paints again: a page at rest never
+ * does, so while the screenshot is pending the page is asked to repaint (an invisible outline
+ * toggled on the root element, removed afterwards) until it arrives or the deadline passes.
+ */
+export async function screenshot(browser, name, timeoutMs = 15000) {
   mkdirSync(ARTIFACTS, { recursive: true });
   const file = join(ARTIFACTS, `${name}.png`);
-  await browser.saveScreenshot(file);
+  let done = false;
+  const shot = browser.saveScreenshot(file).finally(() => { done = true; });
+  const repaint = async () => {
+    for (let i = 0; !done; i++) {
+      await browser.execute((on) => { document.documentElement.style.outline = on ? '1px solid transparent' : ''; }, i % 2 === 0);
+      await Promise.race([shot.catch(() => {}), new Promise((r) => setTimeout(r, 50))]);
+    }
+    await browser.execute(() => { document.documentElement.style.outline = ''; });
+  };
+  let timer;
+  const deadline = new Promise((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`screenshot ${name}: no paint within ${timeoutMs} ms`)), timeoutMs);
+  });
+  try {
+    await Promise.race([Promise.all([shot, repaint()]), deadline]);
+  } finally {
+    done = true;
+    clearTimeout(timer);
+  }
   return file;
 }
 

@@ -3,32 +3,11 @@
 //   FRONTDESK_APP_BIN=… DISPLAY=… node e2e/measure.mjs [runs]
 // Prints a Markdown table; docs/APP.md records the figures and how they were taken.
 
-import { existsSync, readFileSync, readdirSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { demoSignIn, desk, press, residentId, scan, startApp, waitFor, waitText } from './harness.mjs';
+import { demoSignIn, desk, press, processTree, residentId, scan, startApp, waitFor, waitText } from './harness.mjs';
 
 const runs = Number(process.argv[2] ?? 5);
-
-function children(pid) {
-  const out = [];
-  for (const d of readdirSync('/proc')) {
-    if (!/^\d+$/.test(d)) continue;
-    try {
-      const stat = readFileSync(`/proc/${d}/stat`, 'utf8');
-      const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
-      if (ppid === pid) out.push(Number(d));
-    } catch {
-      // The process ended meanwhile.
-    }
-  }
-  return out;
-}
-
-function tree(pid) {
-  const all = [pid];
-  for (let i = 0; i < all.length; i++) all.push(...children(all[i]));
-  return all;
-}
 
 function kb(pid, file, key) {
   try {
@@ -49,13 +28,14 @@ function comm(pid) {
 
 /** RSS of the app process, and PSS of the app with its WebKit helper processes. */
 function memory(driverPid) {
-  const procs = tree(driverPid).filter((p) => ['frontdesk-app', 'WebKitWebProces', 'WebKitNetworkPr', 'WebKitGPUProces'].includes(comm(p)));
+  const procs = processTree(driverPid).filter((p) => ['frontdesk-app', 'WebKitWebProces', 'WebKitNetworkPr', 'WebKitGPUProces'].includes(comm(p)));
   const app = procs.find((p) => comm(p) === 'frontdesk-app');
   return {
     appRssMb: app ? kb(app, 'status', 'VmRSS') / 1024 : NaN,
     totalPssMb: procs.reduce((n, p) => n + kb(p, 'smaps_rollup', 'Pss'), 0) / 1024,
     totalRssMb: procs.reduce((n, p) => n + kb(p, 'status', 'VmRSS'), 0) / 1024,
     processes: procs.map(comm),
+    pssMb: Object.fromEntries(procs.map((p) => [comm(p), Math.round(kb(p, 'smaps_rollup', 'Pss') / 1024)])),
   };
 }
 
@@ -147,4 +127,5 @@ console.log(`
 | app process RSS (MB) | ${fmt(memStart.appRssMb)} | ${fmt(memEnd.appRssMb)} |
 | app + WebKit processes, PSS (MB) | ${fmt(memStart.totalPssMb)} | ${fmt(memEnd.totalPssMb)} |
 | app + WebKit processes, RSS sum (MB) | ${fmt(memStart.totalRssMb)} | ${fmt(memEnd.totalRssMb)} |
-processes: ${memEnd.processes.join(', ')}`);
+processes: ${memEnd.processes.join(', ')}
+PSS by process (MB), after sign-in: ${JSON.stringify(memStart.pssMb)}; after the bookings: ${JSON.stringify(memEnd.pssMb)}`);
