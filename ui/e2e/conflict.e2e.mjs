@@ -2,13 +2,15 @@
 // platform through a proxy; with the proxy cut the desk is offline and books a walk-in; the
 // platform's admin meanwhile suspends that doctor's session (the admin API); the proxy is
 // mended, "sync now" (F9) pushes the booking, the platform refuses it (`session_suspended`)
-// and the desk shows it in the inbox with the explanation and a suggested slot; rebooking
-// into the suggestion syncs and leaves the inbox empty.
+// and the desk shows it in the inbox with the explanation and a suggested slot. One test
+// rebooks into the suggestion (synced, inbox empty); the other gives the booking up, which
+// prints the notice for the patient (read back from the PDF with pdftotext).
 // Needs FRONTDESK_CENTRAL_BIN (scripts/test-app.sh builds frontdesk-central).
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { existsSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { desk, press, residentId, scan, screenshot, startApp, waitFor, waitText } from './harness.mjs';
 import { CENTRAL, enrollDesk, startCentral, startProxy } from './central.mjs';
@@ -39,8 +41,13 @@ const text = async (browser, selector) => {
   return (await el.isExisting()) ? el.getText() : '';
 };
 
-test('conflict: a booking made offline into a session suspended meanwhile is rebooked from the inbox', { skip: !CENTRAL && 'FRONTDESK_CENTRAL_BIN is not set' }, async (t) => {
-  const dirs = desk('conflict');
+/**
+ * An app enrolled through a proxy, a walk-in booked while the proxy is cut, its session
+ * suspended on the platform meanwhile, the proxy mended and synced: the `session_suspended`
+ * conflict is in the inbox (F5). `name` is the patient's name, `id` a resident ID number.
+ */
+async function conflictInInbox(t, label, name, id) {
+  const dirs = desk(label);
   const central = await startCentral(dirs.root);
   t.after(central.stop);
   const proxy = await startProxy(central.port);
@@ -58,8 +65,8 @@ test('conflict: a booking made offline into a session suspended meanwhile is reb
   await waitText(browser, '#net-status', (s) => s.includes('离线'), 30000);
 
   // An offline walk-in into the first department's suggested slot.
-  await scan(browser, residentId('44010619750412004'));
-  await (await waitFor(browser, '#pf-name')).setValue('周冲突');
+  await scan(browser, residentId(id));
+  await (await waitFor(browser, '#pf-name')).setValue(name);
   await browser.keys(['Enter']);
   await waitFor(browser, '#departments');
   await press(browser, '1');
@@ -76,7 +83,7 @@ test('conflict: a booking made offline into a session suspended meanwhile is reb
   const date = /(\d{4})-(\d{2})-(\d{2})/.exec(when);
   assert.ok(provider && period && date, `booked: ${who} / ${when}`);
   const session = `${PROVIDERS[provider]}-${date[1]}${date[2]}${date[3]}-${PERIODS[period]}`;
-  await screenshot(browser, 'conflict-offline-booked');
+  await screenshot(browser, `${label}-offline-booked`);
 
   // Meanwhile the platform's admin suspends that session.
   const suspended = await central.admin('POST', `/v1/admin/sessions/${session}/suspend`, { reason: '医生临时外出' });
@@ -90,15 +97,20 @@ test('conflict: a booking made offline into a session suspended meanwhile is reb
   await waitText(browser, '#sync-pending', (s) => s.trim() === '0');
   const article = await browser.$(conflict);
   const explanation = await article.getText();
-  assert.match(explanation, /周\*?冲突|周冲突/, `the patient is named: ${explanation}`);
+  assert.ok(explanation.includes(name.slice(0, 1)), `the patient is named: ${explanation}`);
   assert.ok((await article.$('p').getText()).trim().length > 0, 'an explanation');
   const rebook = await article.$('button.primary');
   assert.ok(await rebook.isExisting(), `a suggested slot: ${explanation}`);
   const suggestion = await rebook.getText();
   assert.ok(!suggestion.includes(provider), `the suggestion is another doctor's: ${suggestion}`);
   await waitText(browser, '#net-status', (s) => s.includes('在线') && s.includes('冲突'));
-  await screenshot(browser, 'conflict-inbox');
+  await screenshot(browser, `${label}-inbox`);
+  return { browser, dirs, conflict, code, provider };
+}
 
+
+test('conflict: a booking made offline into a session suspended meanwhile is rebooked from the inbox', { skip: !CENTRAL && 'FRONTDESK_CENTRAL_BIN is not set' }, async (t) => {
+  const { browser, dirs, conflict, code } = await conflictInInbox(t, 'conflict', '周冲突', '44010619750412004');
   // The refused booking left the bookings list.
   await press(browser, 'F4');
   await waitFor(browser, '#bookings-table');
@@ -123,4 +135,25 @@ test('conflict: a booking made offline into a session suspended meanwhile is reb
   assert.notEqual(newCode, code);
   assert.ok(existsSync(join(dirs.print, `ticket-${newCode}.pdf`)), 'the rebooked ticket printed');
   await screenshot(browser, 'conflict-rebooked');
+});
+
+test('conflict: giving the booking up prints the notice for the patient', { skip: !CENTRAL && 'FRONTDESK_CENTRAL_BIN is not set' }, async (t) => {
+  const { browser, dirs, conflict, code } = await conflictInInbox(t, 'notice', '吴通知', '44010619800101002');
+  await (await waitFor(browser, `${conflict} button.danger`)).click();
+  await waitFor(browser, '#conflicts-empty');
+  const shown = await waitText(browser, '#conflict-notice', (s) => s.includes('吴*'));
+  assert.ok(!shown.includes('吴通知'), `the full name is not shown to others: ${shown}`);
+  await waitFor(browser, '#notice-print-status[data-printed="true"]');
+  await screenshot(browser, 'notice-printed');
+  const notices = readdirSync(dirs.print).filter((f) => /^notice-\d+\.pdf$/.test(f));
+  assert.equal(notices.length, 1, `one notice printed: ${readdirSync(dirs.print)}`);
+  const printed = execFileSync('pdftotext', ['-layout', join(dirs.print, notices[0]), '-'], { encoding: 'utf8' });
+  assert.match(printed, /挂号未能确认通知/);
+  assert.match(printed, /吴\*/);
+  assert.ok(!printed.includes('吴通知'), 'the notice carries the masked name only');
+  // Nothing is pending and the given-up booking is gone from the bookings list.
+  await waitText(browser, '#sync-pending', (s) => s.trim() === '0');
+  await press(browser, 'F4');
+  await waitFor(browser, '#bookings-table');
+  assert.equal(await (await browser.$(`#bookings-table tr[data-ticket="${code}"]`)).isExisting(), false, 'given-up booking gone');
 });
