@@ -159,28 +159,13 @@ pub fn ticket(lang: Lang, confirmed: bool) -> TicketData {
     }
 }
 
-/// A notice for 张三丰's booking given up after a `slot_full` conflict.
+/// A notice for 张三丰's booking given up after a `slot_full` conflict (the crate's sample,
+/// in 儿科).
 pub fn notice(lang: Lang) -> NoticeData {
     NoticeData {
-        site_name: "阳光社区卫生服务中心".into(),
-        title: NoticeData::default_title(lang).into(),
         patient_name: FULL_NAME.into(),
-        date: "2025-03-14".into(),
-        time_window: "08:30–09:00".into(),
         department_name: "儿科".into(),
-        provider_name: "王建国".into(),
-        provider_title: "主任医师".into(),
-        reason: lang.pick("号源已满", "Slot full").into(),
-        explanation: lang
-            .pick(
-                "本机离线时挂的这个号，平台上已被其他窗口或线上预约占满。",
-                "While this desk was offline, the slot was filled by other desks or online bookings.",
-            )
-            .into(),
-        next_steps: NoticeData::default_next_steps(lang).into(),
-        reference: "12".into(),
-        printed_at: "2025-03-14 09:05".into(),
-        lang,
+        ..frontdesk_print::samples::sample_notice(lang)
     }
 }
 
