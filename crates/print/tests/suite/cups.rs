@@ -196,7 +196,7 @@ fn cups_prints_ticket_notice_and_sheet_and_reports_errors() {
     assert!(text.contains("挂号未能确认通知") && text.contains(MASKED) && !text.contains(FULL_NAME), "{text}");
 
     // A slot sheet: all pages arrive.
-    let s = sheet(Lang::Zh, 120, 6);
+    let s = sheet(Lang::Zh, 120);
     let receipt = print_sheet(&target, &s).unwrap();
     let printed = job_output(&out, receipt.job_id.as_deref().expect("job id"));
     assert_eq!(page_count(&printed), page_count(&render_sheet_pdf(&s).unwrap()));

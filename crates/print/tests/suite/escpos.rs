@@ -154,7 +154,7 @@ fn device_file_receives_the_job_and_missing_device_is_not_found() {
     let e = print_ticket(&missing, &t, PaperWidth::Mm80).unwrap_err();
     assert_eq!(e.code(), "printer_not_found");
 
-    let e = print_sheet(&PrinterTarget::EscPosDevice { path }, &sheet(Lang::Zh, 10, 6)).unwrap_err();
+    let e = print_sheet(&PrinterTarget::EscPosDevice { path }, &sheet(Lang::Zh, 10)).unwrap_err();
     assert_eq!(e.code(), "not_supported");
 }
 

@@ -38,7 +38,7 @@ fn rows_per_slot(s: &SheetData) -> Vec<usize> {
 #[test]
 fn three_hundred_bookings_every_row_once_totals_right_no_slot_split() {
     for lang in [Lang::Zh, Lang::En] {
-        let s = sheet(lang, 300, 6);
+        let s = sheet(lang, 300);
         let pdf = render_sheet_pdf(&s).unwrap();
         let pages = page_count(&pdf);
         assert!(pages >= 2, "300 bookings cannot fit one page");
@@ -128,7 +128,7 @@ fn three_hundred_bookings_every_row_once_totals_right_no_slot_split() {
 
 #[test]
 fn a_small_day_is_one_page() {
-    let s = sheet(Lang::Zh, 40, 6);
+    let s = sheet(Lang::Zh, 40);
     let pdf = render_sheet_pdf(&s).unwrap();
     // 4 departments, 120 slots: one line per slot at least, so not one page; but a single
     // department with a few slots is.

@@ -4,10 +4,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use frontdesk_domain::Lang;
-use frontdesk_print::{
-    BookingStatus, Channel, NoticeData, Period, SheetBooking, SheetData, SheetDepartment, SheetProvider, SheetSession,
-    SheetSlot, TicketData,
-};
+use frontdesk_print::{NoticeData, SheetData, TicketData};
 
 /// The Debian package that provides each tool the tests run.
 const PACKAGES: &[(&str, &str)] = &[
@@ -141,21 +138,14 @@ pub const CODE: &str = "FD7K2M9QX4RT8";
 pub const FULL_NAME: &str = "张三丰";
 pub const MASKED: &str = "张*丰";
 
+/// The crate's sample ticket in 儿科, number 17.
 pub fn ticket(lang: Lang, confirmed: bool) -> TicketData {
     TicketData {
-        site_name: "阳光社区卫生服务中心".into(),
         department_name: "儿科".into(),
-        provider_name: "王建国".into(),
-        provider_title: "主任医师".into(),
-        date: "2025-03-14".into(),
-        time_window: "08:30–09:00".into(),
         queue_number: 17,
         patient_name: FULL_NAME.into(),
         ticket_code: CODE.into(),
-        channel: Channel::Desk,
-        printed_at: "2025-03-14 08:12".into(),
-        confirmed,
-        lang,
+        ..frontdesk_print::samples::sample_ticket(lang, confirmed)
     }
 }
 
@@ -169,78 +159,9 @@ pub fn notice(lang: Lang) -> NoticeData {
     }
 }
 
-const SURNAMES: &[&str] = &["张", "王", "李", "赵", "刘", "陈", "杨", "黄", "欧阳", "周", "吴", "徐"];
-const GIVEN: &[&str] = &["伟", "芳", "娜", "秀英", "敏", "静", "丽", "强", "磊", "军", "洋", "勇", "艳"];
-
-/// A clinic's day holding exactly `bookings` bookings (every 23rd cancelled, every 17th
-/// unconfirmed) over 4 departments, 2–3 providers each, morning and afternoon sessions of
-/// six half-hour slots of capacity `capacity`.
-pub fn sheet(lang: Lang, bookings: usize, capacity: usize) -> SheetData {
-    let departments = [("内科", "NK"), ("儿科", "EK"), ("妇产科", "FCK"), ("中医康复科", "ZY")];
-    let providers = [("王建国", "主任医师"), ("李秀兰", "副主任医师"), ("陈思远", "主治医师")];
-    let mut left = bookings;
-    let mut n = 0usize;
-    let mut deps = Vec::new();
-    let mut round = 0;
-    // Spread the bookings evenly: keep filling slots round by round until all are placed.
-    let total_slots: usize = (0..4).map(|di| (2 + di % 2) * 2 * 6).sum();
-    let per_slot = bookings.div_ceil(total_slots).min(capacity);
-    for (di, (dname, code)) in departments.iter().enumerate() {
-        let mut provs = Vec::new();
-        for (pi, (pname, title)) in providers.iter().enumerate().take(2 + di % 2) {
-            let mut sessions = Vec::new();
-            for (period, start) in [(Period::Morning, 8), (Period::Afternoon, 14)] {
-                let mut slots = Vec::new();
-                for k in 0..6 {
-                    round += 1;
-                    let take = per_slot.saturating_sub(round % 2).max(1).min(left);
-                    let mut rows = Vec::new();
-                    for q in 0..take {
-                        n += 1;
-                        rows.push(SheetBooking {
-                            queue_number: (k * capacity + q + 1) as u32,
-                            patient_name: format!("{}{}", SURNAMES[n % SURNAMES.len()], GIVEN[n % GIVEN.len()]),
-                            channel: [Channel::Desk, Channel::Online, Channel::Phone][n % 3],
-                            status: if n.is_multiple_of(23) {
-                                BookingStatus::Cancelled
-                            } else {
-                                [BookingStatus::Booked, BookingStatus::CheckedIn, BookingStatus::Done][n % 3]
-                            },
-                            confirmed: !n.is_multiple_of(17),
-                        });
-                    }
-                    left -= take;
-                    let free = (take..capacity).map(|q| (k * capacity + q + 1) as u32).collect();
-                    let h = start + k / 2;
-                    let window = if k % 2 == 0 {
-                        format!("{h:02}:00–{h:02}:30")
-                    } else {
-                        format!("{h:02}:30–{:02}:00", h + 1)
-                    };
-                    slots.push(SheetSlot {
-                        time_window: window,
-                        capacity: capacity as u32,
-                        bookings: rows,
-                        free_numbers: free,
-                    });
-                }
-                sessions.push(SheetSession {
-                    period,
-                    suspended: di == 3 && pi == 1 && period == Period::Afternoon,
-                    slots,
-                });
-            }
-            provs.push(SheetProvider { name: pname.to_string(), title: title.to_string(), sessions });
-        }
-        deps.push(SheetDepartment { name: dname.to_string(), code: Some(code.to_string()), providers: provs });
-    }
-    assert_eq!(left, 0, "fixture could not place all bookings (capacity too small)");
-    SheetData {
-        site_name: "阳光社区卫生服务中心".into(),
-        date: "2025-03-14".into(),
-        printed_by: "李护士".into(),
-        printed_at: "2025-03-14 07:55".into(),
-        lang,
-        departments: deps,
-    }
+/// A clinic's day holding exactly `bookings` bookings: the crate's sample (4 departments,
+/// 2–3 providers each, slots of capacity 6 or more, one session suspended, some bookings
+/// cancelled or not yet confirmed).
+pub fn sheet(lang: Lang, bookings: usize) -> SheetData {
+    frontdesk_print::samples::sample_sheet(lang, bookings)
 }
