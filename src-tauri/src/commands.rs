@@ -606,8 +606,12 @@ pub async fn print_notice(state: State<'_, AppState>, id: u32) -> Res<PrintOutco
     state.require_staff()?;
     let lang = state.lang();
     let mut desk = state.desk();
-    desk.conflict(i64::from(id), lang).map_err(err(lang))?;
-    Ok(outcome(desk.print_notice(i64::from(id), state.printer_override().as_deref(), lang), lang))
+    // A printer that failed is an outcome to show; an unknown conflict, or one that was not
+    // given up, is a refusal.
+    match desk.print_notice(i64::from(id), state.printer_override().as_deref(), lang) {
+        Err(e) if !matches!(e, DeskError::Print { .. }) => Err(err(lang)(e)),
+        printed => Ok(outcome(printed, lang)),
+    }
 }
 
 /// Admins only: suspends a session (停诊) with a reason.
