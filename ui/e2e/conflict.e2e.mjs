@@ -105,7 +105,7 @@ async function conflictInInbox(t, label, name, id) {
   assert.ok(!suggestion.includes(provider), `the suggestion is another doctor's: ${suggestion}`);
   await waitText(browser, '#net-status', (s) => s.includes('在线') && s.includes('冲突'));
   await screenshot(browser, `${label}-inbox`);
-  return { browser, dirs, conflict, code, provider };
+  return { browser, dirs, conflict, code };
 }
 
 
