@@ -217,8 +217,7 @@ fn revalidate(ctx: &WriteCtx<'_>, site: &Site, p: &Patient) -> StoreResult<Resul
 /// Registers a patient, merging with the one that holds the same document (rule 6). Also
 /// the online path's registration.
 pub(crate) fn register(ctx: &mut WriteCtx<'_>, p: Patient, by: &str) -> StoreResult<(PatientId, u64)> {
-    let id = rows::resolve_patient(ctx.conn, &p.id)?;
-    if let Some(row) = rows::load_patient(ctx.conn, &id)? {
+    if let (_, Some(row)) = rows::resolve_and_load_patient(ctx.conn, &p.id)? {
         // Registered before (a replay from another path): nothing new.
         return Ok((row.patient.id, row.updated_cursor));
     }
@@ -266,8 +265,8 @@ fn update_patient(
     base_cursor: u64,
     p: &Patient,
 ) -> StoreResult<Outcome> {
-    let id = rows::resolve_patient(ctx.conn, &p.id)?;
-    let Some(row) = rows::load_patient(ctx.conn, &id)? else {
+    let (id, row) = rows::resolve_and_load_patient(ctx.conn, &p.id)?;
+    let Some(row) = row else {
         return Ok(conflict("not_found", format!("Patient {} is not on the platform", p.id)));
     };
     if row.patient.site_id != site.id {
@@ -308,14 +307,15 @@ struct BookOp<'a> {
 }
 
 fn book(ctx: &mut WriteCtx<'_>, site: &Site, op: BookOp<'_>) -> StoreResult<Outcome> {
-    let patient_id = rows::resolve_patient(ctx.conn, op.patient_id)?;
-    if rows::patient_site(ctx.conn, &patient_id)?.as_deref() != Some(site.id.as_str()) {
+    let (patient_id, patient_site) = rows::resolve_patient_site(ctx.conn, op.patient_id)?;
+    if patient_site.as_deref() != Some(site.id.as_str()) {
         return Ok(conflict("not_found", format!("Patient {} is not on the platform", op.patient_id)));
     }
-    if rows::booking_exists(ctx.conn, op.booking_id)? {
+    let (exists, ticket_holder) = rows::booking_or_ticket(ctx.conn, op.booking_id, op.ticket_code.as_str())?;
+    if exists {
         return Ok(conflict("booking_exists", format!("Booking {} already exists", op.booking_id)));
     }
-    if let Some(holder) = rows::booking_by_ticket(ctx.conn, op.ticket_code.as_str())? {
+    if let Some(holder) = ticket_holder {
         let existing = rows::load_booking(ctx.conn, &holder)?.filter(|b| b.site_id == site.id);
         return Ok(Outcome::Conflict(Conflict {
             reason: "ticket_code_taken".into(),

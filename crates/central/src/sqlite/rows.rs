@@ -170,20 +170,6 @@ pub(crate) fn load_booking(c: &Connection, id: &BookingId) -> StoreResult<Option
     rec.map(|r| json(&r)).transpose()
 }
 
-pub(crate) fn booking_exists(c: &Connection, id: &BookingId) -> StoreResult<bool> {
-    Ok(c.prepare_cached("SELECT 1 FROM bookings WHERE id = ?1")?
-        .query_row([id.as_str()], |_| Ok(()))
-        .optional()?
-        .is_some())
-}
-
-/// The site a patient belongs to (without reading the record).
-pub(crate) fn patient_site(c: &Connection, id: &PatientId) -> StoreResult<Option<String>> {
-    Ok(c.prepare_cached("SELECT site_id FROM patients WHERE id = ?1")?
-        .query_row([id.as_str()], |r| r.get(0))
-        .optional()?)
-}
-
 pub(crate) fn booking_by_ticket(c: &Connection, code: &str) -> StoreResult<Option<BookingId>> {
     Ok(c.prepare_cached("SELECT id FROM bookings WHERE ticket_code = ?1")?
         .query_row([code], |r| r.get::<_, String>(0))
@@ -191,13 +177,57 @@ pub(crate) fn booking_by_ticket(c: &Connection, code: &str) -> StoreResult<Optio
         .map(BookingId))
 }
 
-/// Follows a merge alias to the surviving patient id.
-pub(crate) fn resolve_patient(c: &Connection, id: &PatientId) -> StoreResult<PatientId> {
-    let into: Option<String> = c
-        .prepare_cached("SELECT into_id FROM patient_aliases WHERE from_id = ?1")?
-        .query_row([id.as_str()], |r| r.get(0))
-        .optional()?;
-    Ok(into.map(PatientId).unwrap_or_else(|| id.clone()))
+/// Follows a merge alias and reads the site of the patient it leads to, in one look-up: the
+/// surviving id, and its site when the patient is stored.
+pub(crate) fn resolve_patient_site(c: &Connection, id: &PatientId) -> StoreResult<(PatientId, Option<String>)> {
+    let (into, site): (String, Option<String>) = c
+        .prepare_cached(
+            "SELECT a.id, p.site_id FROM (SELECT COALESCE((SELECT into_id FROM patient_aliases WHERE from_id = ?1), ?1) \
+             AS id) a LEFT JOIN patients p ON p.id = a.id",
+        )?
+        .query_row([id.as_str()], |r| Ok((r.get(0)?, r.get(1)?)))?;
+    Ok((PatientId(into), site))
+}
+
+/// Follows a merge alias and loads the patient it leads to, in one look-up: the surviving
+/// id, and the patient's row when it is stored.
+pub(crate) fn resolve_and_load_patient(c: &Connection, id: &PatientId) -> StoreResult<(PatientId, Option<PatientRow>)> {
+    let (into, row): (String, Option<(String, i64, String)>) = c
+        .prepare_cached(
+            "SELECT a.id, p.record, p.updated_cursor, p.updated_by FROM (SELECT COALESCE((SELECT into_id FROM \
+             patient_aliases WHERE from_id = ?1), ?1) AS id) a LEFT JOIN patients p ON p.id = a.id",
+        )?
+        .query_row([id.as_str()], |r| {
+            let rec: Option<String> = r.get(1)?;
+            Ok((
+                r.get(0)?,
+                match rec {
+                    Some(rec) => Some((rec, r.get(2)?, r.get(3)?)),
+                    None => None,
+                },
+            ))
+        })?;
+    let row = match row {
+        None => None,
+        Some((rec, cur, by)) => Some(PatientRow { patient: json(&rec)?, updated_cursor: cur as u64, updated_by: by }),
+    };
+    Ok((PatientId(into), row))
+}
+
+/// Whether a booking id is stored, and which booking holds a ticket code, in one look-up.
+pub(crate) fn booking_or_ticket(c: &Connection, id: &BookingId, code: &str) -> StoreResult<(bool, Option<BookingId>)> {
+    let mut st = c.prepare_cached("SELECT id FROM bookings WHERE id = ?1 OR ticket_code = ?2")?;
+    let mut rows = st.query(params![id.as_str(), code])?;
+    let (mut exists, mut holder) = (false, None);
+    while let Some(r) = rows.next()? {
+        let found: String = r.get(0)?;
+        if found == id.as_str() {
+            exists = true;
+        } else {
+            holder = Some(BookingId(found));
+        }
+    }
+    Ok((exists, holder))
 }
 
 /// A patient with the cursor of its last change and who made it.
