@@ -466,34 +466,17 @@ async fn run() {
         h.rate(),
     );
 
-    // JSON baseline: the same booking requests and answers, plain axum, same generator.
+    // The JSON baseline (on the hello server) and the floors (see `floor_writer`): the same
+    // booking requests, the same generator.
     if env("SKIP_HELLO", 0) != 1 {
-        let cpu0 = cpu_us();
-        let slots_j = slots.clone();
-        let seed_j = AtomicU64::new(0x9E37_79B9_7F4A_7C15);
-        let mut j =
-            load(hello, clients, per_client, move |n, last| post("/book", &booking_body(n, last, &slots_j, &seed_j)))
-                .await;
-        let cpu1 = cpu_us();
-        let (jp50, jp99) = (j.pct(0.5), j.pct(0.99));
-        println!(
-            "json baseline: {} requests in {:.2}s = {:.0} req/s, p50 {jp50:.2} ms, p99 {jp99:.2} ms; {:.0}% of hello; CPU {:.1} µs/request",
-            j.requests,
-            j.elapsed.as_secs_f64(),
-            j.rate(),
-            100.0 * j.rate() / h.rate(),
-            (cpu1.0 - cpu0.0) / j.requests as f64,
-        );
-    }
-
-    // The floors (see `floor_writer`): the same requests, the same generator.
-    if env("SKIP_HELLO", 0) != 1 {
-        for (name, db) in [("hand-over floor", None), ("durable floor", Some(dir.path().join("floor.db")))] {
-            let floor = floor_server(db, slots.to_vec(), 30).await;
+        for (name, db) in
+            [("json baseline", None), ("hand-over floor", None), ("durable floor", Some(dir.path().join("floor.db")))]
+        {
+            let server = if name == "json baseline" { hello } else { floor_server(db, slots.to_vec(), 30).await };
             let cpu0 = cpu_us();
             let slots_f = slots.clone();
             let seed_f = AtomicU64::new(0x9E37_79B9_7F4A_7C15);
-            let mut f = load(floor, clients, per_client, move |n, last| {
+            let mut f = load(server, clients, per_client, move |n, last| {
                 post("/book", &booking_body(n, last, &slots_f, &seed_f))
             })
             .await;
