@@ -143,11 +143,21 @@ struct Run {
     ok: u64,
     elapsed: Duration,
     latencies_us: Vec<u32>,
+    /// CPU time over the requests (see [`cpu_us`]): the whole process, and the writer thread.
+    cpu_us: (f64, f64),
 }
 
 impl Run {
     fn rate(&self) -> f64 {
         self.requests as f64 / self.elapsed.as_secs_f64()
+    }
+    /// CPU of the whole process per request, in µs.
+    fn cpu(&self) -> f64 {
+        self.cpu_us.0 / self.requests as f64
+    }
+    /// CPU of the platform's writer thread per request, in µs.
+    fn writer_cpu(&self) -> f64 {
+        self.cpu_us.1 / self.requests as f64
     }
     fn pct(&mut self, p: f64) -> f64 {
         self.latencies_us.sort_unstable();
@@ -167,6 +177,7 @@ where
     for _ in 0..clients {
         conns.push(Conn::open(addr).await);
     }
+    let cpu0 = cpu_us();
     let start = Instant::now();
     let mut tasks = Vec::new();
     for (c, mut conn) in conns.into_iter().enumerate() {
@@ -193,7 +204,14 @@ where
         latencies_us.extend(t.await.unwrap());
     }
     let elapsed = start.elapsed();
-    Run { requests: clients * per_client, ok: ok.load(Ordering::Relaxed), elapsed, latencies_us }
+    let cpu1 = cpu_us();
+    Run {
+        requests: clients * per_client,
+        ok: ok.load(Ordering::Relaxed),
+        elapsed,
+        latencies_us,
+        cpu_us: (cpu1.0 - cpu0.0, cpu1.1 - cpu0.1),
+    }
 }
 
 /// What a booking answers, for the JSON baseline (the same size as a real answer).
@@ -452,13 +470,11 @@ async fn run() {
     .await;
     // `SKIP_HELLO=1` (for profiling the platform alone) measures a token baseline.
     let hello_requests = if env("SKIP_HELLO", 0) == 1 { 1 } else { per_client * 3 };
-    let cpu0 = cpu_us();
     let mut h = load(hello, clients, hello_requests, move |_, _| hello_get.clone()).await;
-    let cpu1 = cpu_us();
     let (hp50, hp99) = (h.pct(0.5), h.pct(0.99));
     // CPU per request is steadier than the rate on a shared machine; with every phase keeping
     // both cores busy, `hello_cpu / cpu` is the share of hello's rate a phase can reach.
-    let hello_cpu = (cpu1.0 - cpu0.0) / h.requests as f64;
+    let hello_cpu = h.cpu();
     println!(
         "hello: {} requests in {:.2}s = {:.0} req/s, p50 {hp50:.2} ms, p99 {hp99:.2} ms; CPU {hello_cpu:.1} µs/request",
         h.requests,
@@ -473,16 +489,14 @@ async fn run() {
             [("json baseline", None), ("hand-over floor", None), ("durable floor", Some(dir.path().join("floor.db")))]
         {
             let server = if name == "json baseline" { hello } else { floor_server(db, slots.to_vec(), 30).await };
-            let cpu0 = cpu_us();
             let slots_f = slots.clone();
             let seed_f = AtomicU64::new(0x9E37_79B9_7F4A_7C15);
             let mut f = load(server, clients, per_client, move |n, last| {
                 post("/book", &booking_body(n, last, &slots_f, &seed_f))
             })
             .await;
-            let cpu1 = cpu_us();
             let (fp50, fp99) = (f.pct(0.5), f.pct(0.99));
-            let cpu = (cpu1.0 - cpu0.0) / f.requests as f64;
+            let cpu = f.cpu();
             println!(
                 "{name}: {} requests in {:.2}s = {:.0} req/s ({} booked), p50 {fp50:.2} ms, p99 {fp99:.2} ms; {:.0}% of hello; CPU {cpu:.1} µs/request = {:.0}% of hello's",
                 f.requests,
@@ -498,13 +512,11 @@ async fn run() {
     // The burst: each client books distinct patients into random slots of the hot
     // department; after a refusal it takes the platform's first suggestion.
     let seed = AtomicU64::new(0x9E37_79B9_7F4A_7C15);
-    let cpu0 = cpu_us();
     let burst_slots = slots.clone();
     let mut b = load(addr, clients, per_client, move |n, last| {
         post("/v1/public/sites/burst/bookings", &booking_body(n, last, &burst_slots, &seed))
     })
     .await;
-    let cpu1 = cpu_us();
     let (p50, p99) = (b.pct(0.5), b.pct(0.99));
     println!(
         "online burst: {} requests by {clients} clients in {:.2}s = {:.0} req/s ({} booked = {:.0} bookings/s), p50 {:.2} ms, p99 {:.2} ms; {:.0}% of hello",
@@ -517,11 +529,11 @@ async fn run() {
         p99,
         100.0 * b.rate() / h.rate()
     );
-    let cpu = (cpu1.0 - cpu0.0) / b.requests as f64;
     println!(
-        "online burst CPU: {cpu:.1} µs/request in all = {:.0}% of hello's (the writer thread {:.1} µs)",
-        100.0 * hello_cpu / cpu,
-        (cpu1.1 - cpu0.1) / b.requests as f64,
+        "online burst CPU: {:.1} µs/request in all = {:.0}% of hello's (the writer thread {:.1} µs)",
+        b.cpu(),
+        100.0 * hello_cpu / b.cpu(),
+        b.writer_cpu(),
     );
 
     // Batch push: devices pushing batches of register + book ops in parallel.
