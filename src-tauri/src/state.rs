@@ -6,9 +6,9 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use frontdesk_desk::staff::{Role, Staff};
-use frontdesk_desk::{Desk, DeskError, SystemClock};
+use frontdesk_desk::{Desk, DeskError};
 use frontdesk_domain::Lang;
-use frontdesk_domain::clock::{Clock, ManualClock};
+use frontdesk_domain::clock::{Clock, clock_from_env};
 
 use serde::{Deserialize, Serialize};
 
@@ -18,7 +18,7 @@ use crate::error::ApiError;
 /// Environment variables the app reads.
 pub mod env {
     /// Pins the clock (RFC 3339), as in the CLI: deterministic demos and tests.
-    pub const NOW: &str = "FRONTDESK_NOW";
+    pub const NOW: &str = frontdesk_domain::clock::NOW_ENV;
     /// Where the replica and settings live (default: the OS data directory).
     pub const DATA_DIR: &str = "FRONTDESK_DATA_DIR";
     /// Overrides the printer: every ticket and sheet is saved as a PDF in this folder.
@@ -73,12 +73,7 @@ impl AppState {
             _ => frontdesk_desk::default_data_dir()
                 .ok_or_else(|| StartError("no data directory: set FRONTDESK_DATA_DIR".into()))?,
         };
-        let clock: Arc<dyn Clock> = match std::env::var(env::NOW) {
-            Ok(s) if !s.trim().is_empty() => Arc::new(ManualClock::new(
-                s.trim().parse().map_err(|e| StartError(format!("{} must be RFC 3339: {e}", env::NOW)))?,
-            )),
-            _ => Arc::new(SystemClock),
-        };
+        let clock = clock_from_env().map_err(|e| StartError(e.to_string()))?;
         let print_dir = std::env::var_os(env::PRINT_DIR).filter(|d| !d.is_empty()).map(PathBuf::from);
         let os_lang = sys_locale::get_locale().map(|l| Lang::from_locale(&l)).unwrap_or(Lang::Zh);
         AppState::open(&data_dir, clock, print_dir, os_lang)

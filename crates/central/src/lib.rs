@@ -29,44 +29,11 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use frontdesk_domain::clock::{Clock, ManualClock};
-use jiff::Timestamp;
-
 pub use http::{Rate, ServerConfig};
 pub use store::Store;
 
-/// The operating system's clock.
-#[derive(Debug, Clone, Copy, Default)]
-pub struct SystemClock;
-
-impl Clock for SystemClock {
-    fn now(&self) -> Timestamp {
-        Timestamp::now()
-    }
-}
-
-/// The environment variable that pins the platform's clock (RFC 3339), for tests and demos.
-pub const NOW_ENV: &str = "FRONTDESK_NOW";
-
-/// Why `FRONTDESK_NOW` could not be used.
-#[derive(Debug, thiserror::Error)]
-#[error("{NOW_ENV}={value} is not an RFC 3339 timestamp: {reason}")]
-pub struct ClockEnvError {
-    value: String,
-    reason: String,
-}
-
-/// The system clock, or a clock pinned at `FRONTDESK_NOW` when it is set.
-pub fn clock_from_env() -> Result<Arc<dyn Clock>, ClockEnvError> {
-    match std::env::var(NOW_ENV) {
-        Ok(v) if !v.trim().is_empty() => {
-            let ts: Timestamp =
-                v.trim().parse().map_err(|e: jiff::Error| ClockEnvError { value: v.clone(), reason: e.to_string() })?;
-            Ok(Arc::new(ManualClock::new(ts)))
-        }
-        _ => Ok(Arc::new(SystemClock)),
-    }
-}
+/// The system clock and the `FRONTDESK_NOW` pin, from [`frontdesk_domain::clock`].
+pub use frontdesk_domain::clock::{ClockEnvError, NOW_ENV, SystemClock, clock_from_env};
 
 /// Serves the platform on `listener` until `shutdown` resolves; then stops accepting, lets
 /// in-flight requests finish, and closes the store (every queued write is committed — a push

@@ -6,8 +6,8 @@ use std::sync::Arc;
 
 use frontdesk_domain::Lang;
 use frontdesk_domain::booking::{
-    Booking, BookingRequest, BookingStatus, QueueChoice, Refusal, SlotState, decide_booking, decide_cancel,
-    decide_check_in, earliest_bookable, overbook_next,
+    Booking, BookingRequest, QueueChoice, Refusal, SlotState, decide_booking, decide_cancel, decide_check_in,
+    earliest_bookable, overbook_next,
 };
 use frontdesk_domain::clock::Clock;
 use frontdesk_domain::document::normalize_input;
@@ -29,6 +29,9 @@ use uuid::Uuid;
 
 use crate::rows::{self, time_text};
 use crate::{DeskError, db};
+
+/// The computer's own clock (the domain's, re-exported for the desk's callers).
+pub use frontdesk_domain::clock::SystemClock;
 
 /// How many days ahead "the earliest slot" looks.
 const LOOKAHEAD_DAYS: i64 = 7;
@@ -132,9 +135,11 @@ pub struct BoardSession {
 pub struct BoardSlot {
     /// The slot.
     pub slot: Slot,
-    /// Free desk numbers.
+    /// Desk numbers a walk-in could still take now (none once the slot ended or while the
+    /// session is not open), as `SlotState::open_remaining` says.
     pub remaining_desk: u32,
-    /// Free online numbers.
+    /// Online numbers still bookable now (none once the slot started or while the session is
+    /// not open), as `SlotState::open_remaining` says.
     pub remaining_online: u32,
     /// Numbers held by live bookings (overbooks included).
     pub booked: u32,
@@ -564,20 +569,15 @@ impl Desk {
                 return Err(DeskError::Refused(refusal));
             }
         };
-        let booking = Booking {
-            id: BookingId(Uuid::now_v7().to_string()),
-            site_id: site.id.clone(),
-            patient_id: patient_id.clone(),
-            slot_id: target_state.slot.id.clone(),
-            session_id: target_state.session.id.clone(),
-            department_id: target_state.session.department_id.clone(),
-            date,
-            queue_no: grant.queue_no,
-            channel: Channel::Desk,
-            status: BookingStatus::Booked,
-            ticket_code: mint_ticket_code(&tx)?,
-            overbook_reason: overbook_reason.map(str::to_string).filter(|_| grant.overbooked),
-        };
+        let booking = Booking::granted(
+            BookingId(Uuid::now_v7().to_string()),
+            patient_id.clone(),
+            &target_state,
+            grant,
+            Channel::Desk,
+            mint_ticket_code(&tx)?,
+            overbook_reason,
+        );
         write_booking(&tx, &booking, false, self.clock.now())?;
         let deps = pending_ops_about(&tx, patient_id.as_str())?;
         append_op(
@@ -716,7 +716,8 @@ impl Desk {
 
     /// What a walk-in can be booked into today in a department (by code or id): each
     /// provider's earliest slot a desk may book now, by the rules' own `earliest_bookable`,
-    /// earliest first. Providers with nothing left today are not listed.
+    /// earliest first (the rules' `SlotState::rank`). Providers with nothing left today are
+    /// not listed.
     pub fn walk_in_options(&self, department: &str) -> Result<Vec<WalkInOption>, DeskError> {
         let site = self.site()?;
         let now = self.now_local();
@@ -739,13 +740,7 @@ impl Desk {
                 });
             }
         }
-        options.sort_by(|a, b| {
-            (a.state.session.period, a.state.slot.start, &a.state.slot.id).cmp(&(
-                b.state.session.period,
-                b.state.slot.start,
-                &b.state.slot.id,
-            ))
-        });
+        options.sort_by(|a, b| a.state.rank().cmp(&b.state.rank()));
         Ok(options)
     }
 
@@ -778,24 +773,14 @@ impl Desk {
             for p in providers.iter().filter(|p| p.department_id == d.id) {
                 let mut sessions: Vec<BoardSession> = Vec::new();
                 for st in states.iter().filter(|s| s.session.provider_id == p.id) {
-                    let (start, end) = st.window();
-                    let ended = now >= end;
                     let booked = held.iter().filter(|(slot, _)| slot == st.slot.id.as_str()).count() as u32;
-                    let open = st.session.status == frontdesk_domain::schedule::SessionStatus::Open;
+                    // What each channel could still book now, by the rules' own rule 3.
                     let bs = BoardSlot {
                         slot: st.slot.clone(),
-                        remaining_desk: if ended || !open {
-                            0
-                        } else {
-                            st.remaining(frontdesk_domain::schedule::Pool::Desk)
-                        },
-                        remaining_online: if now >= start || !open {
-                            0
-                        } else {
-                            st.remaining(frontdesk_domain::schedule::Pool::Online)
-                        },
+                        remaining_desk: st.open_remaining(Channel::Desk, now),
+                        remaining_online: st.open_remaining(Channel::Online, now),
                         booked,
-                        ended,
+                        ended: st.ended(now),
                     };
                     match sessions.iter_mut().find(|s| s.session.id == st.session.id) {
                         Some(s) => s.slots.push(bs),
@@ -945,16 +930,6 @@ impl Desk {
     pub fn provider(&self, id: &ProviderId) -> Result<Provider, DeskError> {
         let sql = format!("SELECT {} FROM providers WHERE id = ?1", rows::PROVIDER_COLUMNS);
         self.conn.query_row_and_then(&sql, [id.as_str()], rows::provider).optional_not_found("provider", id.as_str())
-    }
-}
-
-/// The computer's own clock.
-#[derive(Debug, Clone, Copy, Default)]
-pub struct SystemClock;
-
-impl Clock for SystemClock {
-    fn now(&self) -> Timestamp {
-        Timestamp::now()
     }
 }
 

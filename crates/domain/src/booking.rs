@@ -4,6 +4,9 @@
 //! Every function here is pure. The caller loads what the rule needs — the target slot with
 //! the queue numbers already held in it, the patient's live bookings, the alternatives to
 //! suggest — and gets back a decision or a [`Refusal`] with a stable machine code.
+//! [`decide_in_day`] is the whole decision over one department-day (choosing the target, the
+//! number, the suggestions), as the platform's back-ends ask it; [`Booking::granted`] builds
+//! the booking a grant makes.
 
 use jiff::civil::{Date, DateTime, Time};
 use serde::{Deserialize, Serialize};
@@ -147,6 +150,36 @@ pub struct Booking {
     pub overbook_reason: Option<String>,
 }
 
+impl Booking {
+    /// The booking a [`Grant`] makes in `state`'s slot: status booked, site, session,
+    /// department and date from the slot's session, and the admin's reason kept only when the
+    /// grant is an overbook.
+    pub fn granted(
+        id: BookingId,
+        patient_id: PatientId,
+        state: &SlotState,
+        grant: Grant,
+        channel: Channel,
+        ticket_code: TicketCode,
+        overbook_reason: Option<&str>,
+    ) -> Booking {
+        Booking {
+            id,
+            site_id: state.session.site_id.clone(),
+            patient_id,
+            slot_id: state.slot.id.clone(),
+            session_id: state.session.id.clone(),
+            department_id: state.session.department_id.clone(),
+            date: state.session.date,
+            queue_no: grant.queue_no,
+            channel,
+            status: BookingStatus::Booked,
+            ticket_code,
+            overbook_reason: if grant.overbooked { overbook_reason.map(str::to_string) } else { None },
+        }
+    }
+}
+
 /// A slot as the rules see it: the slot, its session and the numbers already held in it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SlotState {
@@ -177,10 +210,50 @@ impl SlotState {
         (self.slot.starts_at(self.session.date), self.slot.ends_at(self.session.date))
     }
 
+    /// True once the slot is over at `now` (its end instant included).
+    pub fn ended(&self, now: DateTime) -> bool {
+        now >= self.window().1
+    }
+
+    /// Rule 3: is the slot open to `channel` at `now`, capacity aside? The session must be
+    /// open and the slot not ended; only the desk may take a slot that has started (a walk-in).
+    pub fn open_for(&self, channel: Channel, now: DateTime) -> Result<(), BookingError> {
+        match self.session.status {
+            SessionStatus::Open => {}
+            SessionStatus::Suspended => {
+                return Err(BookingError::SessionSuspended { reason: self.session.status_reason.clone() });
+            }
+            SessionStatus::Cancelled => return Err(BookingError::SessionCancelled),
+        }
+        if self.ended(now) {
+            return Err(BookingError::SlotEnded);
+        }
+        // A walk-in may take the current slot until it ends; other channels book ahead.
+        if now >= self.window().0 && channel != Channel::Desk {
+            return Err(BookingError::SlotStarted);
+        }
+        Ok(())
+    }
+
+    /// How many numbers `channel` could still book here at `now`: the free numbers of its
+    /// pool while the slot is open to it ([`SlotState::open_for`]), otherwise none.
+    pub fn open_remaining(&self, channel: Channel, now: DateTime) -> u32 {
+        match self.open_for(channel, now) {
+            Ok(()) => self.remaining(channel.pool()),
+            Err(_) => 0,
+        }
+    }
+
     /// Whether a booking from `channel` could go into this slot at `now` as far as the slot
     /// itself is concerned (session open, not ended, a free number in the pool).
     pub fn bookable(&self, channel: Channel, now: DateTime) -> bool {
-        self.remaining(channel.pool()) > 0 && slot_open_for(self, channel, now).is_ok()
+        self.open_remaining(channel, now) > 0
+    }
+
+    /// The order in which the rules offer slots: date, start, first queue number, id. The one
+    /// ranking behind [`earliest_bookable`], [`bookable_in_order`] and every suggestion.
+    pub fn rank(&self) -> (Date, Time, u32, &SlotId) {
+        (self.session.date, self.slot.start, self.slot.first_queue_no, &self.slot.id)
     }
 }
 
@@ -191,6 +264,9 @@ pub enum QueueChoice {
     Lowest,
     /// Exactly this number (a number leased to a desk, or one the desk already printed).
     Exactly(u32),
+    /// This number when it is free and one of the channel's pool, else the lowest free one
+    /// (a number the desk chose without a lease).
+    Prefer(u32),
 }
 
 /// A request to book a patient into a slot.
@@ -435,42 +511,81 @@ impl std::fmt::Display for Refusal {
 
 impl std::error::Error for Refusal {}
 
-/// Rule 3: is the slot open to `channel` at `now` (ignoring capacity)?
-fn slot_open_for(state: &SlotState, channel: Channel, now: DateTime) -> Result<(), BookingError> {
-    match state.session.status {
-        SessionStatus::Open => {}
-        SessionStatus::Suspended => {
-            return Err(BookingError::SessionSuspended { reason: state.session.status_reason.clone() });
-        }
-        SessionStatus::Cancelled => return Err(BookingError::SessionCancelled),
-    }
-    let (start, end) = state.window();
-    if now >= end {
-        return Err(BookingError::SlotEnded);
-    }
-    // A walk-in may take the current slot until it ends; other channels book ahead.
-    if now >= start && channel != Channel::Desk {
-        return Err(BookingError::SlotStarted);
-    }
-    Ok(())
+/// The earliest slot (in [`SlotState::rank`] order) among `candidates` that `channel` can
+/// book at `now`.
+pub fn earliest_bookable(candidates: &[SlotState], channel: Channel, now: DateTime) -> Option<&SlotState> {
+    candidates.iter().filter(|s| s.bookable(channel, now)).min_by_key(|&s| s.rank())
 }
 
-/// The earliest slot (by date and start) among `candidates` that `channel` can book at `now`.
-pub fn earliest_bookable(candidates: &[SlotState], channel: Channel, now: DateTime) -> Option<&SlotState> {
-    candidates.iter().filter(|s| s.bookable(channel, now)).min_by(|a, b| {
-        (a.session.date, a.slot.start, a.slot.first_queue_no, &a.slot.id).cmp(&(
-            b.session.date,
-            b.slot.start,
-            b.slot.first_queue_no,
-            &b.slot.id,
-        ))
-    })
+/// The first `limit` slots among `candidates` that `channel` can book at `now`, in
+/// [`SlotState::rank`] order (the first is [`earliest_bookable`]'s).
+pub fn bookable_in_order<'a>(
+    candidates: impl IntoIterator<Item = &'a SlotState>,
+    channel: Channel,
+    now: DateTime,
+    limit: usize,
+) -> Vec<&'a SlotState> {
+    let mut open: Vec<&SlotState> = candidates.into_iter().filter(|s| s.bookable(channel, now)).collect();
+    open.sort_by_key(|&s| s.rank());
+    open.truncate(limit);
+    open
 }
 
 /// The slot to offer instead of `refused` (never `refused` itself).
 pub fn suggest(candidates: &[SlotState], refused: &SlotId, channel: Channel, now: DateTime) -> Option<Suggestion> {
-    let others: Vec<SlotState> = candidates.iter().filter(|s| &s.slot.id != refused).cloned().collect();
-    earliest_bookable(&others, channel, now).map(|s| Suggestion::of(s, channel.pool()))
+    candidates
+        .iter()
+        .filter(|s| &s.slot.id != refused && s.bookable(channel, now))
+        .min_by_key(|&s| s.rank())
+        .map(|s| Suggestion::of(s, channel.pool()))
+}
+
+/// What rules 1–4 say about one slot, before any suggestion is attached.
+enum Ruling {
+    /// A regular number.
+    Grant(Grant),
+    /// The slot is full and an admin gave a reason: the session's next overbook number.
+    Overbook,
+    /// Refused; `true` when another slot could take the booking (worth suggesting one).
+    Refuse(BookingError, bool),
+}
+
+fn rule(req: &BookingRequest<'_>, target: &SlotState, patient_bookings: &[Booking]) -> Ruling {
+    if let Some(reason) = req.overbook_reason
+        && reason.trim().is_empty()
+    {
+        return Ruling::Refuse(BookingError::OverbookReasonMissing, false);
+    }
+    if let Err(e) = target.open_for(req.channel, req.now) {
+        return Ruling::Refuse(e, true);
+    }
+    if let Some(existing) = patient_bookings.iter().find(|b| {
+        b.patient_id == *req.patient_id
+            && b.status.is_active()
+            && b.date == target.session.date
+            && b.department_id == target.session.department_id
+    }) {
+        return Ruling::Refuse(BookingError::PatientAlreadyBooked { existing: existing.id.clone() }, false);
+    }
+    let pool = req.channel.pool();
+    let free = |n: u32| target.slot.pool_of(n) == Some(pool) && !target.taken.contains(&n);
+    match req.queue_no {
+        QueueChoice::Exactly(n) => {
+            if target.slot.pool_of(n) != Some(pool) {
+                return Ruling::Refuse(BookingError::QueueNumberOutOfPool { queue_no: n, pool }, true);
+            }
+            if target.taken.contains(&n) {
+                return Ruling::Refuse(BookingError::QueueNumberTaken { queue_no: n }, true);
+            }
+            Ruling::Grant(Grant { queue_no: n, overbooked: false })
+        }
+        QueueChoice::Prefer(n) if free(n) => Ruling::Grant(Grant { queue_no: n, overbooked: false }),
+        QueueChoice::Prefer(_) | QueueChoice::Lowest => match target.free_numbers(pool).next() {
+            Some(n) => Ruling::Grant(Grant { queue_no: n, overbooked: false }),
+            None if req.overbook_reason.is_some() => Ruling::Overbook,
+            None => Ruling::Refuse(BookingError::SlotFull { pool }, true),
+        },
+    }
 }
 
 /// Rules 1–4: may this patient be booked into `target`, and under which number?
@@ -486,45 +601,116 @@ pub fn decide_booking(
     overbook_next: u32,
     alternatives: &[SlotState],
 ) -> Result<Grant, Refusal> {
-    let refuse = |error: BookingError, with_suggestion: bool| Refusal {
-        suggestion: if with_suggestion {
-            suggest(alternatives, &target.slot.id, req.channel, req.now).map(Box::new)
-        } else {
-            None
+    match rule(req, target, patient_bookings) {
+        Ruling::Grant(grant) => Ok(grant),
+        Ruling::Overbook => Ok(Grant { queue_no: overbook_next, overbooked: true }),
+        Ruling::Refuse(error, with_suggestion) => Err(Refusal {
+            suggestion: if with_suggestion {
+                suggest(alternatives, &target.slot.id, req.channel, req.now).map(Box::new)
+            } else {
+                None
+            },
+            error,
+        }),
+    }
+}
+
+/// How many slots a refusal suggests at most, on every channel of the platform.
+pub const MAX_SUGGESTIONS: usize = 3;
+
+/// What to book into among the slots given to [`decide_in_day`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DayTarget<'a> {
+    /// This slot.
+    Slot(&'a SlotId),
+    /// The earliest slot the channel can book now ([`earliest_bookable`]).
+    Earliest,
+}
+
+/// The answer of [`decide_in_day`], borrowing from its inputs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DayDecision<'a> {
+    /// Booked: the slot and the number it gives.
+    Granted {
+        /// The slot decided on.
+        state: &'a SlotState,
+        /// The number.
+        grant: Grant,
+    },
+    /// Refused by a rule.
+    Refused {
+        /// The rule that refused.
+        error: BookingError,
+        /// The next slots that could take the booking instead, in [`SlotState::rank`] order,
+        /// never the refused one (empty when the refusal is not about the slot).
+        suggestions: Vec<Suggestion>,
+        /// The slot decided on (`None` when no slot could be chosen at all).
+        state: Option<&'a SlotState>,
+        /// The booking the patient already holds, on [`BookingError::PatientAlreadyBooked`].
+        existing: Option<&'a Booking>,
+    },
+    /// The target slot is not among the slots given.
+    NotFound,
+}
+
+/// Rules 1–4 over a set of slots — usually one department's slots on one day: choose the
+/// target (a slot, or the earliest bookable one), decide with the same rule as
+/// [`decide_booking`], and on a refusal suggest up to `max_suggestions` other slots of `day`
+/// that the channel can book now, earliest first.
+///
+/// `req.queue_no` is the number asked for ([`QueueChoice::Prefer`] falls back to the lowest
+/// free number). `patient_bookings` are the patient's bookings (the rule picks the ones that
+/// matter; on [`BookingError::PatientAlreadyBooked`] the one held is returned).
+/// `overbook_next` gives the number an overbook in the chosen slot's session takes (see
+/// [`overbook_next`]); it is called only when an overbook is granted, so a caller may load
+/// what it needs there, and its error is returned as is.
+pub fn decide_in_day<'a, E>(
+    day: &'a [SlotState],
+    target: DayTarget<'_>,
+    req: &BookingRequest<'_>,
+    patient_bookings: &'a [Booking],
+    overbook_next: impl FnOnce(&SlotState) -> Result<u32, E>,
+    max_suggestions: usize,
+) -> Result<DayDecision<'a>, E> {
+    let state = match target {
+        DayTarget::Slot(id) => match day.iter().find(|s| &s.slot.id == id) {
+            Some(s) => s,
+            None => return Ok(DayDecision::NotFound),
         },
-        error,
+        DayTarget::Earliest => match earliest_bookable(day, req.channel, req.now) {
+            Some(s) => s,
+            None => {
+                return Ok(DayDecision::Refused {
+                    error: BookingError::NoSlotAvailable,
+                    suggestions: Vec::new(),
+                    state: None,
+                    existing: None,
+                });
+            }
+        },
     };
-    if let Some(reason) = req.overbook_reason
-        && reason.trim().is_empty()
-    {
-        return Err(refuse(BookingError::OverbookReasonMissing, false));
-    }
-    slot_open_for(target, req.channel, req.now).map_err(|e| refuse(e, true))?;
-    if let Some(existing) = patient_bookings.iter().find(|b| {
-        b.patient_id == *req.patient_id
-            && b.status.is_active()
-            && b.date == target.session.date
-            && b.department_id == target.session.department_id
-    }) {
-        return Err(refuse(BookingError::PatientAlreadyBooked { existing: existing.id.clone() }, false));
-    }
-    let pool = req.channel.pool();
-    match req.queue_no {
-        QueueChoice::Exactly(n) => {
-            if target.slot.pool_of(n) != Some(pool) {
-                return Err(refuse(BookingError::QueueNumberOutOfPool { queue_no: n, pool }, true));
-            }
-            if target.taken.contains(&n) {
-                return Err(refuse(BookingError::QueueNumberTaken { queue_no: n }, true));
-            }
-            Ok(Grant { queue_no: n, overbooked: false })
+    let (error, with_suggestions) = match rule(req, state, patient_bookings) {
+        Ruling::Grant(grant) => return Ok(DayDecision::Granted { state, grant }),
+        Ruling::Overbook => {
+            let grant = Grant { queue_no: overbook_next(state)?, overbooked: true };
+            return Ok(DayDecision::Granted { state, grant });
         }
-        QueueChoice::Lowest => match target.free_numbers(pool).next() {
-            Some(n) => Ok(Grant { queue_no: n, overbooked: false }),
-            None if req.overbook_reason.is_some() => Ok(Grant { queue_no: overbook_next, overbooked: true }),
-            None => Err(refuse(BookingError::SlotFull { pool }, true)),
-        },
-    }
+        Ruling::Refuse(error, with_suggestions) => (error, with_suggestions),
+    };
+    let suggestions = if with_suggestions {
+        let others = day.iter().filter(|s| s.slot.id != state.slot.id);
+        bookable_in_order(others, req.channel, req.now, max_suggestions)
+            .into_iter()
+            .map(|s| Suggestion::of(s, req.channel.pool()))
+            .collect()
+    } else {
+        Vec::new()
+    };
+    let existing = match &error {
+        BookingError::PatientAlreadyBooked { existing } => patient_bookings.iter().find(|b| &b.id == existing),
+        _ => None,
+    };
+    Ok(DayDecision::Refused { error, suggestions, state: Some(state), existing })
 }
 
 /// The number an overbook in a session takes: one after both the session's last regular

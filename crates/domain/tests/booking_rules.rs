@@ -1,12 +1,14 @@
-//! Table-driven tests of booking rules 1–4 and 7, and property tests over random interleavings.
+//! Table-driven tests of booking rules 1–4 and 7, of the decision over a department-day, and
+//! property tests over random interleavings and random days.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::collections::{HashMap, HashSet};
 
 use frontdesk_domain::Lang;
 use frontdesk_domain::booking::{
-    Booking, BookingError, BookingRequest, BookingStatus, Grant, QueueChoice, SlotState, decide_booking, decide_cancel,
-    decide_check_in, earliest_bookable, overbook_next,
+    Booking, BookingError, BookingRequest, BookingStatus, DayDecision, DayTarget, Grant, MAX_SUGGESTIONS, QueueChoice,
+    SlotState, bookable_in_order, decide_booking, decide_cancel, decide_check_in, decide_in_day, earliest_bookable,
+    overbook_next,
 };
 use frontdesk_domain::schedule::{
     BookingId, Channel, DepartmentId, PatientId, Period, Pool, ProviderId, Session, SessionId, SessionStatus, SiteId,
@@ -386,5 +388,530 @@ proptest! {
         let now = datetime(2026, 11, 23, 7, 0, 0, 0);
         prop_assert_eq!(st.bookable(Channel::Online, now), st.free_numbers(Pool::Online).next().is_some());
         prop_assert_eq!(st.bookable(Channel::Desk, now), st.free_numbers(Pool::Desk).next().is_some());
+    }
+}
+
+/// What a [`decide_in_day`] case expects.
+#[derive(Debug)]
+enum Want<'a> {
+    /// Granted in this slot, this number, overbooked or not.
+    Granted(&'a str, u32, bool),
+    /// Refused with this code, these suggestions in order, and this existing booking.
+    Refused(&'a str, Vec<&'a str>, Option<&'a str>),
+    /// The target is not in the day.
+    NotFound,
+}
+
+/// A department-day: two providers' morning sessions, four numbers per slot (online 2, desk 2).
+///
+/// | slot | start | online | desk | taken          |
+/// | a-0  | 08:00 | 1 2    | 3 4  | 3 4 (desk full) |
+/// | a-1  | 08:30 | 5 6    | 7 8  | 7               |
+/// | a-2  | 09:00 | 9 10   | 11 12| —               |
+/// | a-3  | 09:30 | 13 14  | 15 16| —               |
+/// | b-0  | 08:00 | 1 2    | 3 4  | 1 2 3 4 (full)  |
+/// | b-1  | 08:30 | 5 6    | 7 8  | —               |
+fn department_day() -> Vec<SlotState> {
+    let a = session("a", "nk", SessionStatus::Open);
+    let b = session("b", "nk", SessionStatus::Open);
+    // Listed out of order: the rules rank, the order given does not matter.
+    vec![
+        state(&a, slot(&a, 3, 2, 2), &[]),
+        state(&b, slot(&b, 1, 2, 2), &[]),
+        state(&a, slot(&a, 0, 2, 2), &[3, 4]),
+        state(&a, slot(&a, 2, 2, 2), &[]),
+        state(&b, slot(&b, 0, 2, 2), &[1, 2, 3, 4]),
+        state(&a, slot(&a, 1, 2, 2), &[7]),
+    ]
+}
+
+#[test]
+fn table_of_day_decisions() {
+    let day = department_day();
+    let p = PatientId::from("p1");
+    let early = datetime(2026, 11, 23, 7, 0, 0, 0);
+    let at_0840 = datetime(2026, 11, 23, 8, 40, 0, 0);
+    let late = datetime(2026, 11, 23, 12, 0, 0, 0);
+    let b1 = day.iter().find(|s| s.slot.id.as_str() == "b-1").unwrap();
+    let held = booking("held", "p1", b1, 7, BookingStatus::Booked);
+    let other_dept =
+        Booking { department_id: DepartmentId::from("wk"), ..booking("wk", "p1", b1, 7, BookingStatus::Booked) };
+    let slot_id = |s: &str| SlotId::from(s);
+    let (a0, a1, a2, b0, zz) = (slot_id("a-0"), slot_id("a-1"), slot_id("a-2"), slot_id("b-0"), slot_id("zz"));
+    use DayTarget::{Earliest, Slot as At};
+    use QueueChoice::{Exactly, Lowest, Prefer};
+    // (name, target, channel, now, number asked, bookings, overbook reason, max, expected)
+    type Case<'a> =
+        (&'a str, DayTarget<'a>, Channel, DateTime, QueueChoice, Vec<Booking>, Option<&'a str>, usize, Want<'a>);
+    let cases: Vec<Case<'_>> = vec![
+        ("a slot with room", At(&a1), Channel::Desk, early, Lowest, vec![], None, 3, Want::Granted("a-1", 8, false)),
+        (
+            "online into the same slot",
+            At(&a1),
+            Channel::Online,
+            early,
+            Lowest,
+            vec![],
+            None,
+            3,
+            Want::Granted("a-1", 5, false),
+        ),
+        (
+            "earliest for the desk skips full slots",
+            Earliest,
+            Channel::Desk,
+            early,
+            Lowest,
+            vec![],
+            None,
+            3,
+            Want::Granted("a-1", 8, false),
+        ),
+        (
+            "earliest online takes the first slot",
+            Earliest,
+            Channel::Online,
+            early,
+            Lowest,
+            vec![],
+            None,
+            3,
+            Want::Granted("a-0", 1, false),
+        ),
+        (
+            "earliest walk-in takes the current slot",
+            Earliest,
+            Channel::Desk,
+            at_0840,
+            Lowest,
+            vec![],
+            None,
+            3,
+            Want::Granted("a-1", 8, false),
+        ),
+        (
+            "earliest online once the 08:30 slots started",
+            Earliest,
+            Channel::Online,
+            at_0840,
+            Lowest,
+            vec![],
+            None,
+            3,
+            Want::Granted("a-2", 9, false),
+        ),
+        (
+            "a full slot suggests the next three, earliest first, ties by id",
+            At(&a0),
+            Channel::Desk,
+            early,
+            Lowest,
+            vec![],
+            None,
+            3,
+            Want::Refused("slot_full", vec!["a-1", "b-1", "a-2"], None),
+        ),
+        (
+            "as many suggestions as asked",
+            At(&b0),
+            Channel::Desk,
+            early,
+            Lowest,
+            vec![],
+            None,
+            1,
+            Want::Refused("slot_full", vec!["a-1"], None),
+        ),
+        (
+            "a full online pool suggests online slots",
+            At(&b0),
+            Channel::Online,
+            early,
+            Lowest,
+            vec![],
+            None,
+            3,
+            Want::Refused("slot_full", vec!["a-0", "a-1", "b-1"], None),
+        ),
+        (
+            "an ended slot suggests what is still open",
+            At(&a0),
+            Channel::Desk,
+            at_0840,
+            Lowest,
+            vec![],
+            None,
+            3,
+            Want::Refused("slot_ended", vec!["a-1", "b-1", "a-2"], None),
+        ),
+        (
+            "the patient's booking that day is returned",
+            At(&a2),
+            Channel::Desk,
+            early,
+            Lowest,
+            vec![held.clone()],
+            None,
+            3,
+            Want::Refused("patient_already_booked", vec![], Some("held")),
+        ),
+        (
+            "also when the earliest slot is chosen",
+            Earliest,
+            Channel::Online,
+            early,
+            Lowest,
+            vec![other_dept.clone(), held.clone()],
+            None,
+            3,
+            Want::Refused("patient_already_booked", vec![], Some("held")),
+        ),
+        (
+            "another department's booking does not count",
+            At(&a2),
+            Channel::Desk,
+            early,
+            Lowest,
+            vec![other_dept],
+            None,
+            3,
+            Want::Granted("a-2", 11, false),
+        ),
+        (
+            "a preferred free number",
+            At(&a2),
+            Channel::Desk,
+            early,
+            Prefer(12),
+            vec![],
+            None,
+            3,
+            Want::Granted("a-2", 12, false),
+        ),
+        (
+            "a preferred taken number falls back to the lowest",
+            At(&a1),
+            Channel::Desk,
+            early,
+            Prefer(7),
+            vec![],
+            None,
+            3,
+            Want::Granted("a-1", 8, false),
+        ),
+        (
+            "a preferred number of the other pool falls back",
+            At(&a2),
+            Channel::Desk,
+            early,
+            Prefer(9),
+            vec![],
+            None,
+            3,
+            Want::Granted("a-2", 11, false),
+        ),
+        (
+            "a preferred number of another slot falls back",
+            At(&a2),
+            Channel::Desk,
+            early,
+            Prefer(3),
+            vec![],
+            None,
+            3,
+            Want::Granted("a-2", 11, false),
+        ),
+        (
+            "a preferred number in a full slot is still a full slot",
+            At(&a0),
+            Channel::Desk,
+            early,
+            Prefer(4),
+            vec![],
+            None,
+            2,
+            Want::Refused("slot_full", vec!["a-1", "b-1"], None),
+        ),
+        (
+            "an exact free number",
+            At(&a1),
+            Channel::Desk,
+            early,
+            Exactly(8),
+            vec![],
+            None,
+            3,
+            Want::Granted("a-1", 8, false),
+        ),
+        (
+            "an exact taken number",
+            At(&a1),
+            Channel::Desk,
+            early,
+            Exactly(7),
+            vec![],
+            None,
+            3,
+            Want::Refused("queue_number_taken", vec!["b-1", "a-2", "a-3"], None),
+        ),
+        (
+            "an overbook takes the session's next number",
+            At(&a0),
+            Channel::Desk,
+            early,
+            Lowest,
+            vec![],
+            Some("急诊"),
+            3,
+            Want::Granted("a-0", 17, true),
+        ),
+        (
+            "an overbook without a reason",
+            At(&a0),
+            Channel::Desk,
+            early,
+            Lowest,
+            vec![],
+            Some(" "),
+            3,
+            Want::Refused("overbook_reason_missing", vec![], None),
+        ),
+        ("an unknown slot", At(&zz), Channel::Desk, early, Lowest, vec![], None, 3, Want::NotFound),
+        (
+            "nothing left in the day",
+            Earliest,
+            Channel::Desk,
+            late,
+            Lowest,
+            vec![],
+            None,
+            3,
+            Want::Refused("no_slot_available", vec![], None),
+        ),
+    ];
+    for (name, target, channel, now, queue_no, bookings, overbook_reason, max, want) in cases {
+        let req = BookingRequest { patient_id: &p, channel, now, queue_no, overbook_reason };
+        let mut asked = None;
+        let got = decide_in_day(
+            &day,
+            target,
+            &req,
+            &bookings,
+            |st: &SlotState| {
+                asked = Some(st.slot.id.clone());
+                Ok::<u32, std::convert::Infallible>(17)
+            },
+            max,
+        )
+        .unwrap();
+        match (got, &want) {
+            (DayDecision::Granted { state, grant }, Want::Granted(slot, n, over)) => {
+                assert_eq!((state.slot.id.as_str(), grant.queue_no, grant.overbooked), (*slot, *n, *over), "{name}");
+                // The overbook number is asked for only when an overbook is granted, for its slot.
+                assert_eq!(asked.as_ref().map(SlotId::as_str), over.then_some(*slot), "{name}");
+            }
+            (DayDecision::Refused { error, suggestions, state, existing }, Want::Refused(code, slots, held)) => {
+                assert_eq!(error.code(), *code, "{name}");
+                let got: Vec<&str> = suggestions.iter().map(|s| s.slot_id.as_str()).collect();
+                assert_eq!(&got, slots, "{name}");
+                assert_eq!(existing.map(|b| b.id.as_str()), *held, "{name}");
+                match target {
+                    DayTarget::Slot(id) => assert_eq!(state.map(|s| &s.slot.id), Some(id), "{name}"),
+                    DayTarget::Earliest if *code == "no_slot_available" => assert!(state.is_none(), "{name}"),
+                    DayTarget::Earliest => assert!(state.is_some(), "{name}"),
+                }
+                if let Some(st) = state {
+                    assert!(
+                        suggestions.iter().all(|s| s.slot_id != st.slot.id),
+                        "{name}: the refused slot is never offered"
+                    );
+                }
+                assert!(asked.is_none(), "{name}");
+            }
+            (DayDecision::NotFound, Want::NotFound) => {}
+            (got, want) => panic!("{name}: got {got:?}, expected {want:?}"),
+        }
+    }
+}
+
+#[test]
+fn suggestions_carry_what_is_left() {
+    let day = department_day();
+    let p = PatientId::from("p1");
+    let early = datetime(2026, 11, 23, 7, 0, 0, 0);
+    let a0 = SlotId::from("a-0");
+    let req = BookingRequest {
+        patient_id: &p,
+        channel: Channel::Desk,
+        now: early,
+        queue_no: QueueChoice::Lowest,
+        overbook_reason: None,
+    };
+    let got = decide_in_day(&day, DayTarget::Slot(&a0), &req, &[], |_| Ok::<u32, ()>(0), MAX_SUGGESTIONS).unwrap();
+    let DayDecision::Refused { suggestions, .. } = got else { panic!("{got:?}") };
+    let first = &suggestions[0];
+    assert_eq!(
+        (first.slot_id.as_str(), first.session_id.as_str(), first.provider_id.as_str(), first.remaining),
+        ("a-1", "a", "a-p", 1)
+    );
+    assert_eq!((first.date, first.start, first.end), (DAY, time(8, 30, 0, 0), time(9, 0, 0, 0)));
+}
+
+#[test]
+fn the_overbook_number_may_fail_to_load() {
+    let day = department_day();
+    let p = PatientId::from("p1");
+    let early = datetime(2026, 11, 23, 7, 0, 0, 0);
+    let (a0, a1) = (SlotId::from("a-0"), SlotId::from("a-1"));
+    let req = BookingRequest {
+        patient_id: &p,
+        channel: Channel::Desk,
+        now: early,
+        queue_no: QueueChoice::Lowest,
+        overbook_reason: Some("急诊"),
+    };
+    let failing = |_: &SlotState| Err::<u32, &str>("storage gone");
+    assert_eq!(decide_in_day(&day, DayTarget::Slot(&a0), &req, &[], failing, 3), Err("storage gone"));
+    // A slot with room never asks for it, reason or not.
+    let got = decide_in_day(&day, DayTarget::Slot(&a1), &req, &[], failing, 3).unwrap();
+    assert!(matches!(got, DayDecision::Granted { grant: Grant { queue_no: 8, overbooked: false }, .. }), "{got:?}");
+}
+
+#[test]
+fn a_grant_makes_a_booking() {
+    let day = department_day();
+    let st = day.iter().find(|s| s.slot.id.as_str() == "a-1").unwrap();
+    let code = TicketCode::from_random(42);
+    let make = |grant: Grant, reason: Option<&str>| {
+        Booking::granted(BookingId::from("bk"), PatientId::from("p1"), st, grant, Channel::Phone, code.clone(), reason)
+    };
+    let b = make(Grant { queue_no: 5, overbooked: false }, None);
+    assert_eq!(
+        b,
+        Booking {
+            id: BookingId::from("bk"),
+            site_id: SiteId::from("s1"),
+            patient_id: PatientId::from("p1"),
+            slot_id: SlotId::from("a-1"),
+            session_id: SessionId::from("a"),
+            department_id: DepartmentId::from("nk"),
+            date: DAY,
+            queue_no: 5,
+            channel: Channel::Phone,
+            status: BookingStatus::Booked,
+            ticket_code: code.clone(),
+            overbook_reason: None,
+        }
+    );
+    // The reason stays only with an overbook.
+    for (overbooked, reason, kept) in
+        [(false, Some("急诊"), None), (true, Some("急诊"), Some("急诊")), (true, None, None), (false, None, None)]
+    {
+        let b = make(Grant { queue_no: 17, overbooked }, reason);
+        assert_eq!(b.overbook_reason.as_deref(), kept, "{overbooked} {reason:?}");
+        assert_eq!((b.queue_no, b.status), (17, BookingStatus::Booked));
+    }
+}
+
+#[test]
+fn a_slot_is_open_to_a_channel_as_the_rules_say() {
+    let s = session("a", "nk", SessionStatus::Open);
+    let st = state(&s, slot(&s, 0, 2, 2), &[1]);
+    let suspended = SlotState { session: Session { status: SessionStatus::Suspended, ..s.clone() }, ..st.clone() };
+    // (name, state, now, desk open, online open, desk left, online left, ended)
+    let cases = [
+        ("before the start", &st, datetime(2026, 11, 23, 7, 0, 0, 0), Ok(()), Ok(()), 2, 1, false),
+        ("started", &st, datetime(2026, 11, 23, 8, 0, 0, 0), Ok(()), Err("slot_started"), 2, 0, false),
+        ("at the end", &st, datetime(2026, 11, 23, 8, 30, 0, 0), Err("slot_ended"), Err("slot_ended"), 0, 0, true),
+        (
+            "suspended",
+            &suspended,
+            datetime(2026, 11, 23, 7, 0, 0, 0),
+            Err("session_suspended"),
+            Err("session_suspended"),
+            0,
+            0,
+            false,
+        ),
+    ];
+    for (name, st, now, desk, online, desk_left, online_left, ended) in cases {
+        assert_eq!(st.open_for(Channel::Desk, now).map_err(|e| e.code()), desk, "{name}");
+        assert_eq!(st.open_for(Channel::Online, now).map_err(|e| e.code()), online, "{name}");
+        assert_eq!(st.open_for(Channel::Phone, now).map_err(|e| e.code()), online, "{name}");
+        assert_eq!(st.open_remaining(Channel::Desk, now), desk_left, "{name}");
+        assert_eq!(st.open_remaining(Channel::Online, now), online_left, "{name}");
+        assert_eq!(st.ended(now), ended, "{name}");
+    }
+}
+
+/// A random department-day for the property below: up to six slots in two sessions.
+fn random_day() -> impl Strategy<Value = (Vec<SlotState>, u8, u8, u8, Option<u8>)> {
+    (
+        proptest::collection::vec((0u8..2, 0u32..4, 0u32..3, 0u32..3, 0u16..64, proptest::bool::weighted(0.15)), 0..7),
+        0u8..8,
+        0u8..3,
+        0u8..10,
+        proptest::option::of(0u8..16),
+    )
+        .prop_map(|(slots, target, channel, hour, prefer)| {
+            let mut seen = HashSet::new();
+            let day = slots
+                .into_iter()
+                .filter(|(sess, index, ..)| seen.insert((*sess, *index)))
+                .map(|(sess, index, online, desk, taken_bits, suspended)| {
+                    let status = if suspended { SessionStatus::Suspended } else { SessionStatus::Open };
+                    let s = session(["a", "b"][sess as usize], "nk", status);
+                    let sl = slot(&s, index, online, desk);
+                    let taken: Vec<u32> =
+                        (0..16).filter(|i| taken_bits & (1 << i) != 0).map(|i| sl.first_queue_no + i).collect();
+                    state(&s, sl, &taken)
+                })
+                .collect();
+            (day, target, channel, hour, prefer)
+        })
+}
+
+proptest! {
+    /// The day's decision is the slot rule's decision, with the rule's suggestion first and
+    /// more in rank order after it, never the refused slot.
+    #[test]
+    fn deciding_in_a_day_agrees_with_the_slot_rule((day, target, channel, hour, prefer) in random_day()) {
+        let p = PatientId::from("p1");
+        let channel = [Channel::Desk, Channel::Online, Channel::Phone][channel as usize];
+        let now = datetime(2026, 11, 23, 6 + hour as i8, 15, 0, 0);
+        let queue_no = prefer.map_or(QueueChoice::Lowest, |n| QueueChoice::Prefer(u32::from(n) + 1));
+        let req = BookingRequest { patient_id: &p, channel, now, queue_no, overbook_reason: None };
+        let target_id = day.get(target as usize).map(|s| s.slot.id.clone());
+        let day_target = match &target_id { Some(id) => DayTarget::Slot(id), None => DayTarget::Earliest };
+        let got = decide_in_day(&day, day_target, &req, &[], |_| Ok::<u32, ()>(99), MAX_SUGGESTIONS).unwrap();
+        let chosen = match &target_id {
+            Some(id) => day.iter().find(|s| &s.slot.id == id),
+            None => earliest_bookable(&day, channel, now),
+        };
+        match (got, chosen) {
+            (DayDecision::Granted { state, grant }, Some(chosen)) => {
+                prop_assert_eq!(&state.slot.id, &chosen.slot.id);
+                prop_assert_eq!(decide_booking(&req, chosen, &[], 99, &day), Ok(grant));
+            }
+            (DayDecision::Refused { error, suggestions, state: Some(state), existing: None }, Some(chosen)) => {
+                prop_assert_eq!(&state.slot.id, &chosen.slot.id);
+                let refusal = decide_booking(&req, chosen, &[], 99, &day).unwrap_err();
+                prop_assert_eq!(&error, &refusal.error);
+                prop_assert_eq!(suggestions.first(), refusal.suggestion.as_deref());
+                prop_assert!(suggestions.len() <= MAX_SUGGESTIONS);
+                let others = day.iter().filter(|s| s.slot.id != chosen.slot.id);
+                let expected: Vec<&SlotId> = match refusal.suggestion {
+                    Some(_) => bookable_in_order(others, channel, now, MAX_SUGGESTIONS).into_iter().map(|s| &s.slot.id).collect(),
+                    None => Vec::new(),
+                };
+                prop_assert_eq!(suggestions.iter().map(|s| &s.slot_id).collect::<Vec<_>>(), expected);
+                prop_assert!(suggestions.iter().all(|s| s.slot_id != chosen.slot.id));
+            }
+            (DayDecision::Refused { error: BookingError::NoSlotAvailable, suggestions, state: None, .. }, None) => {
+                prop_assert!(target_id.is_none());
+                prop_assert!(suggestions.is_empty());
+            }
+            (got, chosen) => prop_assert!(false, "got {:?} for {:?}", got, chosen.map(|s| &s.slot.id)),
+        }
     }
 }

@@ -1,13 +1,13 @@
 //! The online booking path: the same rules as the desk, `Channel::Online`, its own pool.
 
 use frontdesk_domain::Lang;
-use frontdesk_domain::booking::{Booking, BookingStatus, decide_cancel};
+use frontdesk_domain::booking::{Booking, QueueChoice, decide_cancel};
 use frontdesk_domain::patient::{PatientInput, validate_patient};
 use frontdesk_domain::schedule::{BookingId, Channel, PatientId, SiteId, SlotId};
 use frontdesk_domain::ticket::TicketCode;
 use frontdesk_protocol::online::{OnlineBooking, OnlineBookingRequest, OnlineCancelled, OnlineRefusal};
 
-use super::booking::{Decision, QueuePref, Target, decide, site_now};
+use super::booking::{Decision, Target, decide, site_now};
 use super::{WriteCtx, audit, rows};
 use crate::error::{StoreError, StoreResult};
 use crate::secret;
@@ -66,7 +66,7 @@ pub(crate) fn book(
     let known = rows::patient_id_by_key(ctx.conn, &site.id, &patient.identity_key())?;
     let patient_id = known.clone().unwrap_or_else(|| patient.id.clone());
     let decision =
-        decide(ctx, &site, now, &patient_id, known.is_none(), Channel::Online, QueuePref::Lowest, None, &target)?
+        decide(ctx, &site, now, &patient_id, known.is_none(), Channel::Online, QueueChoice::Lowest, None, &target)?
             .ok_or_else(|| {
                 StoreError::NotFound(format!("slot {}", req.slot_id.as_ref().map(SlotId::as_str).unwrap_or("")))
             })?;
@@ -92,20 +92,7 @@ pub(crate) fn book(
         }
         ticket = TicketCode::from_random(secret::random_u64()?);
     }
-    let booking = Booking {
-        id: fresh.booking_id,
-        site_id: site.id.clone(),
-        patient_id: patient_id.clone(),
-        slot_id: state.slot.id.clone(),
-        session_id: state.session.id.clone(),
-        department_id: state.session.department_id.clone(),
-        date: state.session.date,
-        queue_no: grant.queue_no,
-        channel: Channel::Online,
-        status: BookingStatus::Booked,
-        ticket_code: ticket,
-        overbook_reason: None,
-    };
+    let booking = Booking::granted(fresh.booking_id, patient_id.clone(), &state, grant, Channel::Online, ticket, None);
     rows::insert_booking(ctx, &booking, false)?;
     // Serialized straight from the booking (no `serde_json::Value`).
     #[derive(serde::Serialize)]

@@ -11,7 +11,7 @@
 //! - a gap → `deferred` with the expected sequence number; nothing after it is looked at.
 
 use frontdesk_domain::Lang;
-use frontdesk_domain::booking::{BookingAction, BookingError, BookingStatus, decide_cancel, decide_check_in};
+use frontdesk_domain::booking::{Booking, BookingAction, BookingError, QueueChoice, decide_cancel, decide_check_in};
 use frontdesk_domain::patient::{FieldError, Patient, PatientInput, validate_patient};
 use frontdesk_domain::schedule::{BookingId, Channel, PatientId, SessionId, SessionStatus, Site, SlotId};
 use frontdesk_domain::ticket::TicketCode;
@@ -20,7 +20,7 @@ use frontdesk_protocol::sync::{
 };
 use rusqlite::{OptionalExtension, params};
 
-use super::booking::{Decision, QueuePref, Target, decide, site_now};
+use super::booking::{Decision, Target, decide, site_now};
 use super::{WriteCtx, audit, rows};
 use crate::error::{StoreError, StoreResult};
 use crate::store::DeviceAuth;
@@ -325,7 +325,7 @@ fn book(ctx: &mut WriteCtx<'_>, site: &Site, op: BookOp<'_>) -> StoreResult<Outc
         }));
     }
     let now = site_now(ctx.now, site)?;
-    let pref = if op.leased { QueuePref::Exactly(op.queue_no) } else { QueuePref::Prefer(op.queue_no) };
+    let queue_no = if op.leased { QueueChoice::Exactly(op.queue_no) } else { QueueChoice::Prefer(op.queue_no) };
     let decision = decide(
         ctx,
         site,
@@ -333,27 +333,22 @@ fn book(ctx: &mut WriteCtx<'_>, site: &Site, op: BookOp<'_>) -> StoreResult<Outc
         &patient_id,
         false,
         op.channel,
-        pref,
+        queue_no,
         op.overbook_reason,
         &Target::Slot(op.slot_id.clone()),
     )?;
     match decision {
         None => Ok(conflict("not_found", format!("Slot {} is not on the platform", op.slot_id))),
         Some(Decision::Granted { state, grant }) => {
-            let booking = frontdesk_domain::booking::Booking {
-                id: op.booking_id.clone(),
-                site_id: site.id.clone(),
-                patient_id: patient_id.clone(),
-                slot_id: state.slot.id.clone(),
-                session_id: state.session.id.clone(),
-                department_id: state.session.department_id.clone(),
-                date: state.session.date,
-                queue_no: grant.queue_no,
-                channel: op.channel,
-                status: BookingStatus::Booked,
-                ticket_code: op.ticket_code.clone(),
-                overbook_reason: if grant.overbooked { op.overbook_reason.map(str::to_string) } else { None },
-            };
+            let booking = Booking::granted(
+                op.booking_id.clone(),
+                patient_id.clone(),
+                &state,
+                grant,
+                op.channel,
+                op.ticket_code.clone(),
+                op.overbook_reason,
+            );
             let cursor = rows::insert_booking(ctx, &booking, grant.overbooked)?;
             metrics::counter!("frontdesk_bookings_total", "channel" => op.channel.code()).increment(1);
             Ok(Outcome::Applied {
@@ -384,7 +379,7 @@ fn book(ctx: &mut WriteCtx<'_>, site: &Site, op: BookOp<'_>) -> StoreResult<Outc
     }
 }
 
-fn rule_conflict(error: BookingError, booking: Option<frontdesk_domain::booking::Booking>) -> Outcome {
+fn rule_conflict(error: BookingError, booking: Option<Booking>) -> Outcome {
     Outcome::Conflict(Conflict {
         reason: error.code().into(),
         message: error.message(Lang::En),

@@ -9,9 +9,9 @@ use std::sync::Arc;
 
 use clap::{Args, Parser, Subcommand};
 use frontdesk_desk::sync::{self, Resolution, SyncError};
-use frontdesk_desk::{BookTarget, Desk, DeskError, ErrorClass, REPLICA_FILE, SystemClock, default_data_dir};
+use frontdesk_desk::{BookTarget, Desk, DeskError, ErrorClass, REPLICA_FILE, default_data_dir};
 use frontdesk_domain::Lang;
-use frontdesk_domain::clock::{Clock, ManualClock};
+use frontdesk_domain::clock::{Clock, NOW_ENV, clock_from_env};
 use frontdesk_domain::document::DocumentKind;
 use frontdesk_domain::patient::{FieldError, PatientInput};
 use frontdesk_domain::schedule::{BookingId, PatientId, ProviderId, SlotId};
@@ -280,19 +280,13 @@ struct BookArgs {
 
 fn clock() -> Result<Arc<dyn Clock>, DeskError> {
     // FRONTDESK_NOW pins the clock (RFC 3339), for demos on a fixed day and for tests.
-    match std::env::var("FRONTDESK_NOW") {
-        Ok(s) if !s.trim().is_empty() => {
-            let ts = s.trim().parse::<jiff::Timestamp>().map_err(|e| {
-                DeskError::Invalid(vec![FieldError {
-                    field: "FRONTDESK_NOW".into(),
-                    code: "invalid_timestamp".into(),
-                    message: format!("FRONTDESK_NOW must be an RFC 3339 timestamp: {e}"),
-                }])
-            })?;
-            Ok(Arc::new(ManualClock::new(ts)))
-        }
-        _ => Ok(Arc::new(SystemClock)),
-    }
+    clock_from_env().map_err(|e| {
+        DeskError::Invalid(vec![FieldError {
+            field: NOW_ENV.into(),
+            code: "invalid_timestamp".into(),
+            message: e.to_string(),
+        }])
+    })
 }
 
 fn main() -> ExitCode {
