@@ -19,6 +19,8 @@
 pub mod demo;
 pub mod error;
 pub mod http;
+mod outcome;
+pub mod postgres;
 pub mod secret;
 pub mod sqlite;
 pub mod store;

@@ -8,6 +8,7 @@ use std::time::Duration;
 
 use anyhow::{Context, bail};
 use clap::{Parser, Subcommand};
+use frontdesk_central::postgres::{PgOptions, PgStore, is_postgres_url};
 use frontdesk_central::sqlite::{SqliteOptions, SqliteStore, cli};
 use frontdesk_central::{Rate, ServerConfig, Store, clock_from_env, secret, telemetry};
 use frontdesk_domain::schedule::{DeviceId, SiteId};
@@ -16,9 +17,10 @@ use frontdesk_domain::schedule::{DeviceId, SiteId};
 #[derive(Parser, Debug)]
 #[command(name = "frontdesk-central", version, about)]
 struct Cli {
-    /// The SQLite database file (created if missing).
+    /// The database: a SQLite file (created if missing), or a PostgreSQL URL
+    /// (`postgres://user:password@host:port/dbname`) shared by several platform processes.
     #[arg(long, global = true, env = "FRONTDESK_CENTRAL_DB", default_value = "frontdesk-central.db")]
-    db: PathBuf,
+    db: String,
     #[command(subcommand)]
     command: Command,
 }
@@ -89,6 +91,35 @@ struct ServeArgs {
     /// Log human-readable lines instead of JSON.
     #[arg(long)]
     plain_logs: bool,
+    /// PostgreSQL: writer lanes (connections committing groups of writes) in this process.
+    #[arg(long, default_value_t = 4)]
+    pg_lanes: usize,
+    /// PostgreSQL: connections for reads in this process.
+    #[arg(long, default_value_t = 16)]
+    pg_read_connections: usize,
+    /// PostgreSQL: this process's name in the audit chains (random when not given).
+    #[arg(long, default_value = "")]
+    instance: String,
+}
+
+/// The database a command works on.
+enum Db {
+    Sqlite(PathBuf),
+    Postgres(String),
+}
+
+impl Db {
+    fn parse(db: &str) -> Db {
+        if is_postgres_url(db) { Db::Postgres(db.to_string()) } else { Db::Sqlite(PathBuf::from(db)) }
+    }
+
+    /// For logs: the file, or the PostgreSQL URL without its password.
+    fn shown(&self) -> String {
+        match self {
+            Db::Sqlite(p) => p.display().to_string(),
+            Db::Postgres(url) => redact_password(url),
+        }
+    }
 }
 
 #[derive(Subcommand, Debug)]
@@ -116,6 +147,18 @@ enum AuditAction {
     },
 }
 
+/// `postgres://user:secret@host/db` → `postgres://user:***@host/db`.
+fn redact_password(url: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else { return url.to_string() };
+    match rest.split_once('@') {
+        Some((creds, host)) => match creds.split_once(':') {
+            Some((user, _)) => format!("{scheme}://{user}:***@{host}"),
+            None => url.to_string(),
+        },
+        None => url.to_string(),
+    }
+}
+
 fn rate(per_second: u32, burst: u32) -> Option<Rate> {
     (per_second > 0).then_some(Rate { per_second, burst: burst.max(1) })
 }
@@ -141,13 +184,27 @@ fn admin_token(path: &Path) -> anyhow::Result<String> {
     Ok(t)
 }
 
-async fn serve(db: &Path, args: ServeArgs) -> anyhow::Result<()> {
+async fn serve(db: &Db, args: ServeArgs) -> anyhow::Result<()> {
     telemetry::init_logging(!args.plain_logs);
     let clock = clock_from_env()?;
     let token = admin_token(&args.admin_token_file)?;
-    let store = SqliteStore::open(db, clock.clone(), SqliteOptions::default())
-        .with_context(|| format!("opening {}", db.display()))?;
-    let store: Arc<dyn Store> = Arc::new(store);
+    let store: Arc<dyn Store> = match db {
+        Db::Sqlite(path) => Arc::new(
+            SqliteStore::open(path, clock.clone(), SqliteOptions::default())
+                .with_context(|| format!("opening {}", path.display()))?,
+        ),
+        Db::Postgres(url) => {
+            let options = PgOptions {
+                lanes: args.pg_lanes.max(1),
+                read_connections: args.pg_read_connections.max(1),
+                instance: args.instance.clone(),
+                ..PgOptions::default()
+            };
+            Arc::new(
+                PgStore::open(url, clock.clone(), options).await.with_context(|| format!("opening {}", db.shown()))?,
+            )
+        }
+    };
     if args.demo {
         store.seed_demo(SiteId::from(args.demo_site.as_str()), 8).await.context("seeding the demo clinic")?;
         let code = store.create_enroll_code(SiteId::from(args.demo_site.as_str()), 24).await?;
@@ -167,7 +224,7 @@ async fn serve(db: &Path, args: ServeArgs) -> anyhow::Result<()> {
     let addr = listener.local_addr()?;
     println!("listening on http://{addr}");
     println!("admin token in {}", args.admin_token_file.display());
-    tracing::info!(%addr, db = %db.display(), "frontdesk-central serving");
+    tracing::info!(%addr, db = %db.shown(), "frontdesk-central serving");
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     if let (true, Some(rate)) = (args.demo, args.simulate_online) {
         let store = store.clone();
@@ -211,23 +268,47 @@ async fn wait_for_signal() {
     }
 }
 
+/// Runs one administrative command against PostgreSQL on a small store of its own.
+fn with_pg<T>(url: &str, f: impl AsyncFnOnce(&PgStore) -> anyhow::Result<T>) -> anyhow::Result<T> {
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+    rt.block_on(async {
+        let options = PgOptions { lanes: 1, read_connections: 1, instance: "cli".into(), ..PgOptions::default() };
+        let store = PgStore::open(url, clock_from_env()?, options).await.context("opening the database")?;
+        let r = f(&store).await;
+        store.close().await;
+        r
+    })
+}
+
 fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
+    let db = Db::parse(&cli.db);
     match cli.command {
         Command::Serve(args) => {
             let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
-            rt.block_on(serve(&cli.db, args))
+            rt.block_on(serve(&db, args))
         }
         Command::EnrollCode { site, ttl } => {
-            let now = clock_from_env()?.now();
-            let code = cli::enroll_code(&cli.db, now, &SiteId::from(site.as_str()), ttl)
-                .with_context(|| format!("issuing an enrollment code for site {site}"))?;
+            let site_id = SiteId::from(site.as_str());
+            let code = match &db {
+                Db::Sqlite(path) => {
+                    cli::enroll_code(path, clock_from_env()?.now(), &site_id, ttl).map_err(anyhow::Error::from)
+                }
+                Db::Postgres(url) => {
+                    with_pg(url, async |s| Ok(s.create_enroll_code_as(site_id.clone(), ttl, "cli").await?))
+                }
+            }
+            .with_context(|| format!("issuing an enrollment code for site {site}"))?;
             println!("{}", code.code);
             println!("site {} — valid until {}", code.site_id, code.expires_at);
             Ok(())
         }
         Command::Devices { action: DevicesAction::List { site } } => {
-            let devices = cli::devices(&cli.db, site.map(SiteId::from).as_ref())?;
+            let site = site.map(SiteId::from);
+            let devices = match &db {
+                Db::Sqlite(path) => cli::devices(path, site.as_ref())?,
+                Db::Postgres(url) => with_pg(url, async |s| Ok(s.devices(site.clone()).await?))?,
+            };
             println!(
                 "{:<38} {:<10} {:<20} {:<27} {:>8} {:>8} revoked",
                 "device", "site", "name", "last sync", "behind", "seq"
@@ -247,13 +328,19 @@ fn main() -> anyhow::Result<()> {
             Ok(())
         }
         Command::Devices { action: DevicesAction::Revoke { id } } => {
-            let now = clock_from_env()?.now();
-            cli::revoke(&cli.db, now, &DeviceId::from(id.as_str()))?;
+            let device = DeviceId::from(id.as_str());
+            match &db {
+                Db::Sqlite(path) => cli::revoke(path, clock_from_env()?.now(), &device)?,
+                Db::Postgres(url) => with_pg(url, async |s| Ok(s.revoke_device(device.clone(), "cli".into()).await?))?,
+            }
             println!("revoked {id}");
             Ok(())
         }
         Command::Audit { action: AuditAction::Verify { site } } => {
-            let reports = cli::verify_audit(&cli.db, site.as_deref())?;
+            let reports = match &db {
+                Db::Sqlite(path) => cli::verify_audit(path, site.as_deref())?,
+                Db::Postgres(url) => with_pg(url, async |s| Ok(s.verify_audit(site.clone()).await?))?,
+            };
             let mut bad = false;
             for r in &reports {
                 if r.ok {

@@ -8,21 +8,17 @@ use std::collections::BTreeMap;
 use frontdesk_domain::schedule::SiteId;
 use frontdesk_protocol::admin::AuditReport;
 use rusqlite::{Connection, OptionalExtension, params};
-use sha2::{Digest, Sha256};
 
 use super::WriteCtx;
 use crate::error::StoreResult;
 
-const GENESIS: &str = "0000000000000000000000000000000000000000000000000000000000000000";
+use crate::outcome::{GENESIS, audit_hash};
 
-fn row_hash(prev: &str, seq: i64, site: &str, at: &str, actor: &str, action: &str, detail: &str) -> String {
-    let mut h = Sha256::new();
-    for part in [prev, &seq.to_string(), site, at, actor, action, detail] {
-        h.update(part.as_bytes());
-        // Unit separator: no two different rows hash the same concatenation.
-        h.update([0x1f]);
-    }
-    hex::encode(h.finalize())
+/// A row's hash: the previous row's hash, then (seq, site, at, actor, action, detail).
+fn row_hash(prev: &str, seq: i64, rest: [&str; 5]) -> String {
+    let seq = seq.to_string();
+    let [site, at, actor, action, detail] = rest;
+    audit_hash(prev, &[&seq, site, at, actor, action, detail])
 }
 
 /// The heads of the chains a commit group has appended to, kept in memory for the group and
@@ -50,7 +46,7 @@ pub(crate) fn append(ctx: &mut WriteCtx<'_>, site: &str, actor: &str, action: &s
         None => c.prepare_cached("SELECT COALESCE(MAX(seq), 0) + 1 FROM audit_log")?.query_row([], |r| r.get(0))?,
     };
     let at = ctx.now_text();
-    let hash = row_hash(&prev, seq, site, at, actor, action, detail);
+    let hash = row_hash(&prev, seq, [site, at, actor, action, detail]);
     c.prepare_cached(
         "INSERT INTO audit_log (seq, site_id, at, actor, action, detail, prev_hash, hash) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
     )?
@@ -117,7 +113,7 @@ pub fn verify_chains(c: &Connection, site: Option<&str>) -> StoreResult<Vec<Audi
                 .problems
                 .push(format!("row {seq}: does not follow the previous row (a row before it was deleted or edited)"));
         }
-        if row_hash(&prev_hash, seq, &s, &at, &actor, &action, &detail) != hash {
+        if row_hash(&prev_hash, seq, [&s, &at, &actor, &action, &detail]) != hash {
             chain.problems.push(format!("row {seq}: content does not match its hash (edited)"));
         }
         chain.prev = hash;

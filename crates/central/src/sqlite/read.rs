@@ -1,10 +1,9 @@
 //! Reads, on read-only connections (WAL snapshots): they never wait for the writer.
 
-use frontdesk_domain::booking::SlotState;
-use frontdesk_domain::schedule::{Channel, DeviceId, Site, SiteId};
+use frontdesk_domain::schedule::{DeviceId, Site, SiteId};
 use frontdesk_protocol::PROTOCOL_VERSION;
 use frontdesk_protocol::enroll::DeviceInfo;
-use frontdesk_protocol::online::{Availability, AvailabilityQuery, AvailableSlot};
+use frontdesk_protocol::online::{Availability, AvailabilityQuery};
 use frontdesk_protocol::sync::{Change, PullResponse};
 use jiff::Timestamp;
 use rusqlite::{Connection, params};
@@ -126,21 +125,8 @@ pub(crate) fn availability(
     };
     let mut slots = Vec::new();
     for d in depts {
-        let mut states: Vec<SlotState> = rows::day_states(c, site, &d.id, q.date)?;
-        states.sort_by(|a, b| (&a.session.provider_id, a.slot.start).cmp(&(&b.session.provider_id, b.slot.start)));
-        for st in states {
-            slots.push(AvailableSlot {
-                slot_id: st.slot.id.clone(),
-                session_id: st.session.id.clone(),
-                department_id: d.id.clone(),
-                department_code: d.code.clone(),
-                provider_id: st.session.provider_id.clone(),
-                start: st.slot.start,
-                end: st.slot.end,
-                remaining: st.remaining(Channel::Online.pool()),
-                bookable: st.bookable(Channel::Online, local),
-            });
-        }
+        let states = rows::day_states(c, site, &d.id, q.date)?;
+        slots.extend(crate::outcome::available_slots(&d, states, local));
     }
     Ok(Availability { site_id: site.clone(), date: q.date, slots })
 }

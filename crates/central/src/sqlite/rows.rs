@@ -14,6 +14,7 @@ use rusqlite::{Connection, OptionalExtension, params};
 
 use super::WriteCtx;
 use crate::error::StoreResult;
+use crate::outcome::tagged;
 
 fn json<T: serde::de::DeserializeOwned>(s: &str) -> StoreResult<T> {
     Ok(serde_json::from_str(s)?)
@@ -278,14 +279,6 @@ pub(crate) fn log_change(
 ) -> StoreResult<u64> {
     let text = serde_json::to_string(record)?;
     log_change_text(ctx, site, entity, id, &text)
-}
-
-/// The change-log text of a `Record::Patient` / `Record::Booking` (internally tagged by
-/// `kind`) from the row's own JSON, so the row is serialized once, not cloned and serialized
-/// twice.
-fn tagged(kind: &str, row_json: &str) -> Option<String> {
-    let fields = row_json.strip_prefix('{')?;
-    (fields.len() > 1).then(|| format!("{{\"kind\":\"{kind}\",{fields}"))
 }
 
 fn log_change_text(ctx: &mut WriteCtx<'_>, site: &SiteId, entity: &str, id: &str, text: &str) -> StoreResult<u64> {

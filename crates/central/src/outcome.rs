@@ -1,0 +1,183 @@
+//! Pieces of the platform's answers that do not depend on the storage back-end: how an op's
+//! outcome, a conflict or a rejection is shaped, what a replay answers, how an applied op is
+//! audited, and the site's wall-clock time. Both back-ends (`sqlite`, `postgres`) use them, so
+//! a desk gets the same answer from either.
+
+use frontdesk_domain::Lang;
+use frontdesk_domain::booking::BookingError;
+use frontdesk_domain::patient::{FieldError, Patient, PatientInput};
+use frontdesk_domain::schedule::{Site, StaffId};
+use frontdesk_protocol::sync::{Conflict, Effects, Outcome, ServerState};
+use jiff::Timestamp;
+use jiff::civil::DateTime;
+
+use crate::error::{StoreError, StoreResult};
+
+/// (op kind, outcome status, reason) of every op answered, for metrics after the commit.
+pub(crate) type OpCounts = Vec<(&'static str, &'static str, String)>;
+
+/// A conflict without server state or suggestions.
+pub(crate) fn conflict(reason: &str, message: impl Into<String>) -> Outcome {
+    Outcome::Conflict(Conflict {
+        reason: reason.into(),
+        message: message.into(),
+        server_state: None,
+        suggestions: Vec::new(),
+    })
+}
+
+/// A rejection naming one field.
+pub(crate) fn rejected(field: &str, code: &str, message: &str) -> Outcome {
+    Outcome::Rejected { errors: vec![FieldError { field: field.into(), code: code.into(), message: message.into() }] }
+}
+
+/// A rule's refusal of a cancel or check-in, with the booking as the platform has it.
+pub(crate) fn rule_conflict(error: BookingError, booking: Option<frontdesk_domain::booking::Booking>) -> Outcome {
+    Outcome::Conflict(Conflict {
+        reason: error.code().into(),
+        message: error.message(Lang::En),
+        server_state: Some(ServerState { booking, ..ServerState::default() }),
+        suggestions: Vec::new(),
+    })
+}
+
+/// An outcome's status and reason, for metrics.
+pub(crate) fn status_of(o: &Outcome) -> (&'static str, String) {
+    match o {
+        Outcome::Applied { .. } => ("applied", String::new()),
+        Outcome::Duplicate { .. } => ("duplicate", String::new()),
+        Outcome::Conflict(c) => ("conflict", c.reason.clone()),
+        Outcome::Rejected { .. } => ("rejected", String::new()),
+        Outcome::Deferred { .. } => ("deferred", String::new()),
+    }
+}
+
+/// The answer to a replay: an applied op is a duplicate with its original effects; a conflict
+/// or rejection is answered the same way again.
+pub(crate) fn replay(stored: Outcome) -> Outcome {
+    match stored {
+        Outcome::Applied { effects } | Outcome::Duplicate { effects } => Outcome::Duplicate { effects },
+        other => other,
+    }
+}
+
+/// An applied op's audit detail, serialized straight from the op (no `serde_json::Value`).
+#[derive(serde::Serialize)]
+pub(crate) struct OpAudit<'a> {
+    pub effects: &'a Effects,
+    pub op_id: &'a str,
+    pub seq: u64,
+    pub staff: &'a StaffId,
+}
+
+/// The form a stored patient would have been typed as, so the platform re-runs rule 5.
+pub(crate) fn input_of(p: &Patient) -> PatientInput {
+    PatientInput {
+        name: p.name.clone(),
+        document_kind: Some(p.document.kind),
+        document_number: p.document.number.clone(),
+        sex: p.sex.map(|s| s.code().to_string()),
+        birth_date: p.birth_date.map(|d| d.to_string()),
+        phone: p.phone.clone(),
+        medical_card: p.medical_card.clone(),
+        ehealth_card: p.ehealth_card.clone(),
+    }
+}
+
+/// Re-runs rule 5 on a patient a desk sent, in the site's today.
+pub(crate) fn revalidate(now: Timestamp, site: &Site, p: &Patient) -> StoreResult<Result<Patient, Vec<FieldError>>> {
+    if p.site_id != site.id {
+        return Ok(Err(vec![FieldError {
+            field: "site_id".into(),
+            code: "site_mismatch".into(),
+            message: "The patient belongs to another site".into(),
+        }]));
+    }
+    let today = site_now(now, site)?.date();
+    Ok(frontdesk_domain::patient::validate_patient(p.id.clone(), site.id.clone(), &input_of(p), today, Lang::En))
+}
+
+/// Fills what the surviving patient of a merge (rule 6) lacks from the second registration.
+pub(crate) fn merged(survivor: &Patient, second: &Patient) -> Patient {
+    let mut m = survivor.clone();
+    m.sex = m.sex.or(second.sex);
+    m.birth_date = m.birth_date.or(second.birth_date);
+    m.phone = m.phone.clone().or(second.phone.clone());
+    m.medical_card = m.medical_card.clone().or(second.medical_card.clone());
+    m.ehealth_card = m.ehealth_card.clone().or(second.ehealth_card.clone());
+    m
+}
+
+/// The site's wall-clock time at `now`.
+pub(crate) fn site_now(now: Timestamp, site: &Site) -> StoreResult<DateTime> {
+    let z = now
+        .in_tz(&site.timezone)
+        .map_err(|e| StoreError::Internal(format!("site {} time zone {}: {e}", site.id, site.timezone)))?;
+    Ok(z.datetime())
+}
+
+/// The change-log text of a `Record::Patient` / `Record::Booking` (internally tagged by
+/// `kind`) from the row's own JSON, so the row is serialized once, not cloned and serialized
+/// twice.
+pub(crate) fn tagged(kind: &str, row_json: &str) -> Option<String> {
+    let fields = row_json.strip_prefix('{')?;
+    (fields.len() > 1).then(|| format!("{{\"kind\":\"{kind}\",{fields}"))
+}
+
+/// The online view of a department's slots on a day (availability), ordered by provider and
+/// start.
+pub(crate) fn available_slots(
+    dept: &frontdesk_domain::schedule::Department,
+    mut states: Vec<frontdesk_domain::booking::SlotState>,
+    local: DateTime,
+) -> Vec<frontdesk_protocol::online::AvailableSlot> {
+    use frontdesk_domain::schedule::Channel;
+    states.sort_by(|a, b| (&a.session.provider_id, a.slot.start).cmp(&(&b.session.provider_id, b.slot.start)));
+    states
+        .into_iter()
+        .map(|st| frontdesk_protocol::online::AvailableSlot {
+            remaining: st.remaining(Channel::Online.pool()),
+            bookable: st.bookable(Channel::Online, local),
+            slot_id: st.slot.id,
+            session_id: st.session.id,
+            department_id: dept.id.clone(),
+            department_code: dept.code.clone(),
+            provider_id: st.session.provider_id,
+            start: st.slot.start,
+            end: st.slot.end,
+        })
+        .collect()
+}
+
+/// The first hash of every audit chain.
+pub(crate) const GENESIS: &str = "0000000000000000000000000000000000000000000000000000000000000000";
+
+/// An audit row's hash: the previous row's hash and every field of the row.
+pub(crate) fn audit_hash(prev: &str, parts: &[&str]) -> String {
+    use sha2::{Digest, Sha256};
+    let mut h = Sha256::new();
+    for part in std::iter::once(prev).chain(parts.iter().copied()) {
+        h.update(part.as_bytes());
+        // Unit separator: no two different rows hash the same concatenation.
+        h.update([0x1f]);
+    }
+    hex::encode(h.finalize())
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    #[test]
+    fn audit_hash_separates_fields() {
+        assert_ne!(audit_hash(GENESIS, &["ab", "c"]), audit_hash(GENESIS, &["a", "bc"]));
+        assert_eq!(audit_hash(GENESIS, &["a"]), audit_hash(GENESIS, &["a"]));
+    }
+
+    #[test]
+    fn tagged_adds_the_kind() {
+        assert_eq!(tagged("patient", "{\"id\":1}").unwrap(), "{\"kind\":\"patient\",\"id\":1}");
+        assert_eq!(tagged("patient", "{}"), None);
+    }
+}

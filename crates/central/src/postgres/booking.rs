@@ -1,0 +1,165 @@
+//! Loading what the booking rules need, asking them, and claiming the number they grant.
+//!
+//! The rules (`frontdesk_domain::booking::decide_in_day`) decide on the department-day as
+//! this transaction reads it. The database then claims the number: the lowest free one of the
+//! pool that no concurrent transaction is claiming (`FOR UPDATE SKIP LOCKED`), or exactly the
+//! number asked for. When the claim finds the number (or the whole pool) gone — another
+//! process booked it meanwhile — the day is updated with what was learnt and the rules decide
+//! again, so every answer, a refusal with its suggestions included, is the rules' answer.
+
+use std::convert::Infallible;
+
+use frontdesk_domain::booking::{
+    Booking, BookingError, BookingRequest, DayDecision, DayTarget, Grant, MAX_SUGGESTIONS, QueueChoice, SlotState,
+    Suggestion, decide_in_day, overbook_next,
+};
+use frontdesk_domain::schedule::{BookingId, Channel, DepartmentId, PatientId, Site, SlotId};
+use jiff::civil::{Date, DateTime};
+
+use super::{Ctx, R, rows};
+
+/// What to book into.
+pub(crate) enum Target {
+    /// This slot.
+    Slot(SlotId),
+    /// The earliest bookable slot of a department on a day.
+    Department(DepartmentId, Date),
+}
+
+/// A decision of the rules, with the state it was made on. A granted regular number is
+/// already claimed for the booking.
+pub(crate) enum Decided {
+    Granted {
+        state: Box<SlotState>,
+        grant: Grant,
+    },
+    Refused {
+        error: BookingError,
+        suggestions: Vec<Suggestion>,
+        state: Option<Box<SlotState>>,
+        existing: Option<Box<Booking>>,
+    },
+    /// The target does not exist in the site.
+    NotFound,
+}
+
+/// What a booking asks for.
+pub(crate) struct Ask<'a> {
+    pub site: &'a Site,
+    pub now: DateTime,
+    pub patient: &'a PatientId,
+    /// Registered by this very request: no bookings yet.
+    pub patient_is_new: bool,
+    pub channel: Channel,
+    pub queue_no: QueueChoice,
+    pub overbook_reason: Option<&'a str>,
+    pub target: &'a Target,
+    /// The booking that will hold the number.
+    pub booking_id: &'a BookingId,
+}
+
+/// Decides with the rules and claims the granted number.
+pub(crate) async fn decide_and_claim(ctx: &mut Ctx, ask: Ask<'_>) -> R<Decided> {
+    let (dept, date) = match ask.target {
+        Target::Slot(id) => match rows::slot_place(&ctx.conn, id).await? {
+            Some((s, d, date)) if s == ask.site.id => (d, date),
+            _ => return Ok(Decided::NotFound),
+        },
+        Target::Department(d, date) => (d.clone(), *date),
+    };
+    let mut day = rows::day_states(&ctx.conn, &ask.site.id, &dept, date).await?;
+    let patient_bookings = if ask.patient_is_new {
+        Vec::new()
+    } else {
+        rows::patient_day_bookings(&ctx.conn, ask.patient, &dept, date).await?
+    };
+    let day_target = match ask.target {
+        Target::Slot(id) => DayTarget::Slot(id),
+        Target::Department(..) => DayTarget::Earliest,
+    };
+    // Only an overbook (an admin's, always into a named slot) needs the session's numbers.
+    let overbook = match (ask.overbook_reason, ask.target) {
+        (Some(_), Target::Slot(id)) => match day.iter().find(|s| &s.slot.id == id) {
+            Some(st) => {
+                let session = st.session.id.clone();
+                Some(overbook_next(
+                    &rows::session_slots(&ctx.conn, &session).await?,
+                    &rows::session_numbers(&ctx.conn, &session).await?,
+                ))
+            }
+            None => None,
+        },
+        _ => None,
+    };
+    let req = BookingRequest {
+        patient_id: ask.patient,
+        channel: ask.channel,
+        now: ask.now,
+        queue_no: ask.queue_no,
+        overbook_reason: ask.overbook_reason,
+    };
+    // Each lost claim takes a number or a whole pool out of the day: this ends.
+    let bound = day.iter().map(|s| s.slot.capacity() as usize + 1).sum::<usize>() + 2;
+    for _ in 0..bound {
+        let decision = decide_in_day(
+            &day,
+            day_target,
+            &req,
+            &patient_bookings,
+            |_| Ok::<u32, Infallible>(overbook.unwrap_or(1)),
+            MAX_SUGGESTIONS,
+        )
+        .unwrap_or_else(|never| match never {});
+        let (slot_index, grant) = match decision {
+            DayDecision::NotFound => return Ok(Decided::NotFound),
+            DayDecision::Refused { error, suggestions, state, existing } => {
+                return Ok(Decided::Refused {
+                    error,
+                    suggestions,
+                    state: state.cloned().map(Box::new),
+                    existing: existing.cloned().map(Box::new),
+                });
+            }
+            DayDecision::Granted { state, grant } => {
+                let i = day.iter().position(|s| s.slot.id == state.slot.id).unwrap_or(0);
+                (i, grant)
+            }
+        };
+        let state = &day[slot_index];
+        if grant.overbooked {
+            return Ok(Decided::Granted { state: Box::new(state.clone()), grant });
+        }
+        let exact = match ask.queue_no {
+            QueueChoice::Exactly(n) => Some(n),
+            QueueChoice::Prefer(n) if n == grant.queue_no => Some(n),
+            _ => None,
+        };
+        match exact {
+            Some(n) => {
+                if rows::claim_exact(ctx, &state.session.id, n, ask.booking_id).await? {
+                    return Ok(Decided::Granted { state: Box::new(state.clone()), grant });
+                }
+                // Taken meanwhile: the rules decide again knowing it.
+                day[slot_index].taken.push(n);
+            }
+            None => {
+                let pool = ask.channel.pool();
+                match rows::claim_lowest(ctx, &state.slot.id, pool, ask.booking_id).await? {
+                    Some(n) => {
+                        return Ok(Decided::Granted {
+                            state: Box::new(state.clone()),
+                            grant: Grant { queue_no: n, overbooked: false },
+                        });
+                    }
+                    None => {
+                        // Every free number of the pool is held or being claimed right now.
+                        let st = &mut day[slot_index];
+                        let all: Vec<u32> = st.slot.pool_numbers(pool).filter(|n| !st.taken.contains(n)).collect();
+                        st.taken.extend(all);
+                    }
+                }
+            }
+        }
+    }
+    Ok(Decided::Refused { error: BookingError::NoSlotAvailable, suggestions: Vec::new(), state: None, existing: None })
+}
