@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Runs every check and test of Frontdesk: formatting, lints, unit, property, integration and
-# end-to-end tests (real platform processes, fault injection, printing read back with real
-# tools), then the desktop app's type-check, unit tests and end-to-end tests in the real window.
+# end-to-end tests (real platform processes on SQLite and on PostgreSQL, fault injection,
+# printing read back with real tools), then the desktop app's type-check, unit tests and end-to-end tests in the real window.
 # Installs what is missing first. Safe to run again.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -27,7 +27,7 @@ step "cargo fmt --check"
 cargo fmt --all -- --check
 step "cargo clippy"
 cargo clippy --workspace --all-targets --locked -- -D warnings
-step "cargo test"
-cargo test --workspace --locked --no-fail-fast
+step "cargo test (with a throw-away PostgreSQL cluster for the PostgreSQL back-end)"
+bash scripts/with-postgres.sh cargo test --workspace --locked --no-fail-fast
 step "desktop app"
 bash scripts/test-app.sh

@@ -52,6 +52,60 @@ pub fn wait_until(what: &str, limit: Duration, mut cond: impl FnMut() -> bool) {
     }
 }
 
+/// Which storage back-end a platform runs on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    /// One embedded SQLite file.
+    Sqlite,
+    /// A PostgreSQL database on the server named by `FRONTDESK_TEST_POSTGRES`.
+    Postgres,
+}
+
+/// Generates, for each scenario `fn name(b: Backend)`, a module `name` with one test per
+/// back-end (`name::sqlite`, `name::postgres`).
+#[macro_export]
+macro_rules! on_both {
+    ($($name:ident),* $(,)?) => {$(
+        mod $name {
+            #[test]
+            fn sqlite() {
+                super::$name($crate::Backend::Sqlite)
+            }
+            #[test]
+            fn postgres() {
+                super::$name($crate::Backend::Postgres)
+            }
+        }
+    )*};
+}
+
+/// A fresh, empty database on the test PostgreSQL server (`FRONTDESK_TEST_POSTGRES`, started
+/// by `scripts/with-postgres.sh`); its URL. Never skipped: without a server the test fails.
+pub fn fresh_postgres_db() -> String {
+    let admin = std::env::var("FRONTDESK_TEST_POSTGRES").ok().filter(|u| !u.trim().is_empty()).unwrap_or_else(|| {
+        panic!(
+            "FRONTDESK_TEST_POSTGRES is not set: run the tests through `bash scripts/with-postgres.sh cargo test …` \
+             (or `bash scripts/test.sh`), which starts a throw-away PostgreSQL cluster"
+        )
+    });
+    let name = format!("e2e_{}", uuid_like());
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    rt.block_on(async {
+        let (client, conn) = tokio_postgres::connect(&admin, tokio_postgres::NoTls).await.unwrap();
+        tokio::spawn(conn);
+        client.batch_execute(&format!("CREATE DATABASE {name}")).await.unwrap();
+    });
+    let (base, _) = admin.trim().rsplit_once('/').unwrap();
+    format!("{base}/{name}")
+}
+
+fn uuid_like() -> String {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static N: AtomicU64 = AtomicU64::new(0);
+    let t = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos();
+    format!("{}_{}_{}", std::process::id(), t, N.fetch_add(1, Ordering::Relaxed))
+}
+
 /// A running `frontdesk-central serve --demo` on a loopback port, killed on drop.
 pub struct Central {
     child: Option<Child>,
@@ -63,12 +117,23 @@ pub struct Central {
     pub code: String,
     port: u16,
     extra: Vec<String>,
+    db: String,
 }
 
 impl Central {
-    /// Starts a platform with the demo clinic in `dir`.
+    /// Starts a platform with the demo clinic in `dir` (its SQLite database there too).
     pub fn start(dir: &Path, extra: &[&str]) -> Central {
+        Central::start_on(Backend::Sqlite, dir, extra)
+    }
+
+    /// Starts a platform with the demo clinic on the given back-end (files in `dir`).
+    pub fn start_on(b: Backend, dir: &Path, extra: &[&str]) -> Central {
+        let db = match b {
+            Backend::Sqlite => dir.join("central.db").display().to_string(),
+            Backend::Postgres => fresh_postgres_db(),
+        };
         let mut c = Central {
+            db,
             child: None,
             dir: dir.to_path_buf(),
             url: String::new(),
@@ -85,7 +150,7 @@ impl Central {
         cmd.args(["serve", "--demo", "--plain-logs", "--listen"])
             .arg(format!("127.0.0.1:{}", self.port))
             .arg("--db")
-            .arg(self.dir.join("central.db"))
+            .arg(&self.db)
             .arg("--admin-token-file")
             .arg(self.dir.join("admin-token"))
             .args(&self.extra)

@@ -10,7 +10,7 @@ use std::process::Stdio;
 use std::time::Duration;
 
 use frontdesk_e2e::proxy::{Faults, Proxy};
-use frontdesk_e2e::{Central, DeskCli, document, wait_until};
+use frontdesk_e2e::{Backend, Central, DeskCli, document, wait_until};
 use serde_json::Value;
 
 struct World {
@@ -20,12 +20,12 @@ struct World {
 }
 
 impl World {
-    fn new() -> World {
+    fn new(b: Backend) -> World {
         let dir = tempfile::tempdir().unwrap();
         let root = dir.path().to_path_buf();
         let central_dir = root.join("central");
         std::fs::create_dir_all(&central_dir).unwrap();
-        let central = Central::start(&central_dir, &["--device-rate", "0", "--public-rate", "0"]);
+        let central = Central::start_on(b, &central_dir, &["--device-rate", "0", "--public-rate", "0"]);
         World { _dir: dir, central, root }
     }
 
@@ -47,9 +47,8 @@ fn conflicts(d: &DeskCli) -> Vec<Value> {
 
 const SLOT: &str = "demo-nk-1-20261123-am-03"; // 09:00–09:30, desk numbers 17 and 18
 
-#[test]
-fn two_offline_desks_take_the_last_number_one_wins_the_other_rebooks() {
-    let w = World::new();
+fn two_offline_desks_take_the_last_number_one_wins_the_other_rebooks(b: Backend) {
+    let w = World::new(b);
     let a = w.desk("a", &w.central.url);
     let b = w.desk("b", &w.central.url);
     // Fill the desk pool but for one number, and let both desks see it.
@@ -82,9 +81,8 @@ fn two_offline_desks_take_the_last_number_one_wins_the_other_rebooks() {
     assert!(a.digest().contains("bookings=3"), "{}", a.digest());
 }
 
-#[test]
-fn a_patient_registered_offline_at_two_desks_is_one_patient_everywhere() {
-    let w = World::new();
+fn a_patient_registered_offline_at_two_desks_is_one_patient_everywhere(b: Backend) {
+    let w = World::new(b);
     let a = w.desk("a", &w.central.url);
     let b = w.desk("b", &w.central.url);
     let doc = document(7);
@@ -102,9 +100,8 @@ fn a_patient_registered_offline_at_two_desks_is_one_patient_everywhere() {
     assert_eq!(a.digest(), b.digest());
 }
 
-#[test]
-fn a_session_suspended_centrally_while_a_desk_booked_offline_is_a_conflict() {
-    let w = World::new();
+fn a_session_suspended_centrally_while_a_desk_booked_offline_is_a_conflict(b: Backend) {
+    let w = World::new(b);
     let a = w.desk("a", &w.central.url);
     let p = a.register("赵四", &document(9));
     a.json(&["book", "--patient", &p, "--slot", "demo-wk-1-20261123-am-05"]);
@@ -127,9 +124,8 @@ fn a_session_suspended_centrally_while_a_desk_booked_offline_is_a_conflict() {
     assert!(std::fs::read(pdf).unwrap().starts_with(b"%PDF"));
 }
 
-#[test]
-fn an_online_burst_while_a_desk_is_offline_never_oversells() {
-    let w = World::new();
+fn an_online_burst_while_a_desk_is_offline_never_oversells(b: Backend) {
+    let w = World::new(b);
     let a = w.desk("a", &w.central.url);
     // The desk books six walk-ins into 内科 offline (the desk pool of two slots and more).
     let mut ids = Vec::new();
@@ -188,9 +184,8 @@ fn assert_exactly_once(w: &World, d: &DeskCli, patients: u32) {
     assert!(digest.contains(&format!("patients={patients} bookings={patients}")), "{digest}");
 }
 
-#[test]
-fn sync_killed_at_random_points_fifty_times_applies_every_op_exactly_once() {
-    let w = World::new();
+fn sync_killed_at_random_points_fifty_times_applies_every_op_exactly_once(b: Backend) {
+    let w = World::new(b);
     let d = w.desk("a", &w.central.url);
     walk_ins(&d, 1000, 40);
     assert_eq!(pending(&d), 80);
@@ -214,9 +209,8 @@ fn sync_killed_at_random_points_fifty_times_applies_every_op_exactly_once() {
     assert_exactly_once(&w, &d, 46);
 }
 
-#[test]
-fn connections_cut_delayed_and_duplicated_lose_and_double_nothing() {
-    let w = World::new();
+fn connections_cut_delayed_and_duplicated_lose_and_double_nothing(b: Backend) {
+    let w = World::new(b);
     let upstream: std::net::SocketAddr = w.central.url.trim_start_matches("http://").parse().unwrap();
     let proxy = Proxy::start(upstream, 42);
     let d = w.desk("a", &proxy.url());
@@ -244,9 +238,8 @@ fn connections_cut_delayed_and_duplicated_lose_and_double_nothing() {
     assert_exactly_once(&w, &d, 30);
 }
 
-#[test]
-fn an_unreachable_platform_never_blocks_the_desk_and_a_restart_mid_batch_loses_nothing() {
-    let mut w = World::new();
+fn an_unreachable_platform_never_blocks_the_desk_and_a_restart_mid_batch_loses_nothing(b: Backend) {
+    let mut w = World::new(b);
     let upstream: std::net::SocketAddr = w.central.url.trim_start_matches("http://").parse().unwrap();
     let proxy = Proxy::start(upstream, 7);
     let d = w.desk("a", &proxy.url());
@@ -276,9 +269,8 @@ fn an_unreachable_platform_never_blocks_the_desk_and_a_restart_mid_batch_loses_n
     assert_exactly_once(&w, &d, 12);
 }
 
-#[test]
-fn a_day_offline_catches_up() {
-    let w = World::new();
+fn a_day_offline_catches_up(b: Backend) {
+    let w = World::new(b);
     let a = w.desk("a", &w.central.url);
     let b = w.desk("b", &w.central.url);
     // Desk B works a day without the network: 1,000 walk-ins = 2,000 ops.
@@ -317,13 +309,12 @@ fn walk_ins_fast(d: &DeskCli, first: u32, n: u32) {
     }
 }
 
-#[test]
-fn a_watching_desk_pushes_a_local_change_at_once_not_at_the_next_poll() {
+fn a_watching_desk_pushes_a_local_change_at_once_not_at_the_next_poll(b: Backend) {
     use frontdesk_desk::sync::{SyncSignal, sync_watch_with};
     use frontdesk_desk::{BookTarget, Desk, REPLICA_FILE};
     use std::sync::Arc;
     use std::sync::atomic::{AtomicBool, Ordering};
-    let w = World::new();
+    let w = World::new(b);
     let d = w.desk("a", &w.central.url);
     let clock = || Arc::new(frontdesk_domain::clock::ManualClock::new(frontdesk_e2e::NOW.parse().unwrap()));
     let replica = d.dir.join(REPLICA_FILE);
@@ -364,3 +355,15 @@ fn a_watching_desk_pushes_a_local_change_at_once_not_at_the_next_poll() {
     watcher.join().unwrap();
     assert_eq!(pending(&d), 0);
 }
+
+frontdesk_e2e::on_both!(
+    two_offline_desks_take_the_last_number_one_wins_the_other_rebooks,
+    a_patient_registered_offline_at_two_desks_is_one_patient_everywhere,
+    a_session_suspended_centrally_while_a_desk_booked_offline_is_a_conflict,
+    an_online_burst_while_a_desk_is_offline_never_oversells,
+    sync_killed_at_random_points_fifty_times_applies_every_op_exactly_once,
+    connections_cut_delayed_and_duplicated_lose_and_double_nothing,
+    an_unreachable_platform_never_blocks_the_desk_and_a_restart_mid_batch_loses_nothing,
+    a_day_offline_catches_up,
+    a_watching_desk_pushes_a_local_change_at_once_not_at_the_next_poll
+);

@@ -5,9 +5,8 @@ use serde_json::{Value, json};
 
 use crate::common::*;
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn templates_suspend_resume_and_devices() {
-    let s = TestServer::start(|_| {}).await;
+async fn templates_suspend_resume_and_devices(b: Backend) {
+    let s = TestServer::start(b, |_| {}).await;
     assert_eq!(s.client.get(s.url("/v1/admin/sites")).send().await.unwrap().status(), 401);
     let r = s.admin_post("/v1/admin/sites", json!({"id": "east", "name": "东院", "timezone": "Asia/Shanghai"})).await;
     assert_eq!(r.status(), 200);
@@ -134,9 +133,8 @@ async fn templates_suspend_resume_and_devices() {
     s.stop().await;
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn audit_verify_detects_an_edited_or_deleted_row() {
-    let s = TestServer::start(|_| {}).await;
+async fn audit_verify_detects_an_edited_or_deleted_row(b: Backend) {
+    let s = TestServer::start(b, |_| {}).await;
     let mut d = s.enroll("demo").await;
     for i in 0..3 {
         {
@@ -146,43 +144,39 @@ async fn audit_verify_detects_an_edited_or_deleted_row() {
     }
     let v: Value = s.admin_get("/v1/admin/audit/verify").await.json().await.unwrap();
     assert!(v["chains"].as_array().unwrap().iter().all(|c| c["ok"] == true), "{v}");
-    let db = s.db.clone();
-    let dir = db.parent().unwrap().to_path_buf();
-    let copy = dir.join("copy.db");
-    s.store.close().await;
-    let conn = rusqlite::Connection::open(&db).unwrap();
-    conn.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(())).unwrap();
-    drop(conn);
-    std::fs::copy(&db, &copy).unwrap();
     let bin = env!("CARGO_BIN_EXE_frontdesk-central");
-    let verify = |path: &std::path::Path| {
-        std::process::Command::new(bin).args(["--db", path.to_str().unwrap(), "audit", "verify"]).output().unwrap()
-    };
-    let out = verify(&db);
+    let db = s.db.clone();
+    let verify = || std::process::Command::new(bin).args(["--db", &db.arg(), "audit", "verify"]).output().unwrap();
+    let out = verify();
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stdout));
 
-    // Edit one row's detail.
-    let conn = rusqlite::Connection::open(&db).unwrap();
-    let seq: i64 = conn
-        .query_row(
-            "SELECT seq FROM audit_log WHERE site_id = 'demo' AND action = 'register_patient' ORDER BY seq LIMIT 1",
-            [],
-            |r| r.get(0),
-        )
-        .unwrap();
-    conn.execute("UPDATE audit_log SET detail = '{}' WHERE seq = ?1", [seq]).unwrap();
-    drop(conn);
-    let out = verify(&db);
+    // Edit one row's detail: the command line names the row.
+    let seq = db.sql_i64("SELECT MIN(seq) FROM audit_log WHERE site_id = 'demo' AND action = 'register_patient'").await;
+    let edited = db
+        .sql_i64(&format!(
+            "UPDATE audit_log SET detail = '{{}}' WHERE site_id = 'demo' AND action = 'register_patient' AND seq = {seq}"
+        ))
+        .await;
+    assert!(edited >= 1);
+    let out = verify();
     assert_eq!(out.status.code(), Some(1));
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(text.contains("TAMPERED") && text.contains(&format!("row {seq}")), "{text}");
+    let v: Value = s.admin_get("/v1/admin/audit/verify?site=demo").await.json().await.unwrap();
+    assert_eq!(v["chains"][0]["ok"], false, "{v}");
 
-    // Delete the newest row of the copy: the chain head notices.
-    let conn = rusqlite::Connection::open(&copy).unwrap();
-    conn.execute("DELETE FROM audit_log WHERE seq = (SELECT MAX(seq) FROM audit_log WHERE site_id = 'demo')", [])
-        .unwrap();
-    drop(conn);
-    let reports = frontdesk_central::sqlite::cli::verify_audit(&copy, Some("demo")).unwrap();
-    assert!(!reports[0].ok, "{reports:?}");
+    // Delete the newest row of the site: the chain head notices.
+    let deleted = db
+        .sql_i64(
+            "DELETE FROM audit_log WHERE site_id = 'demo' AND seq = (SELECT MAX(seq) FROM audit_log WHERE site_id = 'demo')",
+        )
+        .await;
+    assert!(deleted >= 1);
+    let out = verify();
+    assert_eq!(out.status.code(), Some(1));
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("rows deleted"), "{text}");
     s.stop().await;
 }
+
+crate::on_both!(templates_suspend_resume_and_devices, audit_verify_detects_an_edited_or_deleted_row);

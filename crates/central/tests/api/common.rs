@@ -1,8 +1,11 @@
-//! A real server on 127.0.0.1:0 per test, with its own database file and a pinned clock.
+//! A real server on 127.0.0.1:0 per test, with its own database and a pinned clock, on
+//! either back-end: embedded SQLite (a file of its own) or PostgreSQL (a database of its own
+//! on the server named by `FRONTDESK_TEST_POSTGRES`, which `scripts/with-postgres.sh` starts).
 
 use std::path::PathBuf;
 use std::sync::Arc;
 
+use frontdesk_central::postgres::{PgOptions, PgStore};
 use frontdesk_central::sqlite::{SqliteOptions, SqliteStore};
 use frontdesk_central::{ServerConfig, Store};
 use frontdesk_domain::Lang;
@@ -26,11 +29,113 @@ pub fn today() -> Date {
     date(2026, 11, 23)
 }
 
+/// Which storage back-end a scenario runs on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+/// Generates, for each scenario `async fn name(b: Backend)`, a module `name` with one test per
+/// back-end (`name::sqlite`, `name::postgres`): one suite, run on both.
+#[macro_export]
+macro_rules! on_both {
+    ($($name:ident),* $(,)?) => {$(
+        mod $name {
+            #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+            async fn sqlite() {
+                super::$name($crate::common::Backend::Sqlite).await
+            }
+            #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+            async fn postgres() {
+                super::$name($crate::common::Backend::Postgres).await
+            }
+        }
+    )*};
+}
+
+/// The PostgreSQL server for tests (an admin URL). Never skipped: without one the test fails
+/// and says how to get one.
+pub fn postgres_admin_url() -> String {
+    match std::env::var("FRONTDESK_TEST_POSTGRES") {
+        Ok(u) if !u.trim().is_empty() => u.trim().to_string(),
+        _ => panic!(
+            "FRONTDESK_TEST_POSTGRES is not set: run the tests through `bash scripts/with-postgres.sh cargo test …` \
+             (or `bash scripts/test.sh`), which starts a throw-away PostgreSQL cluster"
+        ),
+    }
+}
+
+/// A fresh, empty database on the test server; its URL.
+pub async fn fresh_postgres_db() -> String {
+    let admin = postgres_admin_url();
+    let (client, conn) = tokio_postgres::connect(&admin, tokio_postgres::NoTls).await.unwrap();
+    tokio::spawn(conn);
+    let name = format!("t_{}", Uuid::now_v7().simple());
+    client.batch_execute(&format!("CREATE DATABASE {name}")).await.unwrap();
+    let (base, _) = admin.rsplit_once('/').unwrap();
+    format!("{base}/{name}")
+}
+
+/// Where a test server keeps its data.
+#[derive(Debug, Clone)]
+pub enum Db {
+    Sqlite(PathBuf),
+    Postgres(String),
+}
+
+impl Db {
+    /// The value of `frontdesk-central --db`.
+    pub fn arg(&self) -> String {
+        match self {
+            Db::Sqlite(p) => p.display().to_string(),
+            Db::Postgres(u) => u.clone(),
+        }
+    }
+
+    /// Runs SQL written for this back-end and returns the first column of the first row as
+    /// an integer (statements without rows: the rows changed).
+    pub async fn sql_i64(&self, sql: &str) -> i64 {
+        match self {
+            Db::Sqlite(p) => {
+                let conn = rusqlite::Connection::open(p).unwrap();
+                conn.busy_timeout(std::time::Duration::from_secs(10)).unwrap();
+                let mut st = conn.prepare(sql).unwrap();
+                if st.column_count() == 0 {
+                    return st.execute([]).unwrap() as i64;
+                }
+                st.query_row([], |r| r.get(0)).unwrap()
+            }
+            Db::Postgres(u) => {
+                let (client, conn) = tokio_postgres::connect(u, tokio_postgres::NoTls).await.unwrap();
+                tokio::spawn(conn);
+                let rows = client.simple_query(sql).await.unwrap();
+                for m in rows {
+                    match m {
+                        tokio_postgres::SimpleQueryMessage::Row(r) => return r.get(0).unwrap().parse().unwrap(),
+                        tokio_postgres::SimpleQueryMessage::CommandComplete(n) => return n as i64,
+                        _ => {}
+                    }
+                }
+                0
+            }
+        }
+    }
+}
+
+/// Opens a store of the given back-end on `db`.
+pub async fn open_store(db: &Db, now: Timestamp) -> Arc<dyn Store> {
+    let clock = Arc::new(ManualClock::new(now));
+    match db {
+        Db::Sqlite(p) => Arc::new(SqliteStore::open(p, clock, SqliteOptions::default()).unwrap()),
+        Db::Postgres(u) => Arc::new(PgStore::open(u, clock, PgOptions::default()).await.unwrap()),
+    }
+}
+
 pub struct TestServer {
     pub base: String,
-    pub db: PathBuf,
+    pub db: Db,
     pub client: reqwest::Client,
-    pub store: Arc<dyn Store>,
     dir: Option<tempfile::TempDir>,
     stop: Option<oneshot::Sender<()>>,
     handle: Option<tokio::task::JoinHandle<std::io::Result<()>>>,
@@ -38,17 +143,19 @@ pub struct TestServer {
 
 impl TestServer {
     /// A server with the demo clinic, no rate limits unless `tune` sets them.
-    pub async fn start(tune: impl FnOnce(&mut ServerConfig)) -> TestServer {
-        TestServer::start_at(NOW, tune).await
+    pub async fn start(b: Backend, tune: impl FnOnce(&mut ServerConfig)) -> TestServer {
+        TestServer::start_at(b, NOW, tune).await
     }
 
     /// The same, with the platform's clock pinned at `now`.
-    pub async fn start_at(now: &str, tune: impl FnOnce(&mut ServerConfig)) -> TestServer {
+    pub async fn start_at(b: Backend, now: &str, tune: impl FnOnce(&mut ServerConfig)) -> TestServer {
         let dir = tempfile::tempdir().unwrap();
-        let db = dir.path().join("central.db");
+        let db = match b {
+            Backend::Sqlite => Db::Sqlite(dir.path().join("central.db")),
+            Backend::Postgres => Db::Postgres(fresh_postgres_db().await),
+        };
         let now: Timestamp = now.parse().unwrap();
-        let store = SqliteStore::open(&db, Arc::new(ManualClock::new(now)), SqliteOptions::default()).unwrap();
-        let store: Arc<dyn Store> = Arc::new(store);
+        let store = open_store(&db, now).await;
         store.seed_demo(SiteId::from("demo"), 8).await.unwrap();
         let mut config = ServerConfig {
             device_rate: None,
@@ -64,7 +171,7 @@ impl TestServer {
             let _ = rx.await;
         }));
         let client = client_builder().pool_max_idle_per_host(256).build().unwrap();
-        TestServer { base, db, client, store, dir: Some(dir), stop: Some(tx), handle: Some(handle) }
+        TestServer { base, db, client, dir: Some(dir), stop: Some(tx), handle: Some(handle) }
     }
 
     /// Stops the server (gracefully) and hands back its directory, database included.

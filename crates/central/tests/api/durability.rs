@@ -12,7 +12,7 @@ use serde_json::{Value, json};
 use crate::common::*;
 
 /// A child process killed (SIGKILL) and reaped when dropped.
-struct Killed(Child);
+pub struct Killed(pub Child);
 
 impl Drop for Killed {
     fn drop(&mut self) {
@@ -21,11 +21,19 @@ impl Drop for Killed {
     }
 }
 
+/// The `--db` of a test's platform processes: a file in `dir`, or a fresh PostgreSQL database.
+pub async fn db_for(b: Backend, dir: &std::path::Path) -> Db {
+    match b {
+        Backend::Sqlite => Db::Sqlite(dir.join("central.db")),
+        Backend::Postgres => Db::Postgres(fresh_postgres_db().await),
+    }
+}
+
 /// Starts `frontdesk-central serve --demo` on port 0; returns the child, its base URL and the
 /// enrollment code it printed.
-fn start(dir: &std::path::Path) -> (Killed, String, String) {
+pub fn start(dir: &std::path::Path, db: &Db) -> (Killed, String, String) {
     let mut child = Command::new(env!("CARGO_BIN_EXE_frontdesk-central"))
-        .args(["--db", dir.join("central.db").to_str().unwrap(), "serve", "--listen", "127.0.0.1:0", "--demo"])
+        .args(["--db", &db.arg(), "serve", "--listen", "127.0.0.1:0", "--demo"])
         .args(["--public-rate", "0", "--admin-token-file", dir.join("admin-token").to_str().unwrap()])
         .env(frontdesk_central::NOW_ENV, NOW)
         .env("RUST_LOG", "warn")
@@ -58,10 +66,10 @@ fn start(dir: &std::path::Path) -> (Killed, String, String) {
     (child, base.unwrap(), code.expect("an enrollment code"))
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn sigkill_mid_burst_loses_no_acknowledged_booking() {
+async fn sigkill_mid_burst_loses_no_acknowledged_booking(b: Backend) {
     let dir = tempfile::tempdir().unwrap();
-    let (child, base, _) = start(dir.path());
+    let db = db_for(b, dir.path()).await;
+    let (child, base, _) = start(dir.path(), &db);
     let client = crate::common::client_builder().timeout(Duration::from_secs(20)).build().unwrap();
     let acked: Arc<Mutex<Vec<(String, u64)>>> = Arc::default();
     let count = Arc::new(AtomicUsize::new(0));
@@ -93,7 +101,7 @@ async fn sigkill_mid_burst_loses_no_acknowledged_booking() {
     let acked = acked.lock().unwrap().clone();
     assert!(acked.len() >= 40);
 
-    let (_child, base, code) = start(dir.path());
+    let (_child, base, code) = start(dir.path(), &db);
     let r = client.post(format!("{base}/v1/devices/enroll")).json(&json!({"code": code})).send().await.unwrap();
     let e: Value = r.json().await.unwrap();
     let token = e["token"].as_str().unwrap().to_string();
@@ -125,12 +133,11 @@ async fn sigkill_mid_burst_loses_no_acknowledged_booking() {
     }
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn graceful_shutdown_never_leaves_a_half_applied_batch() {
+async fn graceful_shutdown_never_leaves_a_half_applied_batch(b: Backend) {
     use frontdesk_domain::schedule::{BookingId, Channel, SlotId};
     use frontdesk_protocol::sync::{Op, PushRequest};
 
-    let s = TestServer::start(|_| {}).await;
+    let s = TestServer::start(b, |_| {}).await;
     let mut tasks = Vec::new();
     let pushed = Arc::new(AtomicUsize::new(0));
     for w in 0..4u64 {
@@ -169,32 +176,31 @@ async fn graceful_shutdown_never_leaves_a_half_applied_batch() {
         }));
     }
     wait_until(|| pushed.load(Ordering::SeqCst) >= 4, "some batches applied").await;
-    let dir = s.stop_keeping_files().await;
+    let db = s.db.clone();
+    let _dir = s.stop_keeping_files().await;
     for t in tasks {
         t.await.unwrap();
     }
-    let conn = rusqlite::Connection::open(dir.path().join("central.db")).unwrap();
-    let mut st = conn.prepare("SELECT id, settled_seq FROM devices").unwrap();
-    let devices: Vec<(String, i64)> =
-        st.query_map([], |r| Ok((r.get(0)?, r.get(1)?))).unwrap().map(Result::unwrap).collect();
-    for (id, settled) in devices {
-        let (count, max): (i64, i64) = conn
-            .query_row("SELECT COUNT(*), COALESCE(MAX(seq), 0) FROM op_results WHERE device_id = ?1", [&id], |r| {
-                Ok((r.get(0)?, r.get(1)?))
-            })
-            .unwrap();
-        assert_eq!((count, max), (settled, settled), "device {id}: settled ops are exactly the stored outcomes");
-        assert_eq!(settled % 100, 0, "whole batches of 100 ops only, never a part of one");
-    }
-    let applied_books: i64 = conn
-        .query_row(
-            "SELECT COUNT(*) FROM op_results WHERE outcome LIKE '%\"status\":\"applied\"%' AND outcome LIKE '%\"booking_id\"%'",
-            [],
-            |r| r.get(0),
+    let devices = db.sql_i64("SELECT COUNT(*) FROM devices").await;
+    assert_eq!(devices, 4);
+    let mismatched = db
+        .sql_i64(
+            "SELECT COUNT(*) FROM devices d WHERE \
+             (SELECT COUNT(*) FROM op_results o WHERE o.device_id = d.id) <> d.settled_seq \
+             OR (SELECT COALESCE(MAX(seq), 0) FROM op_results o WHERE o.device_id = d.id) <> d.settled_seq",
         )
-        .unwrap();
-    let desk_bookings: i64 =
-        conn.query_row("SELECT COUNT(*) FROM bookings WHERE channel = 'desk'", [], |r| r.get(0)).unwrap();
+        .await;
+    assert_eq!(mismatched, 0, "settled ops are exactly the stored outcomes, device by device");
+    let partial = db.sql_i64("SELECT COUNT(*) FROM devices WHERE settled_seq % 100 <> 0").await;
+    assert_eq!(partial, 0, "whole batches of 100 ops only, never a part of one");
+    let applied_books = db
+        .sql_i64(
+            "SELECT COUNT(*) FROM op_results WHERE outcome LIKE '%\"status\":\"applied\"%' AND outcome LIKE '%\"booking_id\"%'",
+        )
+        .await;
+    let desk_bookings = db.sql_i64("SELECT COUNT(*) FROM bookings WHERE channel = 'desk'").await;
     assert_eq!(applied_books, desk_bookings);
     assert!(desk_bookings > 0);
 }
+
+crate::on_both!(sigkill_mid_burst_loses_no_acknowledged_booking, graceful_shutdown_never_leaves_a_half_applied_batch);

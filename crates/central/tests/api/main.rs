@@ -5,6 +5,7 @@
 mod admin;
 mod common;
 mod durability;
+mod multi;
 mod online;
 mod protect;
 mod sync;

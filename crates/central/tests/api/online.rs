@@ -6,9 +6,8 @@ use serde_json::{Value, json};
 
 use crate::common::*;
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn two_hundred_concurrent_bookings_for_five_numbers_book_exactly_five() {
-    let s = Arc::new(TestServer::start(|_| {}).await);
+async fn two_hundred_concurrent_bookings_for_five_numbers_book_exactly_five(b: Backend) {
+    let s = Arc::new(TestServer::start(b, |_| {}).await);
     // One 4-hour slot of 5 numbers, all online.
     small_site(&s, "hot", today(), 5, 0, 240).await;
     let slot = "hot-nk-1-20261123-am-01";
@@ -51,9 +50,8 @@ async fn two_hundred_concurrent_bookings_for_five_numbers_book_exactly_five() {
     assert_eq!(a["slots"][0]["remaining"], 0);
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn the_same_patient_booking_concurrently_gets_one_booking() {
-    let s = Arc::new(TestServer::start(|_| {}).await);
+async fn the_same_patient_booking_concurrently_gets_one_booking(b: Backend) {
+    let s = Arc::new(TestServer::start(b, |_| {}).await);
     let mut tasks = Vec::new();
     for i in 0..20u32 {
         let s = s.clone();
@@ -84,9 +82,8 @@ async fn the_same_patient_booking_concurrently_gets_one_booking() {
     assert_eq!(patients, 1);
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn online_pool_is_separate_from_the_desk_pool_and_cancel_frees_a_number() {
-    let s = TestServer::start(|_| {}).await;
+async fn online_pool_is_separate_from_the_desk_pool_and_cancel_frees_a_number(b: Backend) {
+    let s = TestServer::start(b, |_| {}).await;
     // Slot 1 of demo-nk-1: 4 online numbers, 2 desk.
     let slot = "demo-nk-1-20261123-am-01";
     let mut booked = Vec::new();
@@ -155,9 +152,8 @@ async fn online_pool_is_separate_from_the_desk_pool_and_cancel_frees_a_number() 
     s.stop().await;
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn a_started_slot_is_for_walk_ins_only() {
-    let s = TestServer::start_at("2026-11-23T08:10:00+08:00", |_| {}).await;
+async fn a_started_slot_is_for_walk_ins_only(b: Backend) {
+    let s = TestServer::start_at(b, "2026-11-23T08:10:00+08:00", |_| {}).await;
     let slot = "demo-nk-1-20261123-am-01";
     let body = json!({"patient": frontdesk_central::demo::patient(1), "slot_id": slot});
     let r = s.client.post(s.url("/v1/public/sites/demo/bookings")).json(&body).send().await.unwrap();
@@ -190,3 +186,10 @@ async fn a_started_slot_is_for_walk_ins_only() {
     assert!(matches!(r.results[1].outcome, frontdesk_protocol::sync::Outcome::Applied { .. }), "{:?}", r.results[1]);
     s.stop().await;
 }
+
+crate::on_both!(
+    two_hundred_concurrent_bookings_for_five_numbers_book_exactly_five,
+    the_same_patient_booking_concurrently_gets_one_booking,
+    online_pool_is_separate_from_the_desk_pool_and_cancel_frees_a_number,
+    a_started_slot_is_for_walk_ins_only
+);

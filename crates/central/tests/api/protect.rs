@@ -8,9 +8,8 @@ use serde_json::{Value, json};
 
 use crate::common::*;
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn bodies_are_limited_after_decompression_and_malformed_json_is_named() {
-    let s = TestServer::start(|c| c.body_limit = 64 * 1024).await;
+async fn bodies_are_limited_after_decompression_and_malformed_json_is_named(b: Backend) {
+    let s = TestServer::start(b, |c| c.body_limit = 64 * 1024).await;
     let mut d = s.enroll("demo").await;
     let push = s.url("/v1/sync/push");
 
@@ -118,9 +117,8 @@ trait TakeBytes: std::io::Read + Sized {
 }
 impl<R: std::io::Read> TakeBytes for R {}
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn rate_limits_answer_429_with_retry_after() {
-    let s = TestServer::start(|c| {
+async fn rate_limits_answer_429_with_retry_after(b: Backend) {
+    let s = TestServer::start(b, |c| {
         c.device_rate = Some(Rate { per_second: 1, burst: 3 });
         c.public_rate = Some(Rate { per_second: 1, burst: 2 });
     })
@@ -152,9 +150,8 @@ async fn rate_limits_answer_429_with_retry_after() {
     s.stop().await;
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn cross_site_access_is_403_and_audited() {
-    let s = TestServer::start(|_| {}).await;
+async fn cross_site_access_is_403_and_audited(b: Backend) {
+    let s = TestServer::start(b, |_| {}).await;
     small_site(&s, "other", today(), 4, 2, 30).await;
     let mut d = s.enroll("demo").await;
     let mut op = d.op(Op::RegisterPatient { patient: patient("other", 5) });
@@ -175,20 +172,14 @@ async fn cross_site_access_is_403_and_audited() {
     assert_eq!(r.status(), 401);
     let r = s.client.get(s.url("/v1/admin/devices")).bearer_auth(&d.token).send().await.unwrap();
     assert_eq!(r.status(), 401, "a device token is not an admin token");
-    let conn = rusqlite::Connection::open_with_flags(&s.db, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY).unwrap();
-    let audited: i64 = conn
-        .query_row("SELECT COUNT(*) FROM audit_log WHERE action = 'forbidden_site' AND site_id = 'demo'", [], |r| {
-            r.get(0)
-        })
-        .unwrap();
+    let audited =
+        s.db.sql_i64("SELECT COUNT(*) FROM audit_log WHERE action = 'forbidden_site' AND site_id = 'demo'").await;
     assert_eq!(audited, 2, "both refusals are in the device site's audit chain");
-    drop(conn);
     s.stop().await;
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn health_ready_metrics_and_openapi() {
-    let s = TestServer::start(|_| {}).await;
+async fn health_ready_metrics_and_openapi(b: Backend) {
+    let s = TestServer::start(b, |_| {}).await;
     assert_eq!(s.client.get(s.url("/healthz")).send().await.unwrap().status(), 200);
     assert_eq!(s.client.get(s.url("/readyz")).send().await.unwrap().status(), 200);
     let body = json!({"patient": frontdesk_central::demo::patient(3), "department": "KQ"});
@@ -205,10 +196,9 @@ async fn health_ready_metrics_and_openapi() {
     s.stop().await;
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn load_is_shed_with_503_and_retry_after() {
+async fn load_is_shed_with_503_and_retry_after(b: Backend) {
     // A write queue that is always "full": every write is shed at once, reads still answer.
-    let s = TestServer::start(|c| c.max_write_queue = 0).await;
+    let s = TestServer::start(b, |c| c.max_write_queue = 0).await;
     let body = json!({"patient": frontdesk_central::demo::patient(5), "department": "NK"});
     let r = s.client.post(s.url("/v1/public/sites/demo/bookings")).json(&body).send().await.unwrap();
     assert_eq!(r.status(), 503);
@@ -220,3 +210,11 @@ async fn load_is_shed_with_503_and_retry_after() {
     assert_eq!(s.client.get(s.url("/readyz")).send().await.unwrap().status(), 200);
     s.stop().await;
 }
+
+crate::on_both!(
+    bodies_are_limited_after_decompression_and_malformed_json_is_named,
+    rate_limits_answer_429_with_retry_after,
+    cross_site_access_is_403_and_audited,
+    health_ready_metrics_and_openapi,
+    load_is_shed_with_503_and_retry_after
+);

@@ -33,9 +33,8 @@ fn conflict_reason(o: &Outcome) -> &str {
     }
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn push_applies_and_pull_returns_snapshot_and_changes() {
-    let s = TestServer::start(|_| {}).await;
+async fn push_applies_and_pull_returns_snapshot_and_changes(b: Backend) {
+    let s = TestServer::start(b, |_| {}).await;
     let mut d = s.enroll("demo").await;
     let (snapshot, cursor) = s.pull_all(&d, 0).await;
     let departments = snapshot.iter().filter(|r| matches!(r, Record::Department(_))).count();
@@ -61,10 +60,9 @@ async fn push_applies_and_pull_returns_snapshot_and_changes() {
     s.stop().await;
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn a_pull_page_is_gzipped_only_for_a_client_that_accepts_it() {
+async fn a_pull_page_is_gzipped_only_for_a_client_that_accepts_it(b: Backend) {
     use std::io::Read as _;
-    let s = TestServer::start(|_| {}).await;
+    let s = TestServer::start(b, |_| {}).await;
     let d = s.enroll("demo").await;
     // Raw bytes: no automatic decompression.
     let raw = client_builder().no_gzip().build().unwrap();
@@ -112,9 +110,8 @@ async fn a_pull_page_is_gzipped_only_for_a_client_that_accepts_it() {
     s.stop().await;
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn register_same_document_twice_merges() {
-    let s = TestServer::start(|_| {}).await;
+async fn register_same_document_twice_merges(b: Backend) {
+    let s = TestServer::start(b, |_| {}).await;
     let mut a = s.enroll("demo").await;
     let mut b = s.enroll("demo").await;
     let p1 = patient("demo", 42);
@@ -177,10 +174,9 @@ fn end_state(records: &[Record]) -> BTreeMap<String, String> {
         .collect()
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn replayed_reordered_duplicated_and_split_pushes_reach_the_same_state() {
+async fn replayed_reordered_duplicated_and_split_pushes_reach_the_same_state(b: Backend) {
     // Reference: one clean push.
-    let a = TestServer::start(|_| {}).await;
+    let a = TestServer::start(b, |_| {}).await;
     let mut da = a.enroll("demo").await;
     let ops = morning(&mut da);
     let clean = a.push(&da, ops.clone()).await;
@@ -190,7 +186,7 @@ async fn replayed_reordered_duplicated_and_split_pushes_reach_the_same_state() {
     let (ref_state, _) = a.pull_all(&da, 0).await;
 
     // The same ops (same ids), pushed badly to a fresh platform.
-    let b = TestServer::start(|_| {}).await;
+    let b = TestServer::start(b, |_| {}).await;
     let mut db = b.enroll("demo").await;
     let ops: Vec<OpEnvelope> = ops
         .into_iter()
@@ -244,9 +240,8 @@ async fn replayed_reordered_duplicated_and_split_pushes_reach_the_same_state() {
     b.stop().await;
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn every_conflict_reason_comes_from_a_real_scenario() {
-    let s = TestServer::start(|_| {}).await;
+async fn every_conflict_reason_comes_from_a_real_scenario(b: Backend) {
+    let s = TestServer::start(b, |_| {}).await;
     let mut d = s.enroll("demo").await;
     let mut other = s.enroll("demo").await;
     let ps: Vec<_> = (0..6).map(|i| patient("demo", 300 + i)).collect();
@@ -398,9 +393,8 @@ async fn every_conflict_reason_comes_from_a_real_scenario() {
     s.stop().await;
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn pull_after_concurrent_writers_never_skips_a_change() {
-    let s = std::sync::Arc::new(TestServer::start(|_| {}).await);
+async fn pull_after_concurrent_writers_never_skips_a_change(b: Backend) {
+    let s = std::sync::Arc::new(TestServer::start(b, |_| {}).await);
     let reader = s.enroll("demo").await;
     let (_, start) = s.pull_all(&reader, 0).await;
     let done = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
@@ -477,3 +471,12 @@ async fn pull_after_concurrent_writers_never_skips_a_change() {
     assert!(missing.is_empty(), "the incremental reader missed {missing:?}");
     assert!(bookings(&snapshot).iter().all(|b| b.status == BookingStatus::Booked));
 }
+
+crate::on_both!(
+    push_applies_and_pull_returns_snapshot_and_changes,
+    a_pull_page_is_gzipped_only_for_a_client_that_accepts_it,
+    register_same_document_twice_merges,
+    replayed_reordered_duplicated_and_split_pushes_reach_the_same_state,
+    every_conflict_reason_comes_from_a_real_scenario,
+    pull_after_concurrent_writers_never_skips_a_change
+);

@@ -1,0 +1,601 @@
+//! Several platform processes on one PostgreSQL database: any request may reach any process,
+//! and every guarantee of one process holds across them. (SQLite is one process per file by
+//! design, so these scenarios are PostgreSQL's own.)
+
+use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
+
+use frontdesk_domain::schedule::{BookingId, Channel, SlotId};
+use frontdesk_protocol::sync::{Op, PushRequest, PushResponse, Record};
+use serde_json::{Value, json};
+
+use crate::common::*;
+use crate::durability::{Killed, start};
+
+/// `n` platform processes on one fresh database, started at once (they migrate and seed the
+/// demo clinic concurrently).
+struct Cluster {
+    procs: Vec<Option<Killed>>,
+    urls: Vec<String>,
+    db: Db,
+    _dir: tempfile::TempDir,
+    client: reqwest::Client,
+}
+
+impl Cluster {
+    async fn start_with(n: usize, db: Db) -> Cluster {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("admin-token"), format!("{ADMIN_TOKEN}\n")).unwrap();
+        let handles: Vec<_> = (0..n)
+            .map(|_| {
+                let (path, db) = (dir.path().to_path_buf(), db.clone());
+                std::thread::spawn(move || start(&path, &db))
+            })
+            .collect();
+        let mut procs = Vec::new();
+        let mut urls = Vec::new();
+        for h in handles {
+            let (child, url, _) = h.join().unwrap();
+            procs.push(Some(child));
+            urls.push(url);
+        }
+        let client = client_builder().timeout(Duration::from_secs(30)).pool_max_idle_per_host(512).build().unwrap();
+        Cluster { procs, urls, db, _dir: dir, client }
+    }
+
+    async fn start(n: usize) -> Cluster {
+        Cluster::start_with(n, Db::Postgres(fresh_postgres_db().await)).await
+    }
+
+    async fn enroll(&self, on: usize) -> Device {
+        let r = self
+            .client
+            .post(format!("{}/v1/admin/sites/demo/enroll-codes", self.urls[on]))
+            .bearer_auth(ADMIN_TOKEN)
+            .json(&json!({}))
+            .send()
+            .await
+            .unwrap();
+        let code: Value = r.json().await.unwrap();
+        let r = self
+            .client
+            .post(format!("{}/v1/devices/enroll", self.urls[(on + 1) % self.urls.len()]))
+            .json(&json!({"code": code["code"], "name": "desk"}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 200);
+        let e: frontdesk_protocol::enroll::EnrollResponse = r.json().await.unwrap();
+        Device { id: e.device_id, site: e.site.id, token: e.token, seq: 0 }
+    }
+
+    async fn push(&self, on: usize, dev: &Device, ops: Vec<frontdesk_protocol::sync::OpEnvelope>) -> PushResponse {
+        let req = PushRequest { protocol: 1, device_id: dev.id.clone(), ops };
+        let r = self
+            .client
+            .post(format!("{}/v1/sync/push", self.urls[on]))
+            .bearer_auth(&dev.token)
+            .json(&req)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 200, "{}", r.text().await.unwrap_or_default());
+        r.json().await.unwrap()
+    }
+
+    /// Every change after `cursor`, page by page, each page from the next process.
+    async fn pull_all(&self, dev: &Device, mut cursor: u64, page: u32) -> (Vec<Record>, u64) {
+        let mut out = Vec::new();
+        for i in 0..100_000usize {
+            let r = self
+                .client
+                .get(format!("{}/v1/sync/pull?cursor={cursor}&limit={page}", self.urls[i % self.urls.len()]))
+                .bearer_auth(&dev.token)
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(r.status(), 200);
+            let p: frontdesk_protocol::sync::PullResponse = r.json().await.unwrap();
+            out.extend(p.changes.into_iter().map(|c| c.record));
+            cursor = p.next_cursor;
+            if !p.more {
+                return (out, cursor);
+            }
+        }
+        panic!("pull did not end");
+    }
+
+    /// The online numbers of a department still free for booking now.
+    async fn free_online(&self, dept: &str) -> u64 {
+        let a: Value = self
+            .client
+            .get(format!("{}/v1/public/sites/demo/availability?date=2026-11-23&department={dept}", self.urls[0]))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        a["slots"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|s| s["bookable"] == true)
+            .map(|s| s["remaining"].as_u64().unwrap())
+            .sum()
+    }
+}
+
+/// Books online at process `i % n`; (status, body).
+async fn book(client: &reqwest::Client, url: &str, body: Value) -> (u16, Value) {
+    match client.post(format!("{url}/v1/public/sites/demo/bookings")).json(&body).send().await {
+        Ok(r) => {
+            let status = r.status().as_u16();
+            (status, r.json().await.unwrap_or(Value::Null))
+        }
+        Err(e) => (0, json!({"error": e.to_string()})),
+    }
+}
+
+async fn three_processes_book_exactly_the_free_numbers_of_a_hot_department() {
+    let c = Arc::new(Cluster::start(3).await);
+    let free = c.free_online("NK").await;
+    assert!(free >= 20, "the demo's 内科 has online numbers today: {free}");
+    // 1,000 clients, ten times the free numbers and more, spread over the processes; and one
+    // person trying all three processes on different slots at once (防超挂).
+    let mut tasks = Vec::new();
+    for i in 0..1000u64 {
+        let c = c.clone();
+        tasks.push(tokio::spawn(async move {
+            let body = json!({"patient": frontdesk_central::demo::patient(100_000 + i), "department": "NK"});
+            book(&c.client, &c.urls[i as usize % 3], body).await
+        }));
+    }
+    let mut same = Vec::new();
+    for i in 0..30u64 {
+        let c = c.clone();
+        same.push(tokio::spawn(async move {
+            let slot = format!("demo-wk-{}-20261123-am-{:02}", 1 + i % 2, 1 + i % 8);
+            let body = json!({"patient": frontdesk_central::demo::patient(777), "slot_id": slot});
+            book(&c.client, &c.urls[i as usize % 3], body).await
+        }));
+    }
+    let (mut ok, mut numbers, mut tickets) = (0u64, HashSet::new(), HashSet::new());
+    for t in tasks {
+        let (status, v) = t.await.unwrap();
+        match status {
+            201 => {
+                ok += 1;
+                assert!(
+                    numbers.insert((v["session_id"].to_string(), v["queue_no"].as_u64().unwrap())),
+                    "number twice: {v}"
+                );
+                assert!(tickets.insert(v["ticket_code"].to_string()), "ticket code twice: {v}");
+            }
+            409 => assert!(["no_slot_available", "slot_full"].contains(&v["reason"].as_str().unwrap()), "{v}"),
+            other => panic!("unexpected {other}: {v}"),
+        }
+    }
+    assert_eq!(ok, free, "exactly the free online numbers were booked");
+    let mut same_ok = 0;
+    for t in same {
+        let (status, v) = t.await.unwrap();
+        match status {
+            201 => same_ok += 1,
+            409 => assert_eq!(v["reason"], "patient_already_booked", "{v}"),
+            other => panic!("unexpected {other}: {v}"),
+        }
+    }
+    assert_eq!(same_ok, 1, "one booking per patient per department per day, across processes");
+    let stored = c
+        .db
+        .sql_i64("SELECT COUNT(*) FROM bookings WHERE department_id = 'demo-nk' AND channel = 'online' AND status = 'booked'")
+        .await;
+    assert_eq!(stored as u64, free);
+    let doubles =
+        c.db.sql_i64(
+            "SELECT COUNT(*) FROM (SELECT session_id, queue_no FROM bookings WHERE status <> 'cancelled' \
+             GROUP BY session_id, queue_no HAVING COUNT(*) > 1) d",
+        )
+        .await;
+    assert_eq!(doubles, 0);
+    assert_eq!(c.free_online("NK").await, 0);
+}
+
+async fn pushes_of_one_device_split_across_processes_keep_order_and_apply_once() {
+    let c = Arc::new(Cluster::start(3).await);
+    let mut d = c.enroll(0).await;
+    // 60 ops in 12 batches; each batch sent to two processes at once, batches out of order,
+    // until every op is settled.
+    let mut ops = Vec::new();
+    for i in 0..30u64 {
+        let p = patient("demo", 300 + i);
+        ops.push(d.op(Op::RegisterPatient { patient: p.clone() }));
+        ops.push(d.op(Op::Book {
+            booking_id: BookingId(uuid::Uuid::now_v7().to_string()),
+            patient_id: p.id.clone(),
+            slot_id: SlotId(format!("demo-ek-{}-20261124-am-{:02}", 1 + i % 2, 1 + (i / 2) % 8)),
+            channel: Channel::Desk,
+            queue_no: 0,
+            leased: false,
+            ticket_code: ticket(9_000 + i),
+            overbook_reason: None,
+        }));
+    }
+    let batches: Vec<Vec<_>> = ops.chunks(5).map(|c| c.to_vec()).collect();
+    let mut outcomes: HashMap<uuid::Uuid, String> = HashMap::new();
+    let mut acked = 0;
+    for round in 0..20 {
+        let mut sends = Vec::new();
+        for (k, b) in batches.iter().enumerate().rev() {
+            for on in [k % 3, (k + 1 + round) % 3] {
+                let (c, b) = (c.clone(), b.clone());
+                let dev = Device { id: d.id.clone(), site: d.site.clone(), token: d.token.clone(), seq: 0 };
+                sends.push(async move { c.push(on, &dev, b).await });
+            }
+        }
+        for r in futures_join(sends).await {
+            acked = acked.max(r.acked_seq);
+            for res in r.results {
+                let status = serde_json::to_value(&res.outcome).unwrap()["status"].as_str().unwrap().to_string();
+                if status == "applied" || status == "duplicate" {
+                    outcomes.insert(res.op_id, status);
+                } else {
+                    assert_eq!(status, "deferred", "{res:?}");
+                }
+            }
+        }
+        if acked == 60 {
+            break;
+        }
+    }
+    assert_eq!(acked, 60);
+    assert_eq!(outcomes.len(), 60, "every op settled as applied");
+    let id = d.id.to_string();
+    let results = c.db.sql_i64(&format!("SELECT COUNT(*) FROM op_results WHERE device_id = '{id}'")).await;
+    assert_eq!(results, 60, "each op settled exactly once");
+    let in_order =
+        c.db.sql_i64(&format!(
+            "SELECT COUNT(*) FROM op_results WHERE device_id = '{id}' AND outcome LIKE '%\"status\":\"applied\"%'"
+        ))
+        .await;
+    assert_eq!(in_order, 60, "in device order, nothing refused for lack of its predecessor");
+    let booked = c.db.sql_i64("SELECT COUNT(*) FROM bookings WHERE channel = 'desk'").await;
+    assert_eq!(booked, 30);
+}
+
+/// Joins futures without another dependency.
+async fn futures_join<F>(fs: Vec<F>) -> Vec<F::Output>
+where
+    F: std::future::Future + Send + 'static,
+    F::Output: Send + 'static,
+{
+    let handles: Vec<_> = fs.into_iter().map(tokio::spawn).collect();
+    let mut out = Vec::new();
+    for h in handles {
+        out.push(h.await.unwrap());
+    }
+    out
+}
+
+async fn pull_with_writers_on_three_processes_never_skips_a_change() {
+    let c = Arc::new(Cluster::start(3).await);
+    let reader = c.enroll(2).await;
+    let (_, start) = c.pull_all(&reader, 0, 5000).await;
+    let reader = Arc::new(reader);
+    let done = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let mut writers = Vec::new();
+    for w in 0..3u64 {
+        let c = c.clone();
+        let mut d = c.enroll(w as usize).await;
+        writers.push(tokio::spawn(async move {
+            for i in 0..10u64 {
+                let p = patient("demo", 20_000 + w * 100 + i);
+                let op1 = d.op(Op::RegisterPatient { patient: p.clone() });
+                let op2 = d.op(Op::Book {
+                    booking_id: BookingId(uuid::Uuid::now_v7().to_string()),
+                    patient_id: p.id.clone(),
+                    slot_id: SlotId(format!("demo-ek-{}-20261123-am-{:02}", 1 + w % 2, 1 + i % 8)),
+                    channel: Channel::Desk,
+                    queue_no: 0,
+                    leased: false,
+                    ticket_code: ticket(60_000 + w * 100 + i),
+                    overbook_reason: None,
+                });
+                c.push((w + i) as usize % 3, &d, vec![op1, op2]).await;
+            }
+        }));
+    }
+    for i in 0..150u64 {
+        let c = c.clone();
+        writers.push(tokio::spawn(async move {
+            let dept = ["NK", "WK", "FK", "KQ"][(i % 4) as usize];
+            let body = json!({"patient": frontdesk_central::demo::patient(30_000 + i), "department": dept});
+            let (status, v) = book(&c.client, &c.urls[i as usize % 3], body).await;
+            assert!(status == 201 || status == 409, "{status} {v}");
+        }));
+    }
+    let reading = {
+        let (c, reader, done) = (c.clone(), reader.clone(), done.clone());
+        tokio::spawn(async move {
+            let mut cursor = start;
+            let mut seen = HashSet::new();
+            let mut last_round = false;
+            for i in 0..100_000usize {
+                let r = c
+                    .client
+                    .get(format!("{}/v1/sync/pull?cursor={cursor}&limit=7", c.urls[i % 3]))
+                    .bearer_auth(&reader.token)
+                    .send()
+                    .await
+                    .unwrap();
+                let page: frontdesk_protocol::sync::PullResponse = r.json().await.unwrap();
+                for ch in &page.changes {
+                    assert!(ch.cursor > cursor, "cursors only grow");
+                    if let Record::Booking(b) = &ch.record {
+                        seen.insert(b.id.clone());
+                    }
+                }
+                cursor = page.next_cursor;
+                if !page.more {
+                    if last_round {
+                        return seen;
+                    }
+                    if done.load(Ordering::SeqCst) {
+                        last_round = true;
+                    }
+                }
+            }
+            panic!("reader did not finish");
+        })
+    };
+    for w in writers {
+        w.await.unwrap();
+    }
+    done.store(true, Ordering::SeqCst);
+    let seen = reading.await.unwrap();
+    let (snapshot, _) = c.pull_all(&reader, 0, 1000).await;
+    let all: HashSet<BookingId> = bookings(&snapshot).into_iter().map(|b| b.id).collect();
+    let stored = c.db.sql_i64("SELECT COUNT(*) FROM bookings").await;
+    assert_eq!(all.len() as i64, stored, "the snapshot holds every stored booking");
+    assert!(all.len() >= 30, "bookings made: {}", all.len());
+    let missing: Vec<_> = all.difference(&seen).collect();
+    assert!(missing.is_empty(), "the incremental reader missed {missing:?}");
+}
+
+async fn sigkill_of_one_process_mid_burst_loses_nothing_and_the_others_keep_serving() {
+    let mut c = Cluster::start(3).await;
+    let client = c.client.clone();
+    let urls = c.urls.clone();
+    let acked: Arc<std::sync::Mutex<Vec<(String, u64, usize)>>> = Arc::default();
+    let count = Arc::new(AtomicUsize::new(0));
+    let mut tasks = Vec::new();
+    for i in 0..600u64 {
+        let (client, urls, acked, count) = (client.clone(), urls.clone(), acked.clone(), count.clone());
+        tasks.push(tokio::spawn(async move {
+            let on = i as usize % 3;
+            let dept = ["NK", "WK", "EK", "FK", "KQ"][(i % 5) as usize];
+            let body = json!({"patient": frontdesk_central::demo::patient(50_000 + i), "department": dept});
+            let (status, v) = book(&client, &urls[on], body).await;
+            if status == 201 {
+                acked.lock().unwrap().push((
+                    v["booking_id"].as_str().unwrap().to_string(),
+                    v["queue_no"].as_u64().unwrap(),
+                    on,
+                ));
+                count.fetch_add(1, Ordering::SeqCst);
+            }
+            (on, status)
+        }));
+    }
+    wait_until(|| count.load(Ordering::SeqCst) >= 40, "40 acknowledged bookings").await;
+    c.procs[1].take(); // SIGKILL, mid-burst
+    let mut answered_by_others = 0;
+    for t in tasks {
+        let (on, status) = t.await.unwrap();
+        if on != 1 {
+            assert!(status == 201 || status == 409, "process {on} answered {status}");
+            answered_by_others += 1;
+        }
+    }
+    assert_eq!(answered_by_others, 400, "the other processes answered every request sent to them");
+    // Every acknowledged booking is stored, the killed process's included.
+    let acked = acked.lock().unwrap().clone();
+    let dev = c.enroll(2).await;
+    c.urls.remove(1);
+    let (snapshot, _) = c.pull_all(&dev, 0, 1000).await;
+    let found: HashMap<String, u32> = bookings(&snapshot).into_iter().map(|b| (b.id.to_string(), b.queue_no)).collect();
+    for (id, q, on) in &acked {
+        assert_eq!(found.get(id).map(|n| u64::from(*n)), Some(*q), "booking {id} acknowledged by process {on} lost");
+    }
+    let doubles =
+        c.db.sql_i64(
+            "SELECT COUNT(*) FROM (SELECT session_id, queue_no FROM bookings WHERE status <> 'cancelled' \
+             GROUP BY session_id, queue_no HAVING COUNT(*) > 1) d",
+        )
+        .await;
+    assert_eq!(doubles, 0);
+}
+
+/// A PostgreSQL cluster of the test's own (it is stopped and restarted), on a free port.
+struct PrivatePostgres {
+    dir: tempfile::TempDir,
+    bin: std::path::PathBuf,
+    port: u16,
+}
+
+impl PrivatePostgres {
+    fn ctl(&self, args: &[&str]) {
+        let data = self.dir.path().join("data");
+        let mut cmd = self.as_owner(self.bin.join("pg_ctl"));
+        cmd.arg("-D").arg(&data).args(args);
+        let out = cmd.output().unwrap();
+        assert!(out.status.success(), "pg_ctl {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+    }
+
+    fn as_owner(&self, program: std::path::PathBuf) -> std::process::Command {
+        // initdb refuses root: as root the cluster is the `postgres` user's.
+        if is_root() {
+            let mut c = std::process::Command::new("runuser");
+            c.args(["-u", "postgres", "--"]).arg(program);
+            c
+        } else {
+            std::process::Command::new(program)
+        }
+    }
+
+    fn start() -> PrivatePostgres {
+        let bin = std::fs::read_dir("/usr/lib/postgresql")
+            .expect("Debian's postgresql package (scripts/install-deps.sh)")
+            .filter_map(Result::ok)
+            .map(|e| e.path().join("bin"))
+            .filter(|p| p.join("initdb").exists())
+            .max()
+            .expect("PostgreSQL server binaries");
+        let dir = tempfile::tempdir().unwrap();
+        let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+        let pg = PrivatePostgres { dir, bin, port };
+        if is_root() {
+            let out = std::process::Command::new("chown").arg("postgres:").arg(pg.dir.path()).output().unwrap();
+            assert!(out.status.success());
+        }
+        let mut init = pg.as_owner(pg.bin.join("initdb"));
+        init.arg("-D").arg(pg.dir.path().join("data")).args(["-U", "frontdesk", "-A", "trust", "--no-locale"]);
+        let out = init.output().unwrap();
+        assert!(out.status.success(), "initdb: {}", String::from_utf8_lossy(&out.stderr));
+        let opts = format!("-c listen_addresses=127.0.0.1 -p {} -k {}", pg.port, pg.dir.path().display());
+        let log = pg.dir.path().join("server.log").display().to_string();
+        pg.ctl(&["-l", &log, "-w", "-o", &opts, "start"]);
+        pg
+    }
+
+    fn url(&self) -> String {
+        format!("postgres://frontdesk@127.0.0.1:{}/postgres", self.port)
+    }
+}
+
+fn is_root() -> bool {
+    std::process::Command::new("id").arg("-u").output().map(|o| o.stdout.starts_with(b"0\n")).unwrap_or(false)
+}
+
+impl Drop for PrivatePostgres {
+    fn drop(&mut self) {
+        let data = self.dir.path().join("data");
+        let _ = self.as_owner(self.bin.join("pg_ctl")).arg("-D").arg(&data).args(["-m", "immediate", "stop"]).output();
+    }
+}
+
+async fn a_database_restart_mid_burst_gives_503s_then_recovers_by_itself() {
+    let pg = PrivatePostgres::start();
+    let c = Arc::new(Cluster::start_with(2, Db::Postgres(pg.url())).await);
+    let client = client_builder().timeout(Duration::from_secs(20)).build().unwrap();
+    let ready = |on: usize| {
+        let (client, url) = (client.clone(), c.urls[on].clone());
+        async move { client.get(format!("{url}/readyz")).send().await.map(|r| r.status().as_u16()).unwrap_or(0) }
+    };
+    assert_eq!(ready(0).await, 200);
+    let statuses: Arc<std::sync::Mutex<Vec<(u16, bool)>>> = Arc::default();
+    let acked: Arc<std::sync::Mutex<Vec<(String, u64)>>> = Arc::default();
+    let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let mut tasks = Vec::new();
+    for w in 0..8u64 {
+        let (c, statuses, acked, stop) = (c.clone(), statuses.clone(), acked.clone(), stop.clone());
+        tasks.push(tokio::spawn(async move {
+            for i in 0..20_000u64 {
+                if stop.load(Ordering::SeqCst) {
+                    break;
+                }
+                let dept = ["NK", "WK", "EK", "FK", "KQ"][((w + i) % 5) as usize];
+                let body =
+                    json!({"patient": frontdesk_central::demo::patient(80_000 + w * 20_000 + i), "department": dept});
+                let r = c
+                    .client
+                    .post(format!("{}/v1/public/sites/demo/bookings", c.urls[(w % 2) as usize]))
+                    .json(&body)
+                    .send()
+                    .await;
+                let Ok(r) = r else { continue };
+                let status = r.status().as_u16();
+                let retry_after = r.headers().contains_key("retry-after");
+                if status == 503 {
+                    // As a client should: wait before trying again (bounded, not the full Retry-After).
+                    tokio::time::sleep(Duration::from_millis(20)).await;
+                }
+                if status == 201 {
+                    let v: Value = r.json().await.unwrap();
+                    acked
+                        .lock()
+                        .unwrap()
+                        .push((v["booking_id"].as_str().unwrap().to_string(), v["queue_no"].as_u64().unwrap()));
+                }
+                statuses.lock().unwrap().push((status, retry_after));
+            }
+        }));
+    }
+    wait_until(|| acked.lock().unwrap().len() >= 20, "bookings before the restart").await;
+    pg.ctl(&["-m", "fast", "-w", "stop"]);
+    // While the database is down: not ready, and bookings are 503 with Retry-After.
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    while ready(0).await != 503 {
+        assert!(std::time::Instant::now() < deadline, "readyz never said 503 with the database down");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let down_from = statuses.lock().unwrap().len();
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    while !statuses.lock().unwrap()[down_from..].iter().any(|(s, _)| *s == 503) {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no 503 while the database was down: {:?}",
+            &statuses.lock().unwrap()[down_from..]
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let opts = format!("-c listen_addresses=127.0.0.1 -p {} -k {}", pg.port, pg.dir.path().display());
+    let log = pg.dir.path().join("server.log").display().to_string();
+    pg.ctl(&["-l", &log, "-w", "-o", &opts, "start"]);
+    // It recovers by itself: ready again, and bookings go through again.
+    let back = acked.lock().unwrap().len();
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    while ready(0).await != 200 || ready(1).await != 200 || acked.lock().unwrap().len() < back + 10 {
+        assert!(std::time::Instant::now() < deadline, "the platform did not recover after the database restart");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    stop.store(true, Ordering::SeqCst);
+    for t in tasks {
+        t.await.unwrap();
+    }
+    for (status, retry_after) in statuses.lock().unwrap().iter() {
+        assert!([201, 409, 503].contains(status), "never a {status}");
+        if *status == 503 {
+            assert!(*retry_after, "a 503 carries Retry-After");
+        }
+    }
+    let acked = acked.lock().unwrap().clone();
+    let dev = c.enroll(1).await;
+    let (snapshot, _) = c.pull_all(&dev, 0, 1000).await;
+    let found: HashMap<String, u32> = bookings(&snapshot).into_iter().map(|b| (b.id.to_string(), b.queue_no)).collect();
+    for (id, q) in &acked {
+        assert_eq!(found.get(id).map(|n| u64::from(*n)), Some(*q), "acknowledged booking {id} lost");
+    }
+}
+
+macro_rules! postgres_only {
+    ($($name:ident),* $(,)?) => {$(
+        mod $name {
+            #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+            async fn postgres() {
+                super::$name().await
+            }
+        }
+    )*};
+}
+
+postgres_only!(
+    three_processes_book_exactly_the_free_numbers_of_a_hot_department,
+    pushes_of_one_device_split_across_processes_keep_order_and_apply_once,
+    pull_with_writers_on_three_processes_never_skips_a_change,
+    sigkill_of_one_process_mid_burst_loses_nothing_and_the_others_keep_serving,
+    a_database_restart_mid_burst_gives_503s_then_recovers_by_itself,
+);
