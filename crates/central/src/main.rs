@@ -91,6 +91,15 @@ struct ServeArgs {
     /// Log human-readable lines instead of JSON.
     #[arg(long)]
     plain_logs: bool,
+    /// A gateway whose X-Forwarded-For is believed for public rate limits (repeatable).
+    #[arg(long = "trusted-proxy")]
+    trusted_proxies: Vec<std::net::IpAddr>,
+    /// Public requests per second through one trusted proxy, all clients together (0 = unlimited).
+    #[arg(long, default_value_t = 0)]
+    proxy_rate: u32,
+    /// Burst through one trusted proxy.
+    #[arg(long, default_value_t = 1000)]
+    proxy_burst: u32,
     /// PostgreSQL: writer lanes (connections committing groups of writes) in this process.
     #[arg(long, default_value_t = 4)]
     pg_lanes: usize,
@@ -216,6 +225,8 @@ async fn serve(db: &Db, args: ServeArgs) -> anyhow::Result<()> {
         max_in_flight: args.max_in_flight,
         device_rate: rate(args.device_rate, args.device_burst),
         public_rate: rate(args.public_rate, args.public_burst),
+        trusted_proxies: args.trusted_proxies.clone(),
+        proxy_rate: rate(args.proxy_rate, args.proxy_burst),
         admin_token_hash: Some(secret::hash_secret(&token)),
         ..ServerConfig::default()
     };

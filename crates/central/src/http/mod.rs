@@ -56,6 +56,13 @@ pub struct ServerConfig {
     pub public_rate: Option<Rate>,
     /// SHA-256 (hex) of the admin token; `None` disables the admin API.
     pub admin_token_hash: Option<String>,
+    /// Gateways (load balancers, reverse proxies) whose `X-Forwarded-For` is believed: a
+    /// request from one of them is limited by the client address it names, so a legitimate
+    /// burst arriving through one gateway is not limited as one client. From any other peer
+    /// the header is ignored.
+    pub trusted_proxies: Vec<std::net::IpAddr>,
+    /// All public requests through one trusted proxy together; `None` = unlimited.
+    pub proxy_rate: Option<Rate>,
 }
 
 impl Default for ServerConfig {
@@ -68,6 +75,8 @@ impl Default for ServerConfig {
             device_rate: Some(Rate { per_second: 20, burst: 60 }),
             public_rate: Some(Rate { per_second: 5, burst: 20 }),
             admin_token_hash: None,
+            trusted_proxies: Vec::new(),
+            proxy_rate: None,
         }
     }
 }
@@ -98,6 +107,7 @@ pub struct AppInner {
     pub(crate) config: Arc<ServerConfig>,
     device_limiter: Option<Arc<Limiter>>,
     public_limiter: Option<Arc<Limiter>>,
+    proxy_limiter: Option<Arc<Limiter>>,
     in_flight: Arc<Semaphore>,
     pub(crate) metrics: PrometheusHandle,
 }
@@ -199,6 +209,7 @@ pub fn router(store: Arc<dyn Store>, config: ServerConfig, metrics: PrometheusHa
         store,
         device_limiter: limiter(config.device_rate),
         public_limiter: limiter(config.public_rate),
+        proxy_limiter: limiter(config.proxy_rate),
         in_flight: Arc::new(Semaphore::new(config.max_in_flight.max(1))),
         config: Arc::new(config),
         metrics,
@@ -206,7 +217,11 @@ pub fn router(store: Arc<dyn Store>, config: ServerConfig, metrics: PrometheusHa
     // Forget idle clients' rate-limit state now and then, so the maps stay small.
     if let Ok(rt) = tokio::runtime::Handle::try_current() {
         let limiters: Vec<std::sync::Weak<Limiter>> =
-            [&state.device_limiter, &state.public_limiter].into_iter().flatten().map(Arc::downgrade).collect();
+            [&state.device_limiter, &state.public_limiter, &state.proxy_limiter]
+                .into_iter()
+                .flatten()
+                .map(Arc::downgrade)
+                .collect();
         rt.spawn(async move {
             let mut tick = tokio::time::interval(Duration::from_secs(60));
             loop {
@@ -327,8 +342,27 @@ fn bearer(req: &Request) -> Option<String> {
     (!t.is_empty()).then(|| t.to_string())
 }
 
-fn client_key(req: &Request) -> String {
-    req.extensions().get::<ConnectInfo<SocketAddr>>().map(|c| c.0.ip().to_string()).unwrap_or_else(|| "unknown".into())
+/// Who a public request comes from: the peer, or — when the peer is a trusted proxy — the
+/// nearest address in `X-Forwarded-For` that is not itself a trusted proxy. Also the proxy,
+/// when it is one.
+fn client_key(req: &Request, trusted: &[std::net::IpAddr]) -> (String, Option<String>) {
+    let Some(peer) = req.extensions().get::<ConnectInfo<SocketAddr>>().map(|c| c.0.ip()) else {
+        return ("unknown".into(), None);
+    };
+    if !trusted.contains(&peer) {
+        return (peer.to_string(), None);
+    }
+    // Proxies append: the rightmost entries are the nearest hops.
+    let forwarded = req
+        .headers()
+        .get_all("x-forwarded-for")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .filter_map(|a| a.trim().parse::<std::net::IpAddr>().ok())
+        .collect::<Vec<_>>();
+    let client = forwarded.iter().rev().find(|a| !trusted.contains(a)).copied().unwrap_or(peer);
+    (client.to_string(), Some(peer.to_string()))
 }
 
 /// Desk endpoints: a device token, then the device's rate limit.
@@ -370,8 +404,14 @@ async fn require_device(State(st): State<AppState>, mut req: Request, next: Next
 
 /// Public endpoints: the client address's rate limit.
 async fn limit_client(State(st): State<AppState>, req: Request, next: Next) -> Response {
+    let (client, proxy) = client_key(&req, &st.config.trusted_proxies);
+    if let (Some(l), Some(proxy)) = (&st.proxy_limiter, proxy)
+        && let Some(f) = rate_limited(l, proxy)
+    {
+        return f.into_response();
+    }
     if let Some(l) = &st.public_limiter
-        && let Some(f) = rate_limited(l, client_key(&req))
+        && let Some(f) = rate_limited(l, client)
     {
         return f.into_response();
     }

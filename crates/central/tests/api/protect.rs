@@ -150,6 +150,50 @@ async fn rate_limits_answer_429_with_retry_after(b: Backend) {
     s.stop().await;
 }
 
+async fn public_limits_count_clients_behind_a_trusted_proxy_not_the_proxy(b: Backend) {
+    let trusted = TestServer::start(b, |c| {
+        c.public_rate = Some(Rate { per_second: 1, burst: 2 });
+        c.trusted_proxies = vec!["127.0.0.1".parse().unwrap()];
+        c.proxy_rate = Some(Rate { per_second: 1, burst: 25 });
+    })
+    .await;
+    let get = |s: &TestServer, xff: String| {
+        s.client
+            .get(s.url("/v1/public/sites/demo/availability?date=2026-11-23&department=NK"))
+            .header("x-forwarded-for", xff)
+            .send()
+    };
+    // 20 clients behind the gateway, twice each: nobody is over their own limit.
+    for round in 0..2 {
+        for i in 0..10 {
+            let r = get(&trusted, format!("203.0.113.{i}, 127.0.0.1")).await.unwrap();
+            assert_eq!(r.status(), 200, "client {i}, round {round}");
+        }
+    }
+    // One client past its own limit is limited, the next client is not.
+    let mut one = Vec::new();
+    for _ in 0..4 {
+        one.push(get(&trusted, "198.51.100.7".into()).await.unwrap().status().as_u16());
+    }
+    assert!(one.contains(&429), "{one:?}");
+    // The gateway's own limit counts every client through it together.
+    let mut all = Vec::new();
+    for i in 0..10 {
+        all.push(get(&trusted, format!("192.0.2.{i}")).await.unwrap().status().as_u16());
+    }
+    assert!(all.contains(&429), "the proxy's limit holds: {all:?}");
+    trusted.stop().await;
+
+    // From a peer that is not a trusted proxy the header is ignored: one client, one limit.
+    let s = TestServer::start(b, |c| c.public_rate = Some(Rate { per_second: 1, burst: 2 })).await;
+    let mut spoofed = Vec::new();
+    for i in 0..6 {
+        spoofed.push(get(&s, format!("203.0.113.{i}")).await.unwrap().status().as_u16());
+    }
+    assert!(spoofed.contains(&429), "a forged X-Forwarded-For does not escape the limit: {spoofed:?}");
+    s.stop().await;
+}
+
 async fn cross_site_access_is_403_and_audited(b: Backend) {
     let s = TestServer::start(b, |_| {}).await;
     small_site(&s, "other", today(), 4, 2, 30).await;
@@ -214,6 +258,7 @@ async fn load_is_shed_with_503_and_retry_after(b: Backend) {
 crate::on_both!(
     bodies_are_limited_after_decompression_and_malformed_json_is_named,
     rate_limits_answer_429_with_retry_after,
+    public_limits_count_clients_behind_a_trusted_proxy_not_the_proxy,
     cross_site_access_is_403_and_audited,
     health_ready_metrics_and_openapi,
     load_is_shed_with_503_and_retry_after
