@@ -12,7 +12,7 @@
 
 use frontdesk_domain::Lang;
 use frontdesk_domain::booking::{Booking, BookingAction, BookingError, QueueChoice, decide_cancel, decide_check_in};
-use frontdesk_domain::patient::{FieldError, Patient, PatientInput, validate_patient};
+use frontdesk_domain::patient::Patient;
 use frontdesk_domain::schedule::{BookingId, Channel, PatientId, SessionId, SessionStatus, Site, SlotId};
 use frontdesk_domain::ticket::TicketCode;
 use frontdesk_protocol::sync::{
@@ -23,42 +23,8 @@ use rusqlite::{OptionalExtension, params};
 use super::booking::{Decision, Target, decide, site_now};
 use super::{WriteCtx, audit, rows};
 use crate::error::{StoreError, StoreResult};
+use crate::outcome::{OpAudit, OpCounts, conflict, merged, rejected, replay, revalidate, rule_conflict, status_of};
 use crate::store::DeviceAuth;
-
-/// (op kind, outcome status, reason) of every op answered, for metrics after the commit.
-pub(crate) type OpCounts = Vec<(&'static str, &'static str, String)>;
-
-fn conflict(reason: &str, message: impl Into<String>) -> Outcome {
-    Outcome::Conflict(Conflict {
-        reason: reason.into(),
-        message: message.into(),
-        server_state: None,
-        suggestions: Vec::new(),
-    })
-}
-
-fn rejected(field: &str, code: &str, message: &str) -> Outcome {
-    Outcome::Rejected { errors: vec![FieldError { field: field.into(), code: code.into(), message: message.into() }] }
-}
-
-fn status_of(o: &Outcome) -> (&'static str, String) {
-    match o {
-        Outcome::Applied { .. } => ("applied", String::new()),
-        Outcome::Duplicate { .. } => ("duplicate", String::new()),
-        Outcome::Conflict(c) => ("conflict", c.reason.clone()),
-        Outcome::Rejected { .. } => ("rejected", String::new()),
-        Outcome::Deferred { .. } => ("deferred", String::new()),
-    }
-}
-
-/// The answer to a replay: an applied op is a duplicate with its original effects; a conflict
-/// or rejection is answered the same way again.
-fn replay(stored: Outcome) -> Outcome {
-    match stored {
-        Outcome::Applied { effects } | Outcome::Duplicate { effects } => Outcome::Duplicate { effects },
-        other => other,
-    }
-}
 
 fn stored_by_op(ctx: &WriteCtx<'_>, op_id: &str) -> StoreResult<Option<(String, u64, Outcome)>> {
     let row: Option<(String, i64, String)> = ctx
@@ -67,15 +33,6 @@ fn stored_by_op(ctx: &WriteCtx<'_>, op_id: &str) -> StoreResult<Option<(String, 
         .query_row([op_id], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
         .optional()?;
     row.map(|(d, s, o)| Ok((d, s as u64, serde_json::from_str(&o)?))).transpose()
-}
-
-/// An applied op's audit detail, serialized straight from the op (no `serde_json::Value`).
-#[derive(serde::Serialize)]
-struct OpAudit<'a> {
-    effects: &'a Effects,
-    op_id: &'a str,
-    seq: u64,
-    staff: &'a frontdesk_domain::schedule::StaffId,
 }
 
 /// Applies one device's batch. The caller checked that every op is the device's and its site's.
@@ -188,32 +145,6 @@ fn apply_one(ctx: &mut WriteCtx<'_>, site: &Site, device: &DeviceAuth, env: &OpE
     }
 }
 
-/// The form a stored patient would have been typed as, so the platform re-runs rule 5.
-pub(crate) fn input_of(p: &Patient) -> PatientInput {
-    PatientInput {
-        name: p.name.clone(),
-        document_kind: Some(p.document.kind),
-        document_number: p.document.number.clone(),
-        sex: p.sex.map(|s| s.code().to_string()),
-        birth_date: p.birth_date.map(|d| d.to_string()),
-        phone: p.phone.clone(),
-        medical_card: p.medical_card.clone(),
-        ehealth_card: p.ehealth_card.clone(),
-    }
-}
-
-fn revalidate(ctx: &WriteCtx<'_>, site: &Site, p: &Patient) -> StoreResult<Result<Patient, Vec<FieldError>>> {
-    if p.site_id != site.id {
-        return Ok(Err(vec![FieldError {
-            field: "site_id".into(),
-            code: "site_mismatch".into(),
-            message: "The patient belongs to another site".into(),
-        }]));
-    }
-    let today = site_now(ctx.now, site)?.date();
-    Ok(validate_patient(p.id.clone(), site.id.clone(), &input_of(p), today, Lang::En))
-}
-
 /// Registers a patient, merging with the one that holds the same document (rule 6). Also
 /// the online path's registration.
 pub(crate) fn register(ctx: &mut WriteCtx<'_>, p: Patient, by: &str) -> StoreResult<(PatientId, u64)> {
@@ -234,14 +165,9 @@ pub(crate) fn register(ctx: &mut WriteCtx<'_>, p: Patient, by: &str) -> StoreRes
             &Record::PatientMerged { from: p.id.clone(), into: into.clone() },
         )?;
         // Fill what the survivor lacks from the second registration.
-        let mut merged = existing.patient.clone();
-        merged.sex = merged.sex.or(p.sex);
-        merged.birth_date = merged.birth_date.or(p.birth_date);
-        merged.phone = merged.phone.or(p.phone);
-        merged.medical_card = merged.medical_card.or(p.medical_card);
-        merged.ehealth_card = merged.ehealth_card.or(p.ehealth_card);
-        if merged != existing.patient {
-            cursor = rows::save_patient(ctx, &merged, by)?;
+        let survivor = merged(&existing.patient, &p);
+        if survivor != existing.patient {
+            cursor = rows::save_patient(ctx, &survivor, by)?;
         }
         return Ok((into, cursor));
     }
@@ -250,7 +176,7 @@ pub(crate) fn register(ctx: &mut WriteCtx<'_>, p: Patient, by: &str) -> StoreRes
 }
 
 fn register_patient(ctx: &mut WriteCtx<'_>, site: &Site, dev: &str, p: &Patient) -> StoreResult<Outcome> {
-    let valid = match revalidate(ctx, site, p)? {
+    let valid = match revalidate(ctx.now, site, p)? {
         Ok(v) => v,
         Err(errors) => return Ok(Outcome::Rejected { errors }),
     };
@@ -282,7 +208,7 @@ fn update_patient(
     }
     let mut wanted = p.clone();
     wanted.id = id.clone();
-    let valid = match revalidate(ctx, site, &wanted)? {
+    let valid = match revalidate(ctx.now, site, &wanted)? {
         Ok(v) => v,
         Err(errors) => return Ok(Outcome::Rejected { errors }),
     };
@@ -377,15 +303,6 @@ fn book(ctx: &mut WriteCtx<'_>, site: &Site, op: BookOp<'_>) -> StoreResult<Outc
             }))
         }
     }
-}
-
-fn rule_conflict(error: BookingError, booking: Option<Booking>) -> Outcome {
-    Outcome::Conflict(Conflict {
-        reason: error.code().into(),
-        message: error.message(Lang::En),
-        server_state: Some(ServerState { booking, ..ServerState::default() }),
-        suggestions: Vec::new(),
-    })
 }
 
 fn cancel(ctx: &mut WriteCtx<'_>, site: &Site, id: &BookingId) -> StoreResult<Outcome> {
