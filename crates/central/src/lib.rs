@@ -25,6 +25,7 @@ pub mod secret;
 pub mod sqlite;
 pub mod store;
 pub mod telemetry;
+pub mod view;
 
 use std::future::Future;
 use std::net::SocketAddr;

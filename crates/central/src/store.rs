@@ -43,6 +43,21 @@ pub struct AuditEntry {
     pub detail: String,
 }
 
+/// A page of the whole platform's change log (schedule and booking rows of every site), for
+/// the in-memory view ([`crate::view`]).
+#[derive(Debug, Clone, Default)]
+pub struct Feed {
+    /// The changes, in cursor order.
+    pub changes: Vec<frontdesk_protocol::sync::Change>,
+    /// Where the next page starts.
+    pub next: u64,
+    /// More changes are there now.
+    pub more: bool,
+}
+
+/// The entities the view follows (not patients: they are not needed to answer availability).
+pub const FEED_ENTITIES: &str = "('site', 'department', 'session', 'slot', 'booking')";
+
 /// Everything the platform stores. See the module docs.
 pub trait Store: Send + Sync + 'static {
     /// Applies a push batch of one device: each op in its own transaction scope, in device
@@ -97,6 +112,11 @@ pub trait Store: Send + Sync + 'static {
     fn verify_audit(&self, site: Option<String>) -> BoxFut<'_, StoreResult<Vec<AuditReport>>>;
     /// Seeds the demo clinic (idempotent).
     fn seed_demo(&self, site: SiteId, days: u16) -> BoxFut<'_, StoreResult<()>>;
+    /// Site, department, session, slot and booking changes of every site after `after`, under
+    /// the same visibility rule as [`Store::pull`].
+    fn feed(&self, after: u64, limit: u32) -> BoxFut<'_, StoreResult<Feed>>;
+    /// The store's clock.
+    fn now(&self) -> jiff::Timestamp;
     /// True when the store can read and its writer runs.
     fn ready(&self) -> BoxFut<'_, StoreResult<()>>;
     /// Requests waiting for the writer (for load shedding and metrics).

@@ -122,6 +122,8 @@ CREATE TABLE changes (
     PRIMARY KEY (site_id, entity, entity_id)
 );
 CREATE INDEX changes_by_site_cursor ON changes (site_id, cursor);
+-- Each process's in-memory availability view follows the whole log by cursor.
+CREATE INDEX changes_by_cursor ON changes (cursor);
 
 CREATE TABLE devices (
     id               TEXT PRIMARY KEY,

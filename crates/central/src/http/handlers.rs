@@ -194,7 +194,11 @@ pub async fn availability(
     q: Result<Query<AvailabilityQuery>, QueryRejection>,
 ) -> ApiResult<Response> {
     let q = query(q)?;
-    Ok(Json(st.store.availability(SiteId(site), q).await?).into_response())
+    let site = SiteId(site);
+    if let Some(a) = st.view.as_ref().and_then(|v| v.availability(&site, &q, st.store.now())) {
+        return Ok(Json(a).into_response());
+    }
+    Ok(Json(st.store.availability(site, q).await?).into_response())
 }
 
 /// Book online (`OnlineBookingRequest` → 201 `OnlineBooking`, or 409 `OnlineRefusal`).
@@ -209,7 +213,13 @@ pub async fn book_online(
     Path(site): Path<String>,
     JsonBody(req): JsonBody<OnlineBookingRequest>,
 ) -> ApiResult<Response> {
-    let b = st.store.book_online(SiteId(site), req).await?;
+    let site = SiteId(site);
+    // Sold out as far as a view at most a second old can tell: the rules' refusal at once.
+    if let Some(refusal) = st.view.as_ref().and_then(|v| v.sold_out(&site, &req, st.store.now())) {
+        metrics::counter!("frontdesk_online_refused_total", "reason" => refusal.reason.clone()).increment(1);
+        return Err(crate::error::StoreError::Refused(refusal).into());
+    }
+    let b = st.store.book_online(site, req).await?;
     Ok((StatusCode::CREATED, Json(b)).into_response())
 }
 

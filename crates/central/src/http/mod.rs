@@ -63,6 +63,9 @@ pub struct ServerConfig {
     pub trusted_proxies: Vec<std::net::IpAddr>,
     /// All public requests through one trusted proxy together; `None` = unlimited.
     pub proxy_rate: Option<Rate>,
+    /// Answer availability and sold-out refusals from this process's in-memory view of the
+    /// change log ([`crate::view`]) while it is fresh.
+    pub view: bool,
 }
 
 impl Default for ServerConfig {
@@ -77,6 +80,7 @@ impl Default for ServerConfig {
             admin_token_hash: None,
             trusted_proxies: Vec::new(),
             proxy_rate: None,
+            view: true,
         }
     }
 }
@@ -110,6 +114,7 @@ pub struct AppInner {
     proxy_limiter: Option<Arc<Limiter>>,
     in_flight: Arc<Semaphore>,
     pub(crate) metrics: PrometheusHandle,
+    pub(crate) view: Option<Arc<crate::view::View>>,
 }
 
 /// An error answer: a status and an [`ApiError`] body (plus `Retry-After` when it helps).
@@ -205,7 +210,18 @@ pub type ApiResult<T> = Result<T, ApiFailure>;
 
 /// Builds the application router.
 pub fn router(store: Arc<dyn Store>, config: ServerConfig, metrics: PrometheusHandle) -> Router {
+    // The view follows the change log on a task of its own, which ends when the router (and
+    // with it the view) is dropped.
+    let view = match (config.view, tokio::runtime::Handle::try_current()) {
+        (true, Ok(_)) => {
+            let view = Arc::new(crate::view::View::default());
+            view.follow(store.clone());
+            Some(view)
+        }
+        _ => None,
+    };
     let state = AppState(Arc::new(AppInner {
+        view,
         store,
         device_limiter: limiter(config.device_rate),
         public_limiter: limiter(config.public_rate),

@@ -715,6 +715,14 @@ impl Store for PgStore {
         Box::pin(self.write(None, (site, days), seed_work))
     }
 
+    fn feed(&self, after: u64, limit: u32) -> BoxFut<'_, StoreResult<crate::store::Feed>> {
+        Box::pin(async move { self.read(async |c| read::feed(c, after, limit).await).await })
+    }
+
+    fn now(&self) -> Timestamp {
+        self.shared.clock.now()
+    }
+
     fn ready(&self) -> BoxFut<'_, StoreResult<()>> {
         Box::pin(async move {
             if self.shared.closed.load(Ordering::Relaxed) {

@@ -58,6 +58,30 @@ pub(crate) async fn pull(c: &Object, site: &SiteId, cursor: u64, limit: u32) -> 
 /// How long a pull waits for running transactions that hold committed changes back.
 pub const PULL_WAIT: std::time::Duration = std::time::Duration::from_secs(2);
 
+/// A page of the whole change log (the view's entities), under the pull's visibility rule.
+pub(crate) async fn feed(c: &Object, after: u64, limit: u32) -> R<crate::store::Feed> {
+    let limit = limit.clamp(1, MAX_PULL);
+    let rows = q(
+        c,
+        &format!(
+            "SELECT cursor, record FROM changes WHERE cursor > $1 AND entity IN {} \
+             AND cursor < ((pg_snapshot_xmin(pg_current_snapshot())::text::bigint) << $3) ORDER BY cursor LIMIT $2",
+            crate::store::FEED_ENTITIES
+        ),
+        &[&(after as i64), &(i64::from(limit) + 1), &(CURSOR_BITS as i32)],
+    )
+    .await?;
+    let more = rows.len() > limit as usize;
+    let mut changes = Vec::with_capacity(rows.len().min(limit as usize));
+    for r in rows.iter().take(limit as usize) {
+        let cur: i64 = r.get(0);
+        let rec: &str = r.get(1);
+        changes.push(Change { cursor: cur as u64, record: serde_json::from_str(rec)? });
+    }
+    let next = changes.last().map(|c| c.cursor).unwrap_or(after);
+    Ok(crate::store::Feed { changes, next, more })
+}
+
 pub(crate) async fn authenticate(c: &Object, token_hash: &str) -> R<Option<DeviceAuth>> {
     Ok(q1(c, "SELECT id, site_id FROM devices WHERE token_hash = $1 AND revoked_at IS NULL", &[&token_hash])
         .await?

@@ -696,6 +696,14 @@ impl Store for SqliteStore {
         Box::pin(self.write(move |ctx| admin::seed_demo(ctx, &site, days)))
     }
 
+    fn feed(&self, after: u64, limit: u32) -> BoxFut<'_, StoreResult<crate::store::Feed>> {
+        Box::pin(self.read(move |c| read::feed(c, after, limit)))
+    }
+
+    fn now(&self) -> Timestamp {
+        self.shared.clock.now()
+    }
+
     fn ready(&self) -> BoxFut<'_, StoreResult<()>> {
         Box::pin(async move {
             if !self.shared.writer_alive.load(Ordering::Relaxed) || lock(&self.shared.jobs).is_none() {

@@ -36,6 +36,28 @@ pub(crate) fn pull(c: &Connection, site: &SiteId, cursor: u64, limit: u32) -> St
     Ok(PullResponse { protocol: PROTOCOL_VERSION, changes, next_cursor, more })
 }
 
+pub(crate) fn feed(c: &Connection, after: u64, limit: u32) -> StoreResult<crate::store::Feed> {
+    let limit = limit.clamp(1, MAX_PULL);
+    let mut st = c.prepare_cached(&format!(
+        "SELECT cursor, record FROM changes WHERE cursor > ?1 AND entity IN {} ORDER BY cursor LIMIT ?2",
+        crate::store::FEED_ENTITIES
+    ))?;
+    let mut rows = st.query(params![after as i64, i64::from(limit) + 1])?;
+    let mut changes = Vec::new();
+    let mut more = false;
+    while let Some(r) = rows.next()? {
+        if changes.len() == limit as usize {
+            more = true;
+            break;
+        }
+        let cur: i64 = r.get(0)?;
+        let rec: String = r.get(1)?;
+        changes.push(Change { cursor: cur as u64, record: serde_json::from_str(&rec)? });
+    }
+    let next = changes.last().map(|c| c.cursor).unwrap_or(after);
+    Ok(crate::store::Feed { changes, next, more })
+}
+
 pub(crate) fn authenticate(c: &Connection, token_hash: &str) -> StoreResult<Option<DeviceAuth>> {
     let row: Option<(String, String, Option<String>)> = rusqlite::OptionalExtension::optional(
         c.prepare_cached("SELECT id, site_id, revoked_at FROM devices WHERE token_hash = ?1")?

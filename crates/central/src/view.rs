@@ -1,0 +1,304 @@
+//! The 08:00 release without the writer: an in-memory view of every site's schedule and the
+//! numbers held, kept by following the change log (both back-ends, every process on its own).
+//!
+//! At a slot release most requests are availability reads and bookings of what is already
+//! gone. While the view has caught up with the change log within the last
+//! [`FRESH_FOR`], this process answers
+//! - availability from memory, and
+//! - "sold out" — a slot with no free online number, or a department-day with no bookable slot
+//!   left — with the refusal the rules themselves give on the view's state (suggestions
+//!   included),
+//!
+//! without a database round trip. A refusal from a view at most a second old is the price: a
+//! number freed by a cancellation in that second is offered a moment later. A booking is still
+//! decided only by the store; the view never grants anything.
+
+use std::collections::{BTreeSet, HashMap};
+use std::sync::{Arc, Mutex, RwLock};
+use std::time::{Duration, Instant};
+
+use frontdesk_domain::Lang;
+use frontdesk_domain::booking::{
+    BookingError, BookingRequest, DayDecision, DayTarget, MAX_SUGGESTIONS, QueueChoice, SlotState, decide_in_day,
+};
+use frontdesk_domain::patient::{PatientInput, validate_patient};
+use frontdesk_domain::schedule::{
+    BookingId, Channel, Department, DepartmentId, PatientId, Session, SessionId, Site, SiteId, Slot, SlotId,
+};
+use frontdesk_protocol::online::{Availability, AvailabilityQuery, OnlineBookingRequest, OnlineRefusal};
+use frontdesk_protocol::sync::Record;
+use jiff::Timestamp;
+use jiff::civil::Date;
+
+use crate::outcome::{available_slots, site_now};
+use crate::store::Store;
+
+/// How long after its last catch-up the view may still answer.
+pub const FRESH_FOR: Duration = Duration::from_secs(1);
+/// How often the view reads the change log.
+pub const REFRESH_EVERY: Duration = Duration::from_millis(200);
+/// Changes read per page.
+const PAGE: u32 = 5000;
+
+type DayKey = (SiteId, DepartmentId, Date);
+
+#[derive(Default)]
+struct State {
+    cursor: u64,
+    sites: HashMap<SiteId, Site>,
+    departments: HashMap<DepartmentId, Department>,
+    by_code: HashMap<(SiteId, String), DepartmentId>,
+    sessions: HashMap<SessionId, Session>,
+    days: HashMap<DayKey, BTreeSet<SessionId>>,
+    slots: HashMap<SlotId, Slot>,
+    session_slots: HashMap<SessionId, BTreeSet<SlotId>>,
+    /// Live, regular (not overbooked) bookings: the number each holds.
+    holds: HashMap<BookingId, (SlotId, u32)>,
+    taken: HashMap<SlotId, Vec<u32>>,
+}
+
+impl State {
+    fn apply(&mut self, record: Record) {
+        match record {
+            Record::Site(s) => {
+                self.sites.insert(s.id.clone(), s);
+            }
+            Record::Department(d) => {
+                self.by_code.retain(|_, id| id != &d.id);
+                self.by_code.insert((d.site_id.clone(), d.code.clone()), d.id.clone());
+                self.departments.insert(d.id.clone(), d);
+            }
+            Record::Session(s) => {
+                self.days.entry((s.site_id.clone(), s.department_id.clone(), s.date)).or_default().insert(s.id.clone());
+                self.sessions.insert(s.id.clone(), s);
+            }
+            Record::Slot(s) => {
+                self.session_slots.entry(s.session_id.clone()).or_default().insert(s.id.clone());
+                self.slots.insert(s.id.clone(), s);
+            }
+            Record::Booking(b) => {
+                self.release(&b.id);
+                if b.status.holds_number() && b.overbook_reason.is_none() {
+                    self.taken.entry(b.slot_id.clone()).or_default().push(b.queue_no);
+                    self.holds.insert(b.id, (b.slot_id, b.queue_no));
+                }
+            }
+            Record::Tombstone { entity, id } => match entity.as_str() {
+                "session" => {
+                    if let Some(s) = self.sessions.remove(&SessionId(id.clone())) {
+                        if let Some(set) = self.days.get_mut(&(s.site_id.clone(), s.department_id.clone(), s.date)) {
+                            set.remove(&s.id);
+                        }
+                        self.session_slots.remove(&s.id);
+                    }
+                }
+                "slot" => {
+                    if let Some(s) = self.slots.remove(&SlotId(id.clone())) {
+                        if let Some(set) = self.session_slots.get_mut(&s.session_id) {
+                            set.remove(&s.id);
+                        }
+                        self.taken.remove(&s.id);
+                    }
+                }
+                "booking" => self.release(&BookingId(id)),
+                _ => {}
+            },
+            Record::Provider(_) | Record::Patient(_) | Record::PatientMerged { .. } => {}
+        }
+    }
+
+    fn release(&mut self, booking: &BookingId) {
+        if let Some((slot, n)) = self.holds.remove(booking)
+            && let Some(t) = self.taken.get_mut(&slot)
+            && let Some(i) = t.iter().position(|x| *x == n)
+        {
+            t.swap_remove(i);
+        }
+    }
+
+    fn day(&self, site: &SiteId, dept: &DepartmentId, date: Date) -> Vec<SlotState> {
+        let mut out = Vec::new();
+        let Some(sessions) = self.days.get(&(site.clone(), dept.clone(), date)) else { return out };
+        for sid in sessions {
+            let (Some(session), Some(slots)) = (self.sessions.get(sid), self.session_slots.get(sid)) else { continue };
+            for slot_id in slots {
+                if let Some(slot) = self.slots.get(slot_id) {
+                    out.push(SlotState {
+                        session: session.clone(),
+                        slot: slot.clone(),
+                        taken: self.taken.get(slot_id).cloned().unwrap_or_default(),
+                    });
+                }
+            }
+        }
+        out
+    }
+
+    /// Forgets days more than one day before `before` (and the numbers held in them).
+    fn prune(&mut self, before: Date) {
+        let old: Vec<SessionId> = self.sessions.values().filter(|s| s.date < before).map(|s| s.id.clone()).collect();
+        for sid in old {
+            if let Some(s) = self.sessions.remove(&sid) {
+                self.days.remove(&(s.site_id, s.department_id, s.date));
+            }
+            for slot in self.session_slots.remove(&sid).unwrap_or_default() {
+                self.slots.remove(&slot);
+                self.taken.remove(&slot);
+            }
+        }
+        let slots = &self.slots;
+        self.holds.retain(|_, (slot, _)| slots.contains_key(slot));
+    }
+}
+
+/// The view of one platform process. See the module docs.
+pub struct View {
+    state: RwLock<State>,
+    caught_up: Mutex<Option<Instant>>,
+}
+
+impl Default for View {
+    fn default() -> Self {
+        View { state: RwLock::new(State::default()), caught_up: Mutex::new(None) }
+    }
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+impl View {
+    /// Follows the store's change log until the returned task is dropped or aborted.
+    pub fn follow(self: &Arc<Self>, store: Arc<dyn Store>) -> tokio::task::JoinHandle<()> {
+        let view = Arc::downgrade(self);
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(REFRESH_EVERY);
+            tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            let mut pruned: Option<Date> = None;
+            loop {
+                tick.tick().await;
+                let Some(view) = view.upgrade() else { return };
+                let started = Instant::now();
+                match view.catch_up(store.as_ref()).await {
+                    Ok(()) => {
+                        *lock(&view.caught_up) = Some(started);
+                        tracing::trace!(took = ?started.elapsed(), "view caught up");
+                        // Two days before today in UTC is in the past in every time zone.
+                        let today = store.now().to_zoned(jiff::tz::TimeZone::UTC).date();
+                        if pruned != Some(today)
+                            && let Ok(before) = today.checked_sub(jiff::Span::new().days(2))
+                        {
+                            view.state.write().unwrap_or_else(|p| p.into_inner()).prune(before);
+                            pruned = Some(today);
+                        }
+                    }
+                    Err(e) => tracing::debug!(error = %e, "view: change log not read"),
+                }
+            }
+        })
+    }
+
+    /// Reads the change log from where the view stands until it has everything.
+    pub async fn catch_up(&self, store: &dyn Store) -> crate::error::StoreResult<()> {
+        for _ in 0..100 {
+            let cursor = self.state.read().unwrap_or_else(|p| p.into_inner()).cursor;
+            let feed = store.feed(cursor, PAGE).await?;
+            {
+                let mut st = self.state.write().unwrap_or_else(|p| p.into_inner());
+                for change in feed.changes {
+                    st.apply(change.record);
+                }
+                st.cursor = st.cursor.max(feed.next);
+            }
+            if !feed.more {
+                return Ok(());
+            }
+        }
+        Err(crate::error::StoreError::Unavailable("view: the change log is far ahead".into()))
+    }
+
+    fn fresh(&self) -> bool {
+        lock(&self.caught_up).is_some_and(|t| t.elapsed() <= FRESH_FOR)
+    }
+
+    /// Online availability from memory, when the view is fresh and knows the site (and the
+    /// department asked for).
+    pub fn availability(&self, site: &SiteId, q: &AvailabilityQuery, now: Timestamp) -> Option<Availability> {
+        if !self.fresh() {
+            return None;
+        }
+        let st = self.state.read().unwrap_or_else(|p| p.into_inner());
+        let s = st.sites.get(site)?;
+        let local = site_now(now, s).ok()?;
+        let mut depts: Vec<&Department> = match &q.department {
+            Some(code) => vec![st.departments.get(st.by_code.get(&(site.clone(), code.trim().to_ascii_uppercase()))?)?],
+            None => st.departments.values().filter(|d| &d.site_id == site).collect(),
+        };
+        depts.sort_by(|a, b| a.code.cmp(&b.code));
+        let mut slots = Vec::new();
+        for d in depts {
+            slots.extend(available_slots(d, st.day(site, &d.id, q.date), local));
+        }
+        metrics::counter!("frontdesk_view_answers_total", "what" => "availability", "site" => site.to_string())
+            .increment(1);
+        Some(Availability { site_id: site.clone(), date: q.date, slots })
+    }
+
+    /// The rules' refusal when the view is fresh and what is asked for is sold out (a slot
+    /// without a free online number, a department-day without a bookable slot); `None`
+    /// otherwise — then the store decides. A request with invalid patient details is always
+    /// left to the store, which names the fields.
+    pub fn sold_out(&self, site: &SiteId, req: &OnlineBookingRequest, now: Timestamp) -> Option<OnlineRefusal> {
+        if !self.fresh() {
+            return None;
+        }
+        let st = self.state.read().unwrap_or_else(|p| p.into_inner());
+        let s = st.sites.get(site)?;
+        let local = site_now(now, s).ok()?;
+        let input = PatientInput {
+            name: req.patient.name.clone(),
+            document_kind: req.patient.document_kind,
+            document_number: req.patient.document_number.clone(),
+            phone: req.patient.phone.clone(),
+            ..PatientInput::default()
+        };
+        let nobody = PatientId(String::new());
+        validate_patient(nobody.clone(), site.clone(), &input, local.date(), Lang::En).ok()?;
+        let (dept, date, target) = match (&req.slot_id, &req.department) {
+            (Some(slot), _) => {
+                let session = st.sessions.get(&st.slots.get(slot)?.session_id)?;
+                if &session.site_id != site {
+                    return None;
+                }
+                (session.department_id.clone(), session.date, DayTarget::Slot(slot))
+            }
+            (None, Some(code)) => {
+                let dept = st.by_code.get(&(site.clone(), code.trim().to_ascii_uppercase()))?.clone();
+                (dept, req.date.unwrap_or(local.date()), DayTarget::Earliest)
+            }
+            (None, None) => return None,
+        };
+        let day = st.day(site, &dept, date);
+        let ask = BookingRequest {
+            patient_id: &nobody,
+            channel: Channel::Online,
+            now: local,
+            queue_no: QueueChoice::Lowest,
+            overbook_reason: None,
+        };
+        let decision =
+            decide_in_day(&day, target, &ask, &[], |_| Ok::<u32, std::convert::Infallible>(0), MAX_SUGGESTIONS).ok()?;
+        match decision {
+            DayDecision::Refused {
+                error: error @ (BookingError::SlotFull { .. } | BookingError::NoSlotAvailable),
+                suggestions,
+                ..
+            } => {
+                metrics::counter!("frontdesk_view_answers_total", "what" => "sold_out", "site" => site.to_string())
+                    .increment(1);
+                Some(OnlineRefusal { reason: error.code().into(), message: error.message(Lang::En), suggestions })
+            }
+            _ => None,
+        }
+    }
+}
