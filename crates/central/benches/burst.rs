@@ -5,8 +5,13 @@
 //! commit, see `floor_writer`); then the batch-push apply rate. Afterwards it checks that
 //! nothing was oversold.
 //!
-//! `cargo bench -p frontdesk-central --bench burst` (env: `BURST_CLIENTS`, `BURST_REQUESTS`
-//! per client, `PUSH_DEVICES`, `PUSH_BATCHES`, `PUSH_BATCH`).
+//! Then the 08:00 release (availability reads and bookings of a hot department, ten times its
+//! free numbers) on SQLite, and — when a PostgreSQL server is there — the release and the burst
+//! on PostgreSQL with one and three platform processes beside pgbench's hot-row figures.
+//!
+//! `bash scripts/with-postgres.sh cargo bench -p frontdesk-central --bench burst` (env:
+//! `BURST_CLIENTS`, `BURST_REQUESTS` per client, `PUSH_DEVICES`, `PUSH_BATCHES`, `PUSH_BATCH`,
+//! `BURST_VIEW=0` to serve without the in-memory view).
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
@@ -141,6 +146,10 @@ fn post(path: &str, body: &str) -> Vec<u8> {
 struct Run {
     requests: u64,
     ok: u64,
+    /// Answers 201 (a booking made).
+    created: u64,
+    /// Answers 5xx or none.
+    failed: u64,
     elapsed: Duration,
     latencies_us: Vec<u32>,
     /// CPU time over the requests (see [`cpu_us`]): the whole process, and the writer thread.
@@ -171,18 +180,28 @@ async fn load<F>(addr: std::net::SocketAddr, clients: u64, per_client: u64, make
 where
     F: Fn(u64, Option<&[u8]>) -> Vec<u8> + Send + Sync + 'static,
 {
+    load_over(&[addr], clients, per_client, make).await
+}
+
+/// The same, the connections spread over several servers (platform processes) in turn.
+async fn load_over<F>(addrs: &[std::net::SocketAddr], clients: u64, per_client: u64, make: F) -> Run
+where
+    F: Fn(u64, Option<&[u8]>) -> Vec<u8> + Send + Sync + 'static,
+{
     let make = Arc::new(make);
     let ok = Arc::new(AtomicU64::new(0));
+    let created = Arc::new(AtomicU64::new(0));
+    let failed = Arc::new(AtomicU64::new(0));
     let mut conns = Vec::new();
-    for _ in 0..clients {
-        conns.push(Conn::open(addr).await);
+    for c in 0..clients {
+        conns.push(Conn::open(addrs[c as usize % addrs.len()]).await);
     }
     let cpu0 = cpu_us();
     let start = Instant::now();
     let mut tasks = Vec::new();
     for (c, mut conn) in conns.into_iter().enumerate() {
         let make = make.clone();
-        let ok = ok.clone();
+        let (ok, created, failed) = (ok.clone(), created.clone(), failed.clone());
         tasks.push(tokio::spawn(async move {
             let mut lat = Vec::with_capacity(per_client as usize);
             let mut last: Option<Vec<u8>> = None;
@@ -193,6 +212,12 @@ where
                 lat.push(t.elapsed().as_micros().min(u128::from(u32::MAX)) as u32);
                 if status == 200 || status == 201 {
                     ok.fetch_add(1, Ordering::Relaxed);
+                }
+                if status == 201 {
+                    created.fetch_add(1, Ordering::Relaxed);
+                }
+                if status >= 500 {
+                    failed.fetch_add(1, Ordering::Relaxed);
                 }
                 last = Some(body);
             }
@@ -208,6 +233,8 @@ where
     Run {
         requests: clients * per_client,
         ok: ok.load(Ordering::Relaxed),
+        created: created.load(Ordering::Relaxed),
+        failed: failed.load(Ordering::Relaxed),
         elapsed,
         latencies_us,
         cpu_us: (cpu1.0 - cpu0.0, cpu1.1 - cpu0.1),
@@ -376,6 +403,19 @@ async fn floor_server(db: Option<std::path::PathBuf>, slots: Vec<SlotId>, cap: u
 /// A site with one department of `providers` providers, each with a morning of 8 half-hour
 /// slots of `per_slot` numbers (`desk` desk-only), for 7 days from Monday 2026-11-23.
 async fn hot_site(store: &Arc<dyn Store>, site: &str, providers: u32, per_slot: u32, desk: u32) -> Vec<SlotId> {
+    hot_site_days(store, site, providers, per_slot, desk, 7).await
+}
+
+/// A site with one hot department (`HOT`) of `providers` providers, 8 half-hour slots each
+/// morning for `days` days from 2026-11-23.
+async fn hot_site_days(
+    store: &Arc<dyn Store>,
+    site: &str,
+    providers: u32,
+    per_slot: u32,
+    desk: u32,
+    days: u16,
+) -> Vec<SlotId> {
     store.put_site(Site { id: SiteId::from(site), name: site.into(), timezone: "Asia/Shanghai".into() }).await.unwrap();
     let dept = DepartmentId(format!("{site}-hot"));
     store
@@ -412,10 +452,10 @@ async fn hot_site(store: &Arc<dyn Store>, site: &str, providers: u32, per_slot: 
             desk_per_slot: desk,
         };
         let req =
-            GenerateSessions { provider_id: id.clone(), templates: vec![template], from: date(2026, 11, 23), days: 7 };
+            GenerateSessions { provider_id: id.clone(), templates: vec![template], from: date(2026, 11, 23), days };
         store.generate_sessions(SiteId::from(site), req).await.unwrap();
-        for d in 0..7 {
-            let day = date(2026, 11, 23 + d);
+        for d in 0..i16::try_from(days).unwrap() {
+            let day = date(2026, 11, 23 + i8::try_from(d).unwrap());
             for s in 1..=8 {
                 slots.push(SlotId(format!("{id}-{}-am-{s:02}", day.strftime("%Y%m%d"))));
             }
@@ -450,6 +490,8 @@ async fn run() {
         public_rate: None,
         max_in_flight: 100_000,
         max_write_queue: 100_000,
+        // `BURST_VIEW=0`: without the in-memory view, for comparison.
+        view: env("BURST_VIEW", 1) == 1,
         ..ServerConfig::default()
     };
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
@@ -535,6 +577,14 @@ async fn run() {
         100.0 * hello_cpu / b.cpu(),
         b.writer_cpu(),
     );
+
+    // The 08:00 release on SQLite: see `release`.
+    let release_sqlite = release_site(&store, "release").await;
+    release("release on SQLite", &[addr], "release", release_sqlite, clients, h.rate()).await;
+    if env("SKIP_SQLITE_PUSH", 0) == 1 {
+        postgres_phases(clients, per_client, h.rate()).await;
+        return;
+    }
 
     // Batch push: devices pushing batches of register + book ops in parallel.
     let devices = env("PUSH_DEVICES", 4);
@@ -670,6 +720,222 @@ async fn run() {
     assert_eq!(oversold, 0);
     assert_eq!(dup, 0);
     assert_eq!(online as u64, b.ok);
+
+    postgres_phases(clients, per_client, h.rate()).await;
+}
+
+/// The release's hot department: 20 providers × 8 slots × 6 online numbers (960) today.
+async fn release_site(store: &Arc<dyn Store>, site: &str) -> u64 {
+    let slots = hot_site_days(store, site, 20, 8, 2, 1).await;
+    slots.len() as u64 * 6
+}
+
+/// The 08:00 release: `clients` connections spread over `addrs`; each sends 20 requests, every
+/// other one an availability read and the others bookings of the hot department (distinct
+/// patients) — about ten times the `free` numbers in booking requests. Reports requests
+/// answered per second against the same run's hello rate, bookings per second, p50/p99, and
+/// checks that exactly the free numbers were booked.
+async fn release(label: &str, addrs: &[std::net::SocketAddr], site: &str, free: u64, clients: u64, hello_rate: f64) {
+    let per_client = 20;
+    // Let every process's view catch up with the new schedule (it follows the log every 200 ms).
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    let avail = format!(
+        "GET /v1/public/sites/{site}/availability?date=2026-11-23&department=HOT HTTP/1.1\r\nhost: bench\r\n\r\n"
+    )
+    .into_bytes();
+    let path = format!("/v1/public/sites/{site}/bookings");
+    let mut r = load_over(addrs, clients, per_client, move |n, _| {
+        if n % 2 == 0 {
+            avail.clone()
+        } else {
+            let patient = serde_json::to_string(&frontdesk_central::demo::patient(30_000_000 + n)).unwrap();
+            post(&path, &format!(r#"{{"patient":{patient},"department":"HOT"}}"#))
+        }
+    })
+    .await;
+    let (p50, p99) = (r.pct(0.5), r.pct(0.99));
+    let answered = r.requests - r.failed;
+    println!(
+        "{label}: {} requests ({} booking requests for {free} free numbers) by {clients} clients in {:.2}s = {:.0} answered/s = {:.0}% of hello; {} booked = {:.0} bookings/s; p50 {p50:.2} ms, p99 {p99:.2} ms; {} failed",
+        r.requests,
+        r.requests / 2,
+        r.elapsed.as_secs_f64(),
+        answered as f64 / r.elapsed.as_secs_f64(),
+        100.0 * answered as f64 / r.elapsed.as_secs_f64() / hello_rate,
+        r.created,
+        r.created as f64 / r.elapsed.as_secs_f64(),
+        r.failed,
+    );
+    assert_eq!(r.created, free, "{label}: exactly the free numbers are booked");
+}
+
+/// PostgreSQL: the release and the all-booking burst with one and with three platform
+/// processes on one database, beside the same run's pgbench hot-row figures. Needs a server
+/// (`FRONTDESK_TEST_POSTGRES`, as `scripts/with-postgres.sh` provides).
+async fn postgres_phases(clients: u64, per_client: u64, hello_rate: f64) {
+    let Ok(admin) = std::env::var("FRONTDESK_TEST_POSTGRES") else {
+        println!("PostgreSQL phases not run: run the benchmark under `bash scripts/with-postgres.sh`");
+        return;
+    };
+    let admin_client = pg_connect(&admin).await;
+    for spread in [false, true] {
+        for c in [16, 200] {
+            let (tps, lat) = pgbench_hot_row(&admin_client, &admin, c, spread).await;
+            let what = if spread {
+                "pgbench, no hot row (the same on one of 100,000 rows at random)"
+            } else {
+                "pgbench hot row (conditional UPDATE + INSERT, one row)"
+            };
+            println!("{what}, {c} clients: {tps:.0} tps, latency average {lat:.1} ms");
+        }
+    }
+    let now: jiff::Timestamp = "2026-11-23T07:00:00+08:00".parse().unwrap();
+    for processes in [1usize, 3] {
+        let url = fresh_db(&admin_client, &admin).await;
+        // Schema, the release site and the burst site, laid out once by a store in this process.
+        let store: Arc<dyn Store> = Arc::new(
+            frontdesk_central::postgres::PgStore::open(
+                &url,
+                Arc::new(ManualClock::new(now)),
+                frontdesk_central::postgres::PgOptions::default(),
+            )
+            .await
+            .unwrap(),
+        );
+        let free = release_site(&store, "release").await;
+        let slots = Arc::new(hot_site(&store, "burst", 20, 40, 10).await);
+        store.close().await;
+        let dir = tempfile::tempdir().unwrap();
+        let mut children = Vec::new();
+        let mut addrs = Vec::new();
+        for _ in 0..processes {
+            let (child, addr) = spawn_platform(&url, dir.path());
+            children.push(child);
+            addrs.push(addr);
+        }
+        let label = format!("release on PostgreSQL, {processes} process(es)");
+        release(&label, &addrs, "release", free, clients, hello_rate).await;
+        let seed = AtomicU64::new(0x9E37_79B9_7F4A_7C15);
+        let burst_slots = slots.clone();
+        let mut b = load_over(&addrs, clients, per_client, move |n, last| {
+            post("/v1/public/sites/burst/bookings", &booking_body(n, last, &burst_slots, &seed))
+        })
+        .await;
+        let (p50, p99) = (b.pct(0.5), b.pct(0.99));
+        println!(
+            "online burst on PostgreSQL, {processes} process(es): {} requests in {:.2}s = {:.0} req/s ({} booked = {:.0} bookings/s), p50 {p50:.2} ms, p99 {p99:.2} ms; {:.0}% of hello; {} failed",
+            b.requests,
+            b.elapsed.as_secs_f64(),
+            b.rate(),
+            b.created,
+            b.created as f64 / b.elapsed.as_secs_f64(),
+            100.0 * b.rate() / hello_rate,
+            b.failed,
+        );
+        for mut c in children {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+        let check = pg_connect(&url).await;
+        let stored: i64 = check
+            .query_one("SELECT COUNT(*) FROM bookings WHERE site_id = 'burst' AND channel = 'online'", &[])
+            .await
+            .unwrap()
+            .get(0);
+        let dup: i64 = check
+            .query_one(
+                "SELECT COUNT(*) FROM (SELECT session_id, queue_no FROM bookings WHERE status <> 'cancelled' \
+                 GROUP BY session_id, queue_no HAVING COUNT(*) > 1) d",
+                &[],
+            )
+            .await
+            .unwrap()
+            .get(0);
+        println!("  numbers held twice: {dup}; online bookings stored {stored} = acknowledged {}", b.created);
+        assert_eq!(dup, 0);
+        assert_eq!(stored as u64, b.created);
+    }
+}
+
+async fn pg_connect(url: &str) -> tokio_postgres::Client {
+    let (client, conn) = tokio_postgres::connect(url, tokio_postgres::NoTls).await.unwrap();
+    tokio::spawn(conn);
+    client
+}
+
+async fn fresh_db(admin: &tokio_postgres::Client, admin_url: &str) -> String {
+    let name = format!("bench_{}", uuid::Uuid::now_v7().simple());
+    admin.batch_execute(&format!("CREATE DATABASE {name}")).await.unwrap();
+    format!("{}/{name}", admin_url.rsplit_once('/').unwrap().0)
+}
+
+/// The hot-row floor: pgbench running a conditional decrement of one row plus an insert per
+/// transaction, as a naive booking server would, with `clients` connections for 10 s. With
+/// `spread`, the same transaction on one of 100,000 rows at random: what this machine's
+/// PostgreSQL does with no hot row at all (a floor for any server that commits per booking).
+async fn pgbench_hot_row(admin: &tokio_postgres::Client, admin_url: &str, clients: u32, spread: bool) -> (f64, f64) {
+    let url = fresh_db(admin, admin_url).await;
+    let c = pg_connect(&url).await;
+    c.batch_execute(
+        "CREATE TABLE slot (id INT PRIMARY KEY, remaining INT NOT NULL); \
+         CREATE TABLE booking (id BIGSERIAL PRIMARY KEY, slot INT NOT NULL, at TIMESTAMPTZ NOT NULL DEFAULT now()); \
+         INSERT INTO slot SELECT g, 1000000000 FROM generate_series(1, 100000) g;",
+    )
+    .await
+    .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let script = dir.path().join("book.sql");
+    let pick = if spread { "\\set id random(1, 100000)\n" } else { "\\set id 1\n" };
+    std::fs::write(
+        &script,
+        format!(
+            "{pick}BEGIN;\nUPDATE slot SET remaining = remaining - 1 WHERE id = :id AND remaining > 0;\nINSERT INTO booking (slot) VALUES (:id);\nCOMMIT;\n"
+        ),
+    )
+    .unwrap();
+    let out = std::process::Command::new("pgbench")
+        .args(["-n", "-j", "2", "-T", "10", "-c", &clients.to_string(), "-f"])
+        .arg(&script)
+        .arg(&url)
+        .output()
+        .expect("pgbench (Debian's postgresql-client)");
+    let text = String::from_utf8_lossy(&out.stdout).to_string();
+    assert!(out.status.success(), "pgbench: {text} {}", String::from_utf8_lossy(&out.stderr));
+    let field = |key: &str| -> f64 {
+        text.lines()
+            .find_map(|l| l.trim().strip_prefix(key).and_then(|r| r.split_whitespace().next()?.parse().ok()))
+            .unwrap_or(0.0)
+    };
+    (field("tps ="), field("latency average ="))
+}
+
+/// A `frontdesk-central serve` process on `url`, on a free port; its address.
+fn spawn_platform(url: &str, dir: &std::path::Path) -> (std::process::Child, std::net::SocketAddr) {
+    use std::io::BufRead;
+    let token = dir.join("admin-token");
+    if !token.exists() {
+        std::fs::write(&token, "bench-admin-token-0123456789abcdef\n").unwrap();
+    }
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_frontdesk-central"))
+        .args(["--db", url, "serve", "--listen", "127.0.0.1:0", "--device-rate", "0", "--public-rate", "0"])
+        .args(["--max-in-flight", "100000", "--admin-token-file"])
+        .arg(&token)
+        .env("FRONTDESK_NOW", "2026-11-23T07:00:00+08:00")
+        .env("RUST_LOG", "warn")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let stdout = child.stdout.take().unwrap();
+    let mut lines = std::io::BufReader::new(stdout).lines();
+    let addr = loop {
+        let line = lines.next().expect("the platform printed its address").unwrap();
+        if let Some(a) = line.strip_prefix("listening on http://") {
+            break a.trim().parse().unwrap();
+        }
+    };
+    std::thread::spawn(move || for _ in lines {});
+    (child, addr)
 }
 
 fn post_auth(path: &str, body: &str, token: &str) -> Vec<u8> {

@@ -101,7 +101,7 @@ struct ServeArgs {
     #[arg(long, default_value_t = 1000)]
     proxy_burst: u32,
     /// PostgreSQL: writer lanes (connections committing groups of writes) in this process.
-    #[arg(long, default_value_t = 4)]
+    #[arg(long, default_value_t = 8)]
     pg_lanes: usize,
     /// PostgreSQL: connections for reads in this process.
     #[arg(long, default_value_t = 16)]

@@ -116,6 +116,24 @@ impl State {
         }
     }
 
+    /// Free online numbers of a slot as the view knows them.
+    fn free_online(&self, slot: &Slot) -> usize {
+        let taken = self.taken.get(&slot.id);
+        slot.pool_numbers(Channel::Online.pool()).filter(|n| taken.is_none_or(|t| !t.contains(n))).count()
+    }
+
+    /// Free online numbers of a department-day as the view knows them.
+    fn day_free_online(&self, key: &DayKey) -> usize {
+        let Some(sessions) = self.days.get(key) else { return 0 };
+        sessions
+            .iter()
+            .filter_map(|sid| self.session_slots.get(sid))
+            .flatten()
+            .filter_map(|id| self.slots.get(id))
+            .map(|slot| self.free_online(slot))
+            .sum()
+    }
+
     fn day(&self, site: &SiteId, dept: &DepartmentId, date: Date) -> Vec<SlotState> {
         let mut out = Vec::new();
         let Some(sessions) = self.days.get(&(site.clone(), dept.clone(), date)) else { return out };
@@ -151,15 +169,27 @@ impl State {
     }
 }
 
+/// Availability answers already rendered: (site, department code, date) → (view version, the
+/// minute they were made for, the JSON).
+type Rendered = HashMap<(SiteId, Option<String>, Date), (u64, i64, bytes::Bytes)>;
+
 /// The view of one platform process. See the module docs.
 pub struct View {
     state: RwLock<State>,
     caught_up: Mutex<Option<Instant>>,
+    /// Bumped whenever a catch-up applied a change.
+    version: std::sync::atomic::AtomicU64,
+    rendered: Mutex<Rendered>,
 }
 
 impl Default for View {
     fn default() -> Self {
-        View { state: RwLock::new(State::default()), caught_up: Mutex::new(None) }
+        View {
+            state: RwLock::new(State::default()),
+            caught_up: Mutex::new(None),
+            version: std::sync::atomic::AtomicU64::new(0),
+            rendered: Mutex::new(HashMap::new()),
+        }
     }
 }
 
@@ -205,6 +235,9 @@ impl View {
             let feed = store.feed(cursor, PAGE).await?;
             {
                 let mut st = self.state.write().unwrap_or_else(|p| p.into_inner());
+                if !feed.changes.is_empty() {
+                    self.version.fetch_add(1, std::sync::atomic::Ordering::Release);
+                }
                 for change in feed.changes {
                     st.apply(change.record);
                 }
@@ -244,6 +277,46 @@ impl View {
         Some(Availability { site_id: site.clone(), date: q.date, slots })
     }
 
+    /// [`View::availability`] as JSON, rendered once per change of the view and per minute
+    /// (when slots start and stop being bookable) and then served as is: at a release many
+    /// clients ask the same question many times a second.
+    pub fn availability_json(&self, site: &SiteId, q: &AvailabilityQuery, now: Timestamp) -> Option<bytes::Bytes> {
+        if !self.fresh() {
+            return None;
+        }
+        let key = (site.clone(), q.department.as_ref().map(|c| c.trim().to_ascii_uppercase()), q.date);
+        let version = self.version.load(std::sync::atomic::Ordering::Acquire);
+        let minute = now.as_second().div_euclid(60);
+        if let Some((v, m, body)) = lock(&self.rendered).get(&key)
+            && *v == version
+            && *m == minute
+        {
+            metrics::counter!("frontdesk_view_answers_total", "what" => "availability", "site" => site.to_string())
+                .increment(1);
+            return Some(body.clone());
+        }
+        let body = bytes::Bytes::from(serde_json::to_vec(&self.availability(site, q, now)?).ok()?);
+        let mut rendered = lock(&self.rendered);
+        if rendered.len() > 10_000 {
+            rendered.clear();
+        }
+        rendered.insert(key, (version, minute, body.clone()));
+        Some(body)
+    }
+
+    /// For a department booking: the slot the rules rank first on the view's state (a hint for
+    /// the store, which decides on its own state of that slot).
+    pub fn earliest_hint(&self, site: &SiteId, req: &OnlineBookingRequest, now: Timestamp) -> Option<SlotId> {
+        if req.slot_id.is_some() || !self.fresh() {
+            return None;
+        }
+        let st = self.state.read().unwrap_or_else(|p| p.into_inner());
+        let local = site_now(now, st.sites.get(site)?).ok()?;
+        let dept = st.by_code.get(&(site.clone(), req.department.as_ref()?.trim().to_ascii_uppercase()))?;
+        let day = st.day(site, dept, req.date.unwrap_or(local.date()));
+        frontdesk_domain::booking::earliest_bookable(&day, Channel::Online, local).map(|s| s.slot.id.clone())
+    }
+
     /// The rules' refusal when the view is fresh and what is asked for is sold out (a slot
     /// without a free online number, a department-day without a bookable slot); `None`
     /// otherwise — then the store decides. A request with invalid patient details is always
@@ -255,6 +328,27 @@ impl View {
         let st = self.state.read().unwrap_or_else(|p| p.into_inner());
         let s = st.sites.get(site)?;
         let local = site_now(now, s).ok()?;
+        // The common case at a release costs a look-up: a number is still free somewhere in
+        // what is asked for, so the store decides. Only a sold-out target goes on to the rules.
+        let (dept, date, target) = match (&req.slot_id, &req.department) {
+            (Some(slot_id), _) => {
+                let slot = st.slots.get(slot_id)?;
+                let session = st.sessions.get(&slot.session_id)?;
+                if &session.site_id != site || st.free_online(slot) > 0 {
+                    return None;
+                }
+                (session.department_id.clone(), session.date, DayTarget::Slot(slot_id))
+            }
+            (None, Some(code)) => {
+                let dept = st.by_code.get(&(site.clone(), code.trim().to_ascii_uppercase()))?.clone();
+                let date = req.date.unwrap_or(local.date());
+                if st.day_free_online(&(site.clone(), dept.clone(), date)) > 0 {
+                    return None;
+                }
+                (dept, date, DayTarget::Earliest)
+            }
+            (None, None) => return None,
+        };
         let input = PatientInput {
             name: req.patient.name.clone(),
             document_kind: req.patient.document_kind,
@@ -264,20 +358,6 @@ impl View {
         };
         let nobody = PatientId(String::new());
         validate_patient(nobody.clone(), site.clone(), &input, local.date(), Lang::En).ok()?;
-        let (dept, date, target) = match (&req.slot_id, &req.department) {
-            (Some(slot), _) => {
-                let session = st.sessions.get(&st.slots.get(slot)?.session_id)?;
-                if &session.site_id != site {
-                    return None;
-                }
-                (session.department_id.clone(), session.date, DayTarget::Slot(slot))
-            }
-            (None, Some(code)) => {
-                let dept = st.by_code.get(&(site.clone(), code.trim().to_ascii_uppercase()))?.clone();
-                (dept, req.date.unwrap_or(local.date()), DayTarget::Earliest)
-            }
-            (None, None) => return None,
-        };
         let day = st.day(site, &dept, date);
         let ask = BookingRequest {
             patient_id: &nobody,

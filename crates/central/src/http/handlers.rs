@@ -195,8 +195,8 @@ pub async fn availability(
 ) -> ApiResult<Response> {
     let q = query(q)?;
     let site = SiteId(site);
-    if let Some(a) = st.view.as_ref().and_then(|v| v.availability(&site, &q, st.store.now())) {
-        return Ok(Json(a).into_response());
+    if let Some(body) = st.view.as_ref().and_then(|v| v.availability_json(&site, &q, st.store.now())) {
+        return Ok(([(axum::http::header::CONTENT_TYPE, "application/json")], body).into_response());
     }
     Ok(Json(st.store.availability(site, q).await?).into_response())
 }
@@ -219,7 +219,8 @@ pub async fn book_online(
         metrics::counter!("frontdesk_online_refused_total", "reason" => refusal.reason.clone()).increment(1);
         return Err(crate::error::StoreError::Refused(refusal).into());
     }
-    let b = st.store.book_online(site, req).await?;
+    let hint = st.view.as_ref().and_then(|v| v.earliest_hint(&site, &req, st.store.now()));
+    let b = st.store.book_online_hinted(site, req, hint).await?;
     Ok((StatusCode::CREATED, Json(b)).into_response())
 }
 

@@ -56,22 +56,64 @@ pub(crate) struct Ask<'a> {
     pub target: &'a Target,
     /// The booking that will hold the number.
     pub booking_id: &'a BookingId,
+    /// For a department: the slot this process's view of the change log ranks first (a hint
+    /// at most a second old; the rules decide on the database's state of it).
+    pub hint: Option<&'a SlotId>,
 }
 
 /// Decides with the rules and claims the granted number.
+///
+/// A booking of a named slot is first decided on that slot alone — the common, granted case
+/// reads one slot, not the department's day — and only a refusal reads the whole day, to
+/// decide again with suggestions (the same rule, so the same answer).
 pub(crate) async fn decide_and_claim(ctx: &mut Ctx, ask: Ask<'_>) -> R<Decided> {
     let (dept, date) = match ask.target {
-        Target::Slot(id) => match rows::slot_place(&ctx.conn, id).await? {
-            Some((s, d, date)) if s == ask.site.id => (d, date),
+        Target::Slot(id) => match rows::slot_state(&ctx.conn, id).await? {
+            Some((s, d, date, state)) if s == ask.site.id => {
+                if ask.overbook_reason.is_none() {
+                    let day = vec![state];
+                    if let Some(decided) = decide_in(ctx, &ask, day, &d, date, true).await? {
+                        return Ok(decided);
+                    }
+                }
+                (d, date)
+            }
             _ => return Ok(Decided::NotFound),
         },
-        Target::Department(d, date) => (d.clone(), *date),
+        Target::Department(d, date) => {
+            // The view's earliest bookable slot first: when the database grants it, the day
+            // need not be read. Otherwise (taken meanwhile, another day) the whole day decides.
+            if let Some(hint) = ask.hint
+                && let Some((s, hd, hdate, state)) = rows::slot_state(&ctx.conn, hint).await?
+                && s == ask.site.id
+                && &hd == d
+                && hdate == *date
+                && let Some(decided @ Decided::Granted { .. }) =
+                    decide_in(ctx, &ask, vec![state], d, *date, true).await?
+            {
+                return Ok(decided);
+            }
+            (d.clone(), *date)
+        }
     };
-    let mut day = rows::day_states(&ctx.conn, &ask.site.id, &dept, date).await?;
+    let day = rows::day_states(&ctx.conn, &ask.site.id, &dept, date).await?;
+    decide_in(ctx, &ask, day, &dept, date, false).await.map(|d| d.unwrap_or(Decided::NotFound))
+}
+
+/// Decides on `day` and claims; with `grant_only`, a refusal answers `None` (decide again on
+/// the whole day).
+async fn decide_in(
+    ctx: &mut Ctx,
+    ask: &Ask<'_>,
+    mut day: Vec<SlotState>,
+    dept: &DepartmentId,
+    date: Date,
+    grant_only: bool,
+) -> R<Option<Decided>> {
     let patient_bookings = if ask.patient_is_new {
         Vec::new()
     } else {
-        rows::patient_day_bookings(&ctx.conn, ask.patient, &dept, date).await?
+        rows::patient_day_bookings(&ctx.conn, ask.patient, dept, date).await?
     };
     let day_target = match ask.target {
         Target::Slot(id) => DayTarget::Slot(id),
@@ -111,14 +153,15 @@ pub(crate) async fn decide_and_claim(ctx: &mut Ctx, ask: Ask<'_>) -> R<Decided> 
         )
         .unwrap_or_else(|never| match never {});
         let (slot_index, grant) = match decision {
-            DayDecision::NotFound => return Ok(Decided::NotFound),
+            DayDecision::NotFound => return Ok(Some(Decided::NotFound)),
+            DayDecision::Refused { .. } if grant_only => return Ok(None),
             DayDecision::Refused { error, suggestions, state, existing } => {
-                return Ok(Decided::Refused {
+                return Ok(Some(Decided::Refused {
                     error,
                     suggestions,
                     state: state.cloned().map(Box::new),
                     existing: existing.cloned().map(Box::new),
-                });
+                }));
             }
             DayDecision::Granted { state, grant } => {
                 let i = day.iter().position(|s| s.slot.id == state.slot.id).unwrap_or(0);
@@ -127,7 +170,7 @@ pub(crate) async fn decide_and_claim(ctx: &mut Ctx, ask: Ask<'_>) -> R<Decided> 
         };
         let state = &day[slot_index];
         if grant.overbooked {
-            return Ok(Decided::Granted { state: Box::new(state.clone()), grant });
+            return Ok(Some(Decided::Granted { state: Box::new(state.clone()), grant }));
         }
         let exact = match ask.queue_no {
             QueueChoice::Exactly(n) => Some(n),
@@ -137,7 +180,7 @@ pub(crate) async fn decide_and_claim(ctx: &mut Ctx, ask: Ask<'_>) -> R<Decided> 
         match exact {
             Some(n) => {
                 if rows::claim_exact(ctx, &state.session.id, n, ask.booking_id).await? {
-                    return Ok(Decided::Granted { state: Box::new(state.clone()), grant });
+                    return Ok(Some(Decided::Granted { state: Box::new(state.clone()), grant }));
                 }
                 // Taken meanwhile: the rules decide again knowing it.
                 day[slot_index].taken.push(n);
@@ -146,10 +189,10 @@ pub(crate) async fn decide_and_claim(ctx: &mut Ctx, ask: Ask<'_>) -> R<Decided> 
                 let pool = ask.channel.pool();
                 match rows::claim_lowest(ctx, &state.slot.id, pool, ask.booking_id).await? {
                     Some(n) => {
-                        return Ok(Decided::Granted {
+                        return Ok(Some(Decided::Granted {
                             state: Box::new(state.clone()),
                             grant: Grant { queue_no: n, overbooked: false },
-                        });
+                        }));
                     }
                     None => {
                         // Every free number of the pool is held or being claimed right now.
@@ -161,5 +204,10 @@ pub(crate) async fn decide_and_claim(ctx: &mut Ctx, ask: Ask<'_>) -> R<Decided> 
             }
         }
     }
-    Ok(Decided::Refused { error: BookingError::NoSlotAvailable, suggestions: Vec::new(), state: None, existing: None })
+    Ok(Some(Decided::Refused {
+        error: BookingError::NoSlotAvailable,
+        suggestions: Vec::new(),
+        state: None,
+        existing: None,
+    }))
 }

@@ -40,7 +40,9 @@ use std::time::Duration;
 
 use deadpool_postgres::{Manager, ManagerConfig, Object, Pool, RecyclingMethod};
 use frontdesk_domain::clock::Clock;
-use frontdesk_domain::schedule::{BookingId, Department, DeviceId, Provider, Session, SessionId, Site, SiteId, Slot};
+use frontdesk_domain::schedule::{
+    BookingId, Department, DeviceId, Provider, Session, SessionId, Site, SiteId, Slot, SlotId,
+};
 use frontdesk_protocol::admin::{AuditReport, GenerateSessions, GeneratedSessions};
 use frontdesk_protocol::enroll::{DeviceInfo, EnrollCode, EnrollResponse};
 use frontdesk_protocol::online::{
@@ -70,7 +72,7 @@ pub struct PgOptions {
 
 impl Default for PgOptions {
     fn default() -> Self {
-        PgOptions { lanes: 4, max_group: 64, queue_capacity: 20_000, read_connections: 16, instance: String::new() }
+        PgOptions { lanes: 8, max_group: 64, queue_capacity: 20_000, read_connections: 16, instance: String::new() }
     }
 }
 
@@ -534,9 +536,9 @@ fn push_work<'a>(
 
 fn book_online_work<'a>(
     ctx: &'a mut Ctx,
-    i: &'a (SiteId, OnlineBookingRequest, online::Fresh),
+    i: &'a (SiteId, OnlineBookingRequest, online::Fresh, Option<SlotId>),
 ) -> BoxFut<'a, R<OnlineBooking>> {
-    Box::pin(online::book(ctx, &i.0, &i.1, &i.2))
+    Box::pin(online::book(ctx, &i.0, &i.1, &i.2, i.3.as_ref()))
 }
 
 fn cancel_online_work<'a>(ctx: &'a mut Ctx, i: &'a (BookingId, String)) -> BoxFut<'a, R<OnlineCancelled>> {
@@ -648,9 +650,18 @@ impl Store for PgStore {
     }
 
     fn book_online(&self, site: SiteId, req: OnlineBookingRequest) -> BoxFut<'_, StoreResult<OnlineBooking>> {
+        self.book_online_hinted(site, req, None)
+    }
+
+    fn book_online_hinted(
+        &self,
+        site: SiteId,
+        req: OnlineBookingRequest,
+        hint: Option<SlotId>,
+    ) -> BoxFut<'_, StoreResult<OnlineBooking>> {
         Box::pin(async move {
             let fresh = online::Fresh::mint()?;
-            let r = self.write(None, (site, req, fresh), book_online_work).await;
+            let r = self.write(None, (site, req, fresh, hint), book_online_work).await;
             match &r {
                 Ok(_) => metrics::counter!("frontdesk_bookings_total", "channel" => "online").increment(1),
                 Err(StoreError::Refused(refusal)) => {

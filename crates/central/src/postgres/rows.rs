@@ -107,15 +107,10 @@ pub(crate) async fn load_session(c: &Object, id: &SessionId) -> R<Option<Session
     }
 }
 
-/// Where a slot lives: (site, department, date).
-pub(crate) async fn slot_place(c: &Object, id: &SlotId) -> R<Option<(SiteId, DepartmentId, Date)>> {
-    Ok(q1(c, "SELECT site_id, department_id, date FROM slots WHERE id = $1", &[&id.as_str()])
-        .await?
-        .map(|r| (SiteId(r.get(0)), DepartmentId(r.get(1)), r.get(2))))
-}
-
 /// Every slot of a department on a day, with its session and the numbers held in it: what the
-/// booking rules need for a decision and for suggestions. Both queries go out together.
+/// booking rules need for a decision and for suggestions. Both queries go out together. The
+/// numbers held are read as the slot's regular numbers less its *free* ones (a partial index):
+/// the busier a day, the less there is to read — not the other way round.
 pub(crate) async fn day_states(c: &Object, site: &SiteId, dept: &DepartmentId, date: Date) -> R<Vec<SlotState>> {
     let slots_st = c
         .prepare_cached(
@@ -123,35 +118,63 @@ pub(crate) async fn day_states(c: &Object, site: &SiteId, dept: &DepartmentId, d
              WHERE sl.site_id = $1 AND sl.department_id = $2 AND sl.date = $3 ORDER BY sl.id",
         )
         .await?;
-    let taken_st = c
+    let free_st = c
         .prepare_cached(
-            "SELECT slot_id, queue_no FROM bookings WHERE site_id = $1 AND department_id = $2 AND date = $3 \
-             AND status <> 'cancelled' AND NOT overbooked",
+            "SELECT n.slot_id, n.queue_no FROM slots sl JOIN numbers n ON n.slot_id = sl.id \
+             WHERE sl.site_id = $1 AND sl.department_id = $2 AND sl.date = $3 AND n.booking_id IS NULL",
         )
         .await?;
     let params: [&(dyn ToSql + Sync); 3] = [&site.as_str(), &dept.as_str(), &date];
-    let (slot_rows, taken_rows) = tokio::try_join!(c.query(&slots_st, &params), c.query(&taken_st, &params))?;
-    let mut taken: HashMap<String, Vec<u32>> = HashMap::new();
-    for r in &taken_rows {
-        taken.entry(r.get(0)).or_default().push(r.get::<_, i32>(1) as u32);
+    let (slot_rows, free_rows) = tokio::try_join!(c.query(&slots_st, &params), c.query(&free_st, &params))?;
+    let mut free: HashMap<String, Vec<u32>> = HashMap::new();
+    for r in &free_rows {
+        free.entry(r.get(0)).or_default().push(r.get::<_, i32>(1) as u32);
     }
     let mut sessions: HashMap<String, Session> = HashMap::new();
     let mut out = Vec::with_capacity(slot_rows.len());
     for r in &slot_rows {
         let id: String = r.get(0);
         let slot: Slot = json(r.get(1))?;
-        let session_text: &str = r.get(2);
         let session = match sessions.get(slot.session_id.as_str()) {
             Some(s) => s.clone(),
             None => {
-                let s: Session = json(session_text)?;
+                let s: Session = json(r.get(2))?;
                 sessions.insert(slot.session_id.to_string(), s.clone());
                 s
             }
         };
-        out.push(SlotState { session, slot, taken: taken.remove(&id).unwrap_or_default() });
+        let free = free.remove(&id).unwrap_or_default();
+        let taken =
+            (slot.first_queue_no..slot.first_queue_no + slot.capacity()).filter(|n| !free.contains(n)).collect();
+        out.push(SlotState { session, slot, taken });
     }
     Ok(out)
+}
+
+/// One slot as the rules see it, with where it lives: (site, department, date, state).
+pub(crate) async fn slot_state(c: &Object, id: &SlotId) -> R<Option<(SiteId, DepartmentId, Date, SlotState)>> {
+    let slot_st = c
+        .prepare_cached(
+            "SELECT sl.site_id, sl.department_id, sl.date, sl.record, se.record FROM slots sl \
+             JOIN sessions se ON se.id = sl.session_id WHERE sl.id = $1",
+        )
+        .await?;
+    let free_st = c.prepare_cached("SELECT queue_no FROM numbers WHERE slot_id = $1 AND booking_id IS NULL").await?;
+    let id_s = id.as_str();
+    let params: [&(dyn ToSql + Sync); 1] = [&id_s];
+    let (row, free_rows) = tokio::try_join!(c.query_opt(&slot_st, &params), c.query(&free_st, &params))?;
+    let Some(r) = row else { return Ok(None) };
+    let slot: Slot = json(r.get(3))?;
+    let session: Session = json(r.get(4))?;
+    let free: Vec<u32> = free_rows.iter().map(|f| f.get::<_, i32>(0) as u32).collect();
+    let taken = held_numbers(&slot, &free);
+    Ok(Some((SiteId(r.get(0)), DepartmentId(r.get(1)), r.get(2), SlotState { session, slot, taken })))
+}
+
+/// A slot's regular numbers that are not free.
+fn held_numbers(slot: &Slot, free: &[u32]) -> Vec<u32> {
+    let free: std::collections::HashSet<u32> = free.iter().copied().collect();
+    (slot.first_queue_no..slot.first_queue_no + slot.capacity()).filter(|n| !free.contains(n)).collect()
 }
 
 /// Numbers held in a session (overbooks included), for the overbook rule.
