@@ -149,6 +149,35 @@ pub(crate) fn available_slots(
         .collect()
 }
 
+/// What a new online booking needs that is random: minted on the request's thread before the
+/// job is queued, so the writer does not spend its time on it.
+pub(crate) struct Fresh {
+    pub patient_id: frontdesk_domain::schedule::PatientId,
+    pub booking_id: frontdesk_domain::schedule::BookingId,
+    pub ticket: frontdesk_domain::ticket::TicketCode,
+}
+
+impl Fresh {
+    pub(crate) fn mint() -> StoreResult<Fresh> {
+        Ok(Fresh {
+            patient_id: frontdesk_domain::schedule::PatientId(uuid::Uuid::now_v7().to_string()),
+            booking_id: frontdesk_domain::schedule::BookingId(uuid::Uuid::now_v7().to_string()),
+            ticket: frontdesk_domain::ticket::TicketCode::from_random(crate::secret::random_u64()?),
+        })
+    }
+}
+
+/// Counts an online booking's outcome (`frontdesk_bookings_total`, `frontdesk_online_refused_total`).
+pub(crate) fn count_online<T>(r: &StoreResult<T>) {
+    match r {
+        Ok(_) => metrics::counter!("frontdesk_bookings_total", "channel" => "online").increment(1),
+        Err(StoreError::Refused(refusal)) => {
+            metrics::counter!("frontdesk_online_refused_total", "reason" => refusal.reason.clone()).increment(1)
+        }
+        Err(_) => {}
+    }
+}
+
 /// The first hash of every audit chain.
 pub(crate) const GENESIS: &str = "0000000000000000000000000000000000000000000000000000000000000000";
 

@@ -536,7 +536,7 @@ fn push_work<'a>(
 
 fn book_online_work<'a>(
     ctx: &'a mut Ctx,
-    i: &'a (SiteId, OnlineBookingRequest, online::Fresh, Option<SlotId>),
+    i: &'a (SiteId, OnlineBookingRequest, crate::outcome::Fresh, Option<SlotId>),
 ) -> BoxFut<'a, R<OnlineBooking>> {
     Box::pin(online::book(ctx, &i.0, &i.1, &i.2, i.3.as_ref()))
 }
@@ -660,15 +660,9 @@ impl Store for PgStore {
         hint: Option<SlotId>,
     ) -> BoxFut<'_, StoreResult<OnlineBooking>> {
         Box::pin(async move {
-            let fresh = online::Fresh::mint()?;
+            let fresh = crate::outcome::Fresh::mint()?;
             let r = self.write(None, (site, req, fresh, hint), book_online_work).await;
-            match &r {
-                Ok(_) => metrics::counter!("frontdesk_bookings_total", "channel" => "online").increment(1),
-                Err(StoreError::Refused(refusal)) => {
-                    metrics::counter!("frontdesk_online_refused_total", "reason" => refusal.reason.clone()).increment(1)
-                }
-                Err(_) => {}
-            }
+            crate::outcome::count_online(&r);
             r
         })
     }

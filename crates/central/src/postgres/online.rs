@@ -3,33 +3,17 @@
 use frontdesk_domain::Lang;
 use frontdesk_domain::booking::{Booking, QueueChoice, decide_cancel};
 use frontdesk_domain::patient::{PatientInput, validate_patient};
-use frontdesk_domain::schedule::{BookingId, Channel, PatientId, SiteId, SlotId};
+use frontdesk_domain::schedule::{BookingId, Channel, SiteId, SlotId};
 use frontdesk_domain::ticket::TicketCode;
 use frontdesk_protocol::online::{OnlineBooking, OnlineBookingRequest, OnlineCancelled, OnlineRefusal};
 
 use super::booking::{Ask, Decided, Target, decide_and_claim};
 use super::push::load_booking_for_update;
 use super::{Ctx, Fail, R, audit, rows};
-use crate::error::{StoreError, StoreResult};
+use crate::error::StoreError;
+use crate::outcome::Fresh;
 use crate::outcome::site_now;
 use crate::secret;
-
-/// What a new online booking needs that is random: minted before the job is queued.
-pub(crate) struct Fresh {
-    patient_id: PatientId,
-    booking_id: BookingId,
-    ticket: TicketCode,
-}
-
-impl Fresh {
-    pub(crate) fn mint() -> StoreResult<Fresh> {
-        Ok(Fresh {
-            patient_id: PatientId(uuid::Uuid::now_v7().to_string()),
-            booking_id: BookingId(uuid::Uuid::now_v7().to_string()),
-            ticket: TicketCode::from_random(secret::random_u64()?),
-        })
-    }
-}
 
 fn store(e: StoreError) -> Fail {
     Fail::Store(e)

@@ -626,15 +626,9 @@ impl Store for SqliteStore {
     fn book_online(&self, site: SiteId, req: OnlineBookingRequest) -> BoxFut<'_, StoreResult<OnlineBooking>> {
         Box::pin(async move {
             // Ids and the ticket code are minted here, on the request's thread, not the writer's.
-            let fresh = online::Fresh::mint()?;
+            let fresh = crate::outcome::Fresh::mint()?;
             let r = self.write_decided(move |ctx| online::book(ctx, &site, &req, fresh)).await;
-            match &r {
-                Ok(_) => metrics::counter!("frontdesk_bookings_total", "channel" => "online").increment(1),
-                Err(StoreError::Refused(refusal)) => {
-                    metrics::counter!("frontdesk_online_refused_total", "reason" => refusal.reason.clone()).increment(1)
-                }
-                Err(_) => {}
-            }
+            crate::outcome::count_online(&r);
             r
         })
     }

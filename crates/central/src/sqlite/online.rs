@@ -3,32 +3,15 @@
 use frontdesk_domain::Lang;
 use frontdesk_domain::booking::{Booking, QueueChoice, decide_cancel};
 use frontdesk_domain::patient::{PatientInput, validate_patient};
-use frontdesk_domain::schedule::{BookingId, Channel, PatientId, SiteId, SlotId};
+use frontdesk_domain::schedule::{BookingId, Channel, SiteId, SlotId};
 use frontdesk_domain::ticket::TicketCode;
 use frontdesk_protocol::online::{OnlineBooking, OnlineBookingRequest, OnlineCancelled, OnlineRefusal};
 
 use super::booking::{Decision, Target, decide, site_now};
 use super::{WriteCtx, audit, rows};
 use crate::error::{StoreError, StoreResult};
+use crate::outcome::Fresh;
 use crate::secret;
-
-/// What a new online booking needs that is random: minted before the job is queued, so the
-/// writer does not spend its time on it.
-pub(crate) struct Fresh {
-    patient_id: PatientId,
-    booking_id: BookingId,
-    ticket: TicketCode,
-}
-
-impl Fresh {
-    pub(crate) fn mint() -> StoreResult<Fresh> {
-        Ok(Fresh {
-            patient_id: PatientId(uuid::Uuid::now_v7().to_string()),
-            booking_id: BookingId(uuid::Uuid::now_v7().to_string()),
-            ticket: TicketCode::from_random(secret::random_u64()?),
-        })
-    }
-}
 
 pub(crate) fn book(
     ctx: &mut WriteCtx<'_>,
