@@ -24,19 +24,22 @@ pub const MAX_PULL: u32 = 5000;
 /// A change committed just now may sit behind a transaction that is still running (another
 /// lane's group, anywhere in the cluster). Rather than make the desk come back for it, the
 /// pull waits for such transactions to end — they are short — for at most [`PULL_WAIT`].
-pub(crate) async fn pull(c: &Object, site: &SiteId, cursor: u64, limit: u32) -> R<PullResponse> {
+pub(crate) async fn pull(pool: &deadpool_postgres::Pool, site: &SiteId, cursor: u64, limit: u32) -> R<PullResponse> {
     let limit = limit.clamp(1, MAX_PULL);
     let deadline = tokio::time::Instant::now() + PULL_WAIT;
     loop {
+        // The connection goes back to the pool while the pull waits.
+        let c = pool.get().await?;
         // One statement, one snapshot: the rows and whether each may be served yet.
         let rows = q(
-            c,
+            &c,
             "WITH lim AS (SELECT (pg_snapshot_xmin(pg_current_snapshot())::text::bigint) << $4 AS c) \
              SELECT ch.cursor, ch.record, ch.cursor >= lim.c FROM changes ch, lim \
              WHERE ch.site_id = $1 AND ch.cursor > $2 ORDER BY ch.cursor LIMIT $3",
             &[&site.as_str(), &(cursor as i64), &(i64::from(limit) + 1), &(CURSOR_BITS as i32)],
         )
         .await?;
+        drop(c);
         let servable = rows.iter().take_while(|r| !r.get::<_, bool>(2)).count();
         let waiting = servable < rows.len() && servable <= limit as usize;
         if waiting && tokio::time::Instant::now() < deadline {
