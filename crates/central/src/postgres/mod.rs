@@ -427,7 +427,21 @@ impl Lane {
                 cursor_end: 0,
                 audit: audit::Heads::default(),
             };
-            let outcome = run_group(&mut ctx, &mut jobs).await;
+            // A group runs on a task of its own: should a job panic (a bug), the lane lives on.
+            // The panicking group's connection is dropped (PostgreSQL rolls its transaction
+            // back) and its callers are told the writer stopped (503), never left waiting.
+            let group = tokio::spawn(async move {
+                let outcome = run_group(&mut ctx, &mut jobs).await;
+                (ctx, jobs, outcome)
+            });
+            let (ctx, jobs, outcome) = match group.await {
+                Ok(done) => done,
+                Err(e) => {
+                    tracing::error!(lane = %self.name, error = %e, "a write group panicked; its writes were rolled back");
+                    metrics::counter!("frontdesk_pg_group_panics_total").increment(1);
+                    continue;
+                }
+            };
             let committed = match outcome {
                 Ok(()) => Ok(()),
                 Err(e) => {
