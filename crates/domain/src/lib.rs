@@ -10,6 +10,7 @@ pub mod demo;
 pub mod document;
 pub mod hlc;
 pub mod lang;
+pub mod lease;
 pub mod names;
 pub mod patient;
 pub mod scan;
