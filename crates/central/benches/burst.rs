@@ -767,6 +767,30 @@ async fn release(label: &str, addrs: &[std::net::SocketAddr], site: &str, free: 
         r.failed,
     );
     assert_eq!(r.created, free, "{label}: exactly the free numbers are booked");
+
+    // Its two halves alone, now that the department is sold out: what the release's mix can
+    // reach at best on this machine.
+    let avail = format!(
+        "GET /v1/public/sites/{site}/availability?date=2026-11-23&department=HOT HTTP/1.1\r\nhost: bench\r\n\r\n"
+    )
+    .into_bytes();
+    let mut a = load_over(addrs, clients, per_client, move |_, _| avail.clone()).await;
+    let path = format!("/v1/public/sites/{site}/bookings");
+    let mut z = load_over(addrs, clients, per_client, move |n, _| {
+        let patient = serde_json::to_string(&frontdesk_central::demo::patient(40_000_000 + n)).unwrap();
+        post(&path, &format!(r#"{{"patient":{patient},"department":"HOT"}}"#))
+    })
+    .await;
+    for (what, run) in [("availability reads alone (160 slots a page)", &mut a), ("sold-out bookings alone", &mut z)] {
+        let (p50, p99) = (run.pct(0.5), run.pct(0.99));
+        println!(
+            "  {label}, {what}: {:.0} answered/s = {:.0}% of hello; p50 {p50:.2} ms, p99 {p99:.2} ms; {} booked",
+            (run.requests - run.failed) as f64 / run.elapsed.as_secs_f64(),
+            100.0 * (run.requests - run.failed) as f64 / run.elapsed.as_secs_f64() / hello_rate,
+            run.created,
+        );
+        assert_eq!(run.created, 0, "{label}: nothing booked once sold out");
+    }
 }
 
 /// PostgreSQL: the release and the all-booking burst with one and with three platform

@@ -79,17 +79,6 @@ pub trait Store: Send + Sync + 'static {
     fn availability(&self, site: SiteId, q: AvailabilityQuery) -> BoxFut<'_, StoreResult<Availability>>;
     /// Books online (validates and registers or finds the patient by document).
     fn book_online(&self, site: SiteId, req: OnlineBookingRequest) -> BoxFut<'_, StoreResult<OnlineBooking>>;
-    /// The same, with the slot an in-memory view ranks first for a department booking (a hint
-    /// at most a second old). A back-end that decides cheaply without it ignores it.
-    fn book_online_hinted(
-        &self,
-        site: SiteId,
-        req: OnlineBookingRequest,
-        hint: Option<frontdesk_domain::schedule::SlotId>,
-    ) -> BoxFut<'_, StoreResult<OnlineBooking>> {
-        let _ = hint;
-        self.book_online(site, req)
-    }
     /// Cancels an online booking, proven by its ticket code.
     fn cancel_online(&self, booking: BookingId, ticket_code: String) -> BoxFut<'_, StoreResult<OnlineCancelled>>;
     /// Sites.

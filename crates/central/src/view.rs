@@ -304,19 +304,6 @@ impl View {
         Some(body)
     }
 
-    /// For a department booking: the slot the rules rank first on the view's state (a hint for
-    /// the store, which decides on its own state of that slot).
-    pub fn earliest_hint(&self, site: &SiteId, req: &OnlineBookingRequest, now: Timestamp) -> Option<SlotId> {
-        if req.slot_id.is_some() || !self.fresh() {
-            return None;
-        }
-        let st = self.state.read().unwrap_or_else(|p| p.into_inner());
-        let local = site_now(now, st.sites.get(site)?).ok()?;
-        let dept = st.by_code.get(&(site.clone(), req.department.as_ref()?.trim().to_ascii_uppercase()))?;
-        let day = st.day(site, dept, req.date.unwrap_or(local.date()));
-        frontdesk_domain::booking::earliest_bookable(&day, Channel::Online, local).map(|s| s.slot.id.clone())
-    }
-
     /// The rules' refusal when the view is fresh and what is asked for is sold out (a slot
     /// without a free online number, a department-day without a bookable slot); `None`
     /// otherwise — then the store decides. A request with invalid patient details is always

@@ -219,8 +219,7 @@ pub async fn book_online(
         metrics::counter!("frontdesk_online_refused_total", "reason" => refusal.reason.clone()).increment(1);
         return Err(crate::error::StoreError::Refused(refusal).into());
     }
-    let hint = st.view.as_ref().and_then(|v| v.earliest_hint(&site, &req, st.store.now()));
-    let b = st.store.book_online_hinted(site, req, hint).await?;
+    let b = st.store.book_online(site, req).await?;
     Ok((StatusCode::CREATED, Json(b)).into_response())
 }
 

@@ -56,9 +56,6 @@ pub(crate) struct Ask<'a> {
     pub target: &'a Target,
     /// The booking that will hold the number.
     pub booking_id: &'a BookingId,
-    /// For a department: the slot this process's view of the change log ranks first (a hint
-    /// at most a second old; the rules decide on the database's state of it).
-    pub hint: Option<&'a SlotId>,
 }
 
 /// Decides with the rules and claims the granted number.
@@ -80,21 +77,7 @@ pub(crate) async fn decide_and_claim(ctx: &mut Ctx, ask: Ask<'_>) -> R<Decided> 
             }
             _ => return Ok(Decided::NotFound),
         },
-        Target::Department(d, date) => {
-            // The view's earliest bookable slot first: when the database grants it, the day
-            // need not be read. Otherwise (taken meanwhile, another day) the whole day decides.
-            if let Some(hint) = ask.hint
-                && let Some((s, hd, hdate, state)) = rows::slot_state(&ctx.conn, hint).await?
-                && s == ask.site.id
-                && &hd == d
-                && hdate == *date
-                && let Some(decided @ Decided::Granted { .. }) =
-                    decide_in(ctx, &ask, vec![state], d, *date, true).await?
-            {
-                return Ok(decided);
-            }
-            (d.clone(), *date)
-        }
+        Target::Department(d, date) => (d.clone(), *date),
     };
     let day = rows::day_states(&ctx.conn, &ask.site.id, &dept, date).await?;
     decide_in(ctx, &ask, day, &dept, date, false).await.map(|d| d.unwrap_or(Decided::NotFound))

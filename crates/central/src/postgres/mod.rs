@@ -40,9 +40,7 @@ use std::time::Duration;
 
 use deadpool_postgres::{Manager, ManagerConfig, Object, Pool, RecyclingMethod};
 use frontdesk_domain::clock::Clock;
-use frontdesk_domain::schedule::{
-    BookingId, Department, DeviceId, Provider, Session, SessionId, Site, SiteId, Slot, SlotId,
-};
+use frontdesk_domain::schedule::{BookingId, Department, DeviceId, Provider, Session, SessionId, Site, SiteId, Slot};
 use frontdesk_protocol::admin::{AuditReport, GenerateSessions, GeneratedSessions};
 use frontdesk_protocol::enroll::{DeviceInfo, EnrollCode, EnrollResponse};
 use frontdesk_protocol::online::{
@@ -550,9 +548,9 @@ fn push_work<'a>(
 
 fn book_online_work<'a>(
     ctx: &'a mut Ctx,
-    i: &'a (SiteId, OnlineBookingRequest, crate::outcome::Fresh, Option<SlotId>),
+    i: &'a (SiteId, OnlineBookingRequest, crate::outcome::Fresh),
 ) -> BoxFut<'a, R<OnlineBooking>> {
-    Box::pin(online::book(ctx, &i.0, &i.1, &i.2, i.3.as_ref()))
+    Box::pin(online::book(ctx, &i.0, &i.1, &i.2))
 }
 
 fn cancel_online_work<'a>(ctx: &'a mut Ctx, i: &'a (BookingId, String)) -> BoxFut<'a, R<OnlineCancelled>> {
@@ -664,18 +662,9 @@ impl Store for PgStore {
     }
 
     fn book_online(&self, site: SiteId, req: OnlineBookingRequest) -> BoxFut<'_, StoreResult<OnlineBooking>> {
-        self.book_online_hinted(site, req, None)
-    }
-
-    fn book_online_hinted(
-        &self,
-        site: SiteId,
-        req: OnlineBookingRequest,
-        hint: Option<SlotId>,
-    ) -> BoxFut<'_, StoreResult<OnlineBooking>> {
         Box::pin(async move {
             let fresh = crate::outcome::Fresh::mint()?;
-            let r = self.write(None, (site, req, fresh, hint), book_online_work).await;
+            let r = self.write(None, (site, req, fresh), book_online_work).await;
             crate::outcome::count_online(&r);
             r
         })

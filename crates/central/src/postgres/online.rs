@@ -24,7 +24,6 @@ pub(crate) async fn book(
     site_id: &SiteId,
     req: &OnlineBookingRequest,
     fresh: &Fresh,
-    hint: Option<&SlotId>,
 ) -> R<OnlineBooking> {
     let site = rows::load_site(&ctx.conn, site_id)
         .await?
@@ -70,7 +69,6 @@ pub(crate) async fn book(
             overbook_reason: None,
             target: &target,
             booking_id: &fresh.booking_id,
-            hint,
         },
     )
     .await?;

@@ -257,7 +257,6 @@ async fn book(ctx: &mut Ctx, site: &Site, op: BookOp<'_>) -> R<Outcome> {
             overbook_reason: op.overbook_reason,
             target: &target,
             booking_id: op.booking_id,
-            hint: None,
         },
     )
     .await?;
