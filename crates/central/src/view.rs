@@ -173,6 +173,10 @@ impl State {
 /// minute they were made for, the JSON).
 type Rendered = HashMap<(SiteId, Option<String>, Date), (u64, i64, bytes::Bytes)>;
 
+/// Sold-out refusals already decided: (site, slot id or department id, date) → (view version,
+/// minute, the rules' refusal, or none when the rules would not refuse).
+type Decided = HashMap<(SiteId, String, Date), (u64, i64, Option<OnlineRefusal>)>;
+
 /// The view of one platform process. See the module docs.
 pub struct View {
     state: RwLock<State>,
@@ -180,6 +184,7 @@ pub struct View {
     /// Bumped whenever a catch-up applied a change.
     version: std::sync::atomic::AtomicU64,
     rendered: Mutex<Rendered>,
+    decided: Mutex<Decided>,
 }
 
 impl Default for View {
@@ -189,6 +194,7 @@ impl Default for View {
             caught_up: Mutex::new(None),
             version: std::sync::atomic::AtomicU64::new(0),
             rendered: Mutex::new(HashMap::new()),
+            decided: Mutex::new(HashMap::new()),
         }
     }
 }
@@ -345,27 +351,56 @@ impl View {
         };
         let nobody = PatientId(String::new());
         validate_patient(nobody.clone(), site.clone(), &input, local.date(), Lang::En).ok()?;
-        let day = st.day(site, &dept, date);
-        let ask = BookingRequest {
-            patient_id: &nobody,
-            channel: Channel::Online,
-            now: local,
-            queue_no: QueueChoice::Lowest,
-            overbook_reason: None,
+        // The rules' answer on this state for a patient without a booking that day (the view
+        // holds no patients: one who has a booking hears `slot_full` rather than
+        // `patient_already_booked` — refused either way), decided once per change of the view.
+        let target_key = match target {
+            DayTarget::Slot(id) => id.to_string(),
+            DayTarget::Earliest => format!("dept:{dept}"),
         };
-        let decision =
-            decide_in_day(&day, target, &ask, &[], |_| Ok::<u32, std::convert::Infallible>(0), MAX_SUGGESTIONS).ok()?;
-        match decision {
-            DayDecision::Refused {
-                error: error @ (BookingError::SlotFull { .. } | BookingError::NoSlotAvailable),
-                suggestions,
-                ..
-            } => {
-                metrics::counter!("frontdesk_view_answers_total", "what" => "sold_out", "site" => site.to_string())
-                    .increment(1);
-                Some(OnlineRefusal { reason: error.code().into(), message: error.message(Lang::En), suggestions })
+        let key = (site.clone(), target_key, date);
+        let version = self.version.load(std::sync::atomic::Ordering::Acquire);
+        let minute = now.as_second().div_euclid(60);
+        let cached =
+            lock(&self.decided).get(&key).filter(|(v, m, _)| *v == version && *m == minute).map(|c| c.2.clone());
+        let refusal = match cached {
+            Some(r) => r,
+            None => {
+                let day = st.day(site, &dept, date);
+                let ask = BookingRequest {
+                    patient_id: &nobody,
+                    channel: Channel::Online,
+                    now: local,
+                    queue_no: QueueChoice::Lowest,
+                    overbook_reason: None,
+                };
+                let decision =
+                    decide_in_day(&day, target, &ask, &[], |_| Ok::<u32, std::convert::Infallible>(0), MAX_SUGGESTIONS)
+                        .ok()?;
+                let refusal = match decision {
+                    DayDecision::Refused {
+                        error: error @ (BookingError::SlotFull { .. } | BookingError::NoSlotAvailable),
+                        suggestions,
+                        ..
+                    } => Some(OnlineRefusal {
+                        reason: error.code().into(),
+                        message: error.message(Lang::En),
+                        suggestions,
+                    }),
+                    _ => None,
+                };
+                let mut decided = lock(&self.decided);
+                if decided.len() > 10_000 {
+                    decided.clear();
+                }
+                decided.insert(key, (version, minute, refusal.clone()));
+                refusal
             }
-            _ => None,
+        };
+        if refusal.is_some() {
+            metrics::counter!("frontdesk_view_answers_total", "what" => "sold_out", "site" => site.to_string())
+                .increment(1);
         }
+        refusal
     }
 }
