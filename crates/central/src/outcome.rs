@@ -31,6 +31,106 @@ pub(crate) fn rejected(field: &str, code: &str, message: &str) -> Outcome {
     Outcome::Rejected { errors: vec![FieldError { field: field.into(), code: code.into(), message: message.into() }] }
 }
 
+/// What to book into.
+pub(crate) enum Target {
+    /// This slot.
+    Slot(frontdesk_domain::schedule::SlotId),
+    /// The earliest bookable slot of a department on a day.
+    Department(frontdesk_domain::schedule::DepartmentId, jiff::civil::Date),
+}
+
+/// A decision of the rules, with the state it was made on (owned: the caller writes next).
+pub(crate) enum Decided {
+    Granted {
+        state: Box<frontdesk_domain::booking::SlotState>,
+        grant: frontdesk_domain::booking::Grant,
+    },
+    Refused {
+        error: BookingError,
+        suggestions: Vec<frontdesk_domain::booking::Suggestion>,
+        state: Option<Box<frontdesk_domain::booking::SlotState>>,
+        existing: Option<Box<frontdesk_domain::booking::Booking>>,
+    },
+    /// The target does not exist in the site.
+    NotFound,
+}
+
+impl Decided {
+    /// An online booking's decision: the granted slot and number, or the refusal (409) or
+    /// not-found (404) to answer with.
+    pub(crate) fn granted_online(
+        self,
+        req: &frontdesk_protocol::online::OnlineBookingRequest,
+    ) -> StoreResult<(Box<frontdesk_domain::booking::SlotState>, frontdesk_domain::booking::Grant)> {
+        match self {
+            Decided::Granted { state, grant } => Ok((state, grant)),
+            Decided::NotFound => Err(StoreError::NotFound(format!(
+                "slot {}",
+                req.slot_id.as_ref().map(frontdesk_domain::schedule::SlotId::as_str).unwrap_or("")
+            ))),
+            Decided::Refused { error, suggestions, .. } => {
+                Err(StoreError::Refused(frontdesk_protocol::online::OnlineRefusal {
+                    reason: error.code().into(),
+                    message: error.message(Lang::En),
+                    suggestions,
+                }))
+            }
+        }
+    }
+
+    /// The domain's answer, owned.
+    pub(crate) fn of(d: frontdesk_domain::booking::DayDecision<'_>) -> Decided {
+        use frontdesk_domain::booking::DayDecision;
+        match d {
+            DayDecision::Granted { state, grant } => Decided::Granted { state: Box::new(state.clone()), grant },
+            DayDecision::Refused { error, suggestions, state, existing } => Decided::Refused {
+                error,
+                suggestions,
+                state: state.cloned().map(Box::new),
+                existing: existing.cloned().map(Box::new),
+            },
+            DayDecision::NotFound => Decided::NotFound,
+        }
+    }
+}
+
+/// A desk's booking op refused by the rules: the conflict with the slot, what is left of the
+/// channel's pool, the session, the booking the patient already holds, and the suggestions.
+pub(crate) fn booking_conflict(
+    error: BookingError,
+    suggestions: Vec<frontdesk_domain::booking::Suggestion>,
+    state: Option<Box<frontdesk_domain::booking::SlotState>>,
+    existing: Option<Box<frontdesk_domain::booking::Booking>>,
+    channel: frontdesk_domain::schedule::Channel,
+) -> Outcome {
+    let remaining = state.as_ref().map(|s| s.remaining(channel.pool()));
+    Outcome::Conflict(Conflict {
+        reason: error.code().into(),
+        message: error.message(Lang::En),
+        server_state: Some(ServerState {
+            slot: state.as_ref().map(|s| s.slot.clone()),
+            remaining,
+            session: state.map(|s| s.session),
+            booking: existing.map(|b| *b),
+            patient: None,
+        }),
+        suggestions,
+    })
+}
+
+/// An applied op that wrote a booking: its effects.
+pub(crate) fn booking_applied(b: &frontdesk_domain::booking::Booking, cursor: u64) -> Outcome {
+    Outcome::Applied {
+        effects: Effects {
+            patient_id: Some(b.patient_id.clone()),
+            booking_id: Some(b.id.clone()),
+            queue_no: Some(b.queue_no),
+            ticket_code: Some(b.ticket_code.clone()),
+            cursor,
+        },
+    }
+}
+
 /// A rule's refusal of a cancel or check-in, with the booking as the platform has it.
 pub(crate) fn rule_conflict(error: BookingError, booking: Option<frontdesk_domain::booking::Booking>) -> Outcome {
     Outcome::Conflict(Conflict {
@@ -106,6 +206,65 @@ pub(crate) fn merged(survivor: &Patient, second: &Patient) -> Patient {
     m.medical_card = m.medical_card.clone().or(second.medical_card.clone());
     m.ehealth_card = m.ehealth_card.clone().or(second.ehealth_card.clone());
     m
+}
+
+/// The patient an online booking request describes, validated (rule 5) with the site's today.
+pub(crate) fn online_patient(
+    id: frontdesk_domain::schedule::PatientId,
+    site: &Site,
+    req: &frontdesk_protocol::online::OnlineBookingRequest,
+    today: jiff::civil::Date,
+) -> StoreResult<Patient> {
+    let input = PatientInput {
+        name: req.patient.name.clone(),
+        document_kind: req.patient.document_kind,
+        document_number: req.patient.document_number.clone(),
+        phone: req.patient.phone.clone(),
+        ..PatientInput::default()
+    };
+    frontdesk_domain::patient::validate_patient(id, site.id.clone(), &input, today, Lang::En).map_err(|fields| {
+        StoreError::Invalid {
+            code: "patient_invalid".into(),
+            message: "The patient's details are not valid".into(),
+            fields,
+        }
+    })
+}
+
+/// A session's slots re-split between the pools (`desk_per_slot` desk numbers each), refused
+/// when a slot is smaller than that (`template_desk_share`) or when a number a live booking
+/// holds (`held`: slot, number, channel) would end up in the other channel's pool
+/// (`pool_change_conflicts`).
+pub(crate) fn resplit_pools(
+    mut slots: Vec<frontdesk_domain::schedule::Slot>,
+    held: &[(String, u32, String)],
+    desk_per_slot: u32,
+) -> StoreResult<Vec<frontdesk_domain::schedule::Slot>> {
+    slots.sort_by_key(|s| s.first_queue_no);
+    for slot in &mut slots {
+        if desk_per_slot > slot.capacity() {
+            return Err(StoreError::invalid(
+                "template_desk_share",
+                format!("slot {} has {} numbers, fewer than {desk_per_slot}", slot.id, slot.capacity()),
+            ));
+        }
+        let total = slot.capacity();
+        slot.online_capacity = total - desk_per_slot;
+        slot.desk_capacity = desk_per_slot;
+        for (slot_id, n, channel) in held.iter().filter(|(s, _, _)| s == slot.id.as_str()) {
+            let wanted = frontdesk_domain::schedule::Channel::parse(channel).map(|c| c.pool());
+            if slot.pool_of(*n) != wanted {
+                return Err(StoreError::Refused(frontdesk_protocol::online::OnlineRefusal {
+                    reason: "pool_change_conflicts".into(),
+                    message: format!(
+                        "number {n} of slot {slot_id} is held by a {channel} booking and would change pool"
+                    ),
+                    suggestions: vec![],
+                }));
+            }
+        }
+    }
+    Ok(slots)
 }
 
 /// The site's wall-clock time at `now`.

@@ -21,7 +21,6 @@ use frontdesk_domain::Lang;
 use frontdesk_domain::booking::{
     BookingError, BookingRequest, DayDecision, DayTarget, MAX_SUGGESTIONS, QueueChoice, SlotState, decide_in_day,
 };
-use frontdesk_domain::patient::{PatientInput, validate_patient};
 use frontdesk_domain::schedule::{
     BookingId, Channel, Department, DepartmentId, PatientId, Session, SessionId, Site, SiteId, Slot, SlotId,
 };
@@ -175,7 +174,7 @@ type Rendered = HashMap<(SiteId, Option<String>, Date), (u64, i64, bytes::Bytes)
 
 /// Sold-out refusals already decided: (site, slot id or department id, date) → (view version,
 /// minute, the rules' refusal, or none when the rules would not refuse).
-type Decided = HashMap<(SiteId, String, Date), (u64, i64, Option<OnlineRefusal>)>;
+type SoldOut = HashMap<(SiteId, String, Date), (u64, i64, Option<OnlineRefusal>)>;
 
 /// The view of one platform process. See the module docs.
 pub struct View {
@@ -184,7 +183,7 @@ pub struct View {
     /// Bumped whenever a catch-up applied a change.
     version: std::sync::atomic::AtomicU64,
     rendered: Mutex<Rendered>,
-    decided: Mutex<Decided>,
+    decided: Mutex<SoldOut>,
 }
 
 impl Default for View {
@@ -342,15 +341,8 @@ impl View {
             }
             (None, None) => return None,
         };
-        let input = PatientInput {
-            name: req.patient.name.clone(),
-            document_kind: req.patient.document_kind,
-            document_number: req.patient.document_number.clone(),
-            phone: req.patient.phone.clone(),
-            ..PatientInput::default()
-        };
         let nobody = PatientId(String::new());
-        validate_patient(nobody.clone(), site.clone(), &input, local.date(), Lang::En).ok()?;
+        crate::outcome::online_patient(nobody.clone(), s, req, local.date()).ok()?;
         // The rules' answer on this state for a patient without a booking that day (the view
         // holds no patients: one who has a booking hears `slot_full` rather than
         // `patient_already_booked` — refused either way), decided once per change of the view.

@@ -2,7 +2,7 @@
 //! Every change is audited in its own transaction.
 
 use frontdesk_domain::schedule::{
-    Channel, Department, DeviceId, Provider, Session, SessionId, Site, SiteId, Slot, expand_templates,
+    Department, DeviceId, Provider, Session, SessionId, Site, SiteId, Slot, expand_templates,
 };
 use frontdesk_protocol::admin::{GenerateSessions, GeneratedSessions};
 use frontdesk_protocol::enroll::{EnrollCode, EnrollResponse};
@@ -291,29 +291,8 @@ pub(crate) async fn set_session_pools(ctx: &mut Ctx, id: &SessionId, desk_per_sl
         None => return Err(store(StoreError::NotFound(format!("session {id}")))),
     };
     x(&ctx.conn, "SELECT 1 FROM numbers WHERE session_id = $1 FOR UPDATE", &[&id.as_str()]).await?;
-    let mut slots = rows::session_slots(&ctx.conn, id).await?;
-    slots.sort_by_key(|s| s.first_queue_no);
     let held = rows::session_held(&ctx.conn, id).await?;
-    for slot in &mut slots {
-        if desk_per_slot > slot.capacity() {
-            return Err(store(StoreError::invalid(
-                "template_desk_share",
-                format!("slot {} has {} numbers, fewer than {desk_per_slot}", slot.id, slot.capacity()),
-            )));
-        }
-        let total = slot.capacity();
-        slot.online_capacity = total - desk_per_slot;
-        slot.desk_capacity = desk_per_slot;
-        for (slot_id, n, channel) in held.iter().filter(|(s, _, _)| s == slot.id.as_str()) {
-            let wanted = Channel::parse(channel).map(|c| c.pool());
-            if slot.pool_of(*n) != wanted {
-                return Err(refused(
-                    "pool_change_conflicts",
-                    format!("number {n} of slot {slot_id} is held by a {channel} booking and would change pool"),
-                ));
-            }
-        }
-    }
+    let slots = crate::outcome::resplit_pools(rows::session_slots(&ctx.conn, id).await?, &held, desk_per_slot)?;
     for slot in &slots {
         rows::update_slot(ctx, &session, slot).await?;
     }

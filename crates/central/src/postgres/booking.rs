@@ -10,38 +10,14 @@
 use std::convert::Infallible;
 
 use frontdesk_domain::booking::{
-    Booking, BookingError, BookingRequest, DayDecision, DayTarget, Grant, MAX_SUGGESTIONS, QueueChoice, SlotState,
-    Suggestion, decide_in_day, overbook_next,
+    BookingError, BookingRequest, DayDecision, DayTarget, Grant, MAX_SUGGESTIONS, QueueChoice, SlotState,
+    decide_in_day, overbook_next,
 };
-use frontdesk_domain::schedule::{BookingId, Channel, DepartmentId, PatientId, Site, SlotId};
+use frontdesk_domain::schedule::{BookingId, Channel, DepartmentId, PatientId, Site};
 use jiff::civil::{Date, DateTime};
 
 use super::{Ctx, R, rows};
-
-/// What to book into.
-pub(crate) enum Target {
-    /// This slot.
-    Slot(SlotId),
-    /// The earliest bookable slot of a department on a day.
-    Department(DepartmentId, Date),
-}
-
-/// A decision of the rules, with the state it was made on. A granted regular number is
-/// already claimed for the booking.
-pub(crate) enum Decided {
-    Granted {
-        state: Box<SlotState>,
-        grant: Grant,
-    },
-    Refused {
-        error: BookingError,
-        suggestions: Vec<Suggestion>,
-        state: Option<Box<SlotState>>,
-        existing: Option<Box<Booking>>,
-    },
-    /// The target does not exist in the site.
-    NotFound,
-}
+pub(crate) use crate::outcome::{Decided, Target};
 
 /// What a booking asks for.
 pub(crate) struct Ask<'a> {
@@ -138,14 +114,7 @@ async fn decide_in(
         let (slot_index, grant) = match decision {
             DayDecision::NotFound => return Ok(Some(Decided::NotFound)),
             DayDecision::Refused { .. } if grant_only => return Ok(None),
-            DayDecision::Refused { error, suggestions, state, existing } => {
-                return Ok(Some(Decided::Refused {
-                    error,
-                    suggestions,
-                    state: state.cloned().map(Box::new),
-                    existing: existing.cloned().map(Box::new),
-                }));
-            }
+            refused @ DayDecision::Refused { .. } => return Ok(Some(Decided::of(refused))),
             DayDecision::Granted { state, grant } => {
                 let i = day.iter().position(|s| s.slot.id == state.slot.id).unwrap_or(0);
                 (i, grant)

@@ -2,16 +2,16 @@
 
 use frontdesk_domain::Lang;
 use frontdesk_domain::booking::{Booking, QueueChoice, decide_cancel};
-use frontdesk_domain::patient::{PatientInput, validate_patient};
 use frontdesk_domain::schedule::{BookingId, Channel, SiteId, SlotId};
 use frontdesk_domain::ticket::TicketCode;
 use frontdesk_protocol::online::{OnlineBooking, OnlineBookingRequest, OnlineCancelled, OnlineRefusal};
 
-use super::booking::{Ask, Decided, Target, decide_and_claim};
+use super::booking::{Ask, decide_and_claim};
 use super::push::load_booking_for_update;
 use super::{Ctx, Fail, R, audit, rows};
 use crate::error::StoreError;
 use crate::outcome::Fresh;
+use crate::outcome::Target;
 use crate::outcome::site_now;
 use crate::secret;
 
@@ -29,22 +29,7 @@ pub(crate) async fn book(
         .await?
         .ok_or_else(|| store(StoreError::NotFound(format!("site {site_id}"))))?;
     let now = site_now(ctx.now, &site)?;
-    let input = PatientInput {
-        name: req.patient.name.clone(),
-        document_kind: req.patient.document_kind,
-        document_number: req.patient.document_number.clone(),
-        phone: req.patient.phone.clone(),
-        ..PatientInput::default()
-    };
-    let patient = validate_patient(fresh.patient_id.clone(), site.id.clone(), &input, now.date(), Lang::En).map_err(
-        |fields| {
-            store(StoreError::Invalid {
-                code: "patient_invalid".into(),
-                message: "The patient's details are not valid".into(),
-                fields,
-            })
-        },
-    )?;
+    let patient = crate::outcome::online_patient(fresh.patient_id.clone(), &site, req, now.date())?;
     let target = match (&req.slot_id, &req.department) {
         (Some(slot), _) => Target::Slot(slot.clone()),
         (None, Some(code)) => {
@@ -72,22 +57,7 @@ pub(crate) async fn book(
         },
     )
     .await?;
-    let (state, grant) = match decided {
-        Decided::Granted { state, grant } => (state, grant),
-        Decided::NotFound => {
-            return Err(store(StoreError::NotFound(format!(
-                "slot {}",
-                req.slot_id.as_ref().map(SlotId::as_str).unwrap_or("")
-            ))));
-        }
-        Decided::Refused { error, suggestions, .. } => {
-            return Err(store(StoreError::Refused(OnlineRefusal {
-                reason: error.code().into(),
-                message: error.message(Lang::En),
-                suggestions,
-            })));
-        }
-    };
+    let (state, grant) = decided.granted_online(req)?;
     if known.is_none() {
         // A concurrent registration of the same person loses on the unique key and the job
         // is decided again, finding the patient then.

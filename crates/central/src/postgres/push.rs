@@ -16,7 +16,8 @@ use super::rows::{self, q1, x};
 use super::{Ctx, Fail, R, audit};
 use crate::error::StoreError;
 use crate::outcome::{
-    OpAudit, OpCounts, conflict, merged, rejected, replay, revalidate, rule_conflict, site_now, status_of,
+    OpAudit, OpCounts, booking_applied, booking_conflict, conflict, merged, rejected, replay, revalidate,
+    rule_conflict, site_now, status_of,
 };
 use crate::store::DeviceAuth;
 
@@ -274,43 +275,11 @@ async fn book(ctx: &mut Ctx, site: &Site, op: BookOp<'_>) -> R<Outcome> {
             );
             let cursor = rows::insert_booking(ctx, &booking, grant.overbooked).await?;
             metrics::counter!("frontdesk_bookings_total", "channel" => op.channel.code()).increment(1);
-            Ok(Outcome::Applied {
-                effects: Effects {
-                    patient_id: Some(patient_id),
-                    booking_id: Some(booking.id),
-                    queue_no: Some(grant.queue_no),
-                    ticket_code: Some(booking.ticket_code),
-                    cursor,
-                },
-            })
+            Ok(booking_applied(&booking, cursor))
         }
         Decided::Refused { error, suggestions, state, existing } => {
-            let remaining = state.as_ref().map(|s| s.remaining(op.channel.pool()));
-            Ok(Outcome::Conflict(Conflict {
-                reason: error.code().into(),
-                message: error.message(Lang::En),
-                server_state: Some(ServerState {
-                    slot: state.as_ref().map(|s| s.slot.clone()),
-                    remaining,
-                    session: state.map(|s| s.session),
-                    booking: existing.map(|b| *b),
-                    patient: None,
-                }),
-                suggestions,
-            }))
+            Ok(booking_conflict(error, suggestions, state, existing, op.channel))
         }
-    }
-}
-
-fn applied(b: &Booking, cursor: u64) -> Outcome {
-    Outcome::Applied {
-        effects: Effects {
-            patient_id: Some(b.patient_id.clone()),
-            booking_id: Some(b.id.clone()),
-            queue_no: Some(b.queue_no),
-            ticket_code: Some(b.ticket_code.clone()),
-            cursor,
-        },
     }
 }
 
@@ -323,7 +292,7 @@ async fn cancel(ctx: &mut Ctx, site: &Site, id: &BookingId) -> R<Outcome> {
         Ok(status) => {
             b.status = status;
             let cursor = rows::update_booking(ctx, &b).await?;
-            Ok(applied(&b, cursor))
+            Ok(booking_applied(&b, cursor))
         }
     }
 }
@@ -357,7 +326,7 @@ async fn check_in(ctx: &mut Ctx, site: &Site, id: &BookingId, code: &TicketCode)
         Err(e) => return Ok(rule_conflict(e, Some(b))),
     };
     let cursor = rows::update_booking(ctx, &b).await?;
-    Ok(applied(&b, cursor))
+    Ok(booking_applied(&b, cursor))
 }
 
 /// Suspends (`Some(reason)`) or resumes (`None`) a session of the site.

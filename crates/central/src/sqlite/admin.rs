@@ -289,32 +289,8 @@ pub(crate) fn set_session_pools(
     desk_per_slot: u32,
 ) -> StoreResult<Vec<frontdesk_domain::schedule::Slot>> {
     let session = rows::load_session(ctx.conn, id)?.ok_or_else(|| StoreError::NotFound(format!("session {id}")))?;
-    let mut slots = rows::session_slots(ctx.conn, id)?;
-    slots.sort_by_key(|s| s.first_queue_no);
     let held = rows::session_held(ctx.conn, id)?;
-    for slot in &mut slots {
-        if desk_per_slot > slot.capacity() {
-            return Err(StoreError::invalid(
-                "template_desk_share",
-                format!("slot {} has {} numbers, fewer than {desk_per_slot}", slot.id, slot.capacity()),
-            ));
-        }
-        let total = slot.capacity();
-        slot.online_capacity = total - desk_per_slot;
-        slot.desk_capacity = desk_per_slot;
-        for (slot_id, n, channel) in held.iter().filter(|(s, _, _)| s == slot.id.as_str()) {
-            let wanted = frontdesk_domain::schedule::Channel::parse(channel).map(|c| c.pool());
-            if slot.pool_of(*n) != wanted {
-                return Err(StoreError::Refused(frontdesk_protocol::online::OnlineRefusal {
-                    reason: "pool_change_conflicts".into(),
-                    message: format!(
-                        "number {n} of slot {slot_id} is held by a {channel} booking and would change pool"
-                    ),
-                    suggestions: vec![],
-                }));
-            }
-        }
-    }
+    let slots = crate::outcome::resplit_pools(rows::session_slots(ctx.conn, id)?, &held, desk_per_slot)?;
     for slot in &slots {
         rows::update_slot(ctx, &session, slot)?;
     }
@@ -327,7 +303,7 @@ pub(crate) fn set_session_pools(
 /// exist are kept, so restarting a demo keeps its bookings.
 pub(crate) fn seed_demo(ctx: &mut WriteCtx<'_>, site_id: &SiteId, days: u16) -> StoreResult<()> {
     let probe = Site { id: site_id.clone(), name: String::new(), timezone: "Asia/Shanghai".into() };
-    let today = super::booking::site_now(ctx.now, &probe)?.date();
+    let today = crate::outcome::site_now(ctx.now, &probe)?.date();
     let clinic = frontdesk_domain::demo::demo_clinic(site_id.as_str(), today, days)
         .map_err(|e| StoreError::Internal(format!("demo clinic: {e}")))?;
     if rows::load_site(ctx.conn, &clinic.site.id)?.is_none() {

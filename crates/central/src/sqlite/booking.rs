@@ -3,48 +3,16 @@
 //! re-implements them.
 
 use frontdesk_domain::booking::{
-    Booking, BookingError, BookingRequest, DayDecision, DayTarget, Grant, MAX_SUGGESTIONS, QueueChoice, SlotState,
-    Suggestion, decide_in_day, overbook_next,
+    BookingRequest, DayTarget, MAX_SUGGESTIONS, QueueChoice, SlotState, decide_in_day, overbook_next,
 };
-use frontdesk_domain::schedule::{Channel, DepartmentId, PatientId, Site, SlotId};
-use jiff::Timestamp;
-use jiff::civil::{Date, DateTime};
+use frontdesk_domain::schedule::{Channel, PatientId, Site};
+use jiff::civil::DateTime;
 
 use super::{WriteCtx, rows};
-use crate::error::{StoreError, StoreResult};
+use crate::error::StoreResult;
+use crate::outcome::{Decided, Target};
 
-/// The site's wall-clock time at `now`.
-pub(crate) fn site_now(now: Timestamp, site: &Site) -> StoreResult<DateTime> {
-    let z = now
-        .in_tz(&site.timezone)
-        .map_err(|e| StoreError::Internal(format!("site {} time zone {}: {e}", site.id, site.timezone)))?;
-    Ok(z.datetime())
-}
-
-/// What to book into.
-pub(crate) enum Target {
-    /// This slot.
-    Slot(SlotId),
-    /// The earliest bookable slot of a department on a day.
-    Department(DepartmentId, Date),
-}
-
-/// A decision of the rules, with the state it was made on (owned: the caller writes next).
-pub(crate) enum Decision {
-    Granted {
-        state: Box<SlotState>,
-        grant: Grant,
-    },
-    Refused {
-        error: BookingError,
-        suggestions: Vec<Suggestion>,
-        state: Option<Box<SlotState>>,
-        existing: Option<Box<Booking>>,
-    },
-}
-
-/// Asks the booking rules about the target's department-day. `Ok(None)`: the target does not
-/// exist in the site.
+/// Asks the booking rules about the target's department-day.
 #[allow(clippy::too_many_arguments)]
 pub(crate) fn decide(
     ctx: &mut WriteCtx<'_>,
@@ -56,12 +24,12 @@ pub(crate) fn decide(
     queue_no: QueueChoice,
     overbook_reason: Option<&str>,
     target: &Target,
-) -> StoreResult<Option<Decision>> {
+) -> StoreResult<Decided> {
     let conn = ctx.conn;
     let (dept, date, day_target) = match target {
         Target::Slot(id) => match ctx.slot_place(id)? {
             Some((s, d, date)) if s == site.id => (d, date, DayTarget::Slot(id)),
-            _ => return Ok(None),
+            _ => return Ok(Decided::NotFound),
         },
         Target::Department(d, date) => (d.clone(), *date, DayTarget::Earliest),
     };
@@ -74,14 +42,5 @@ pub(crate) fn decide(
     let next_overbook = |st: &SlotState| -> StoreResult<u32> {
         Ok(overbook_next(&rows::session_slots(conn, &st.session.id)?, &rows::session_numbers(conn, &st.session.id)?))
     };
-    Ok(match decide_in_day(states, day_target, &req, &patient_bookings, next_overbook, MAX_SUGGESTIONS)? {
-        DayDecision::Granted { state, grant } => Some(Decision::Granted { state: Box::new(state.clone()), grant }),
-        DayDecision::Refused { error, suggestions, state, existing } => Some(Decision::Refused {
-            error,
-            suggestions,
-            state: state.map(|s| Box::new(s.clone())),
-            existing: existing.map(|b| Box::new(b.clone())),
-        }),
-        DayDecision::NotFound => None,
-    })
+    Ok(Decided::of(decide_in_day(states, day_target, &req, &patient_bookings, next_overbook, MAX_SUGGESTIONS)?))
 }

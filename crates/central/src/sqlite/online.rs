@@ -2,15 +2,15 @@
 
 use frontdesk_domain::Lang;
 use frontdesk_domain::booking::{Booking, QueueChoice, decide_cancel};
-use frontdesk_domain::patient::{PatientInput, validate_patient};
 use frontdesk_domain::schedule::{BookingId, Channel, SiteId, SlotId};
 use frontdesk_domain::ticket::TicketCode;
 use frontdesk_protocol::online::{OnlineBooking, OnlineBookingRequest, OnlineCancelled, OnlineRefusal};
 
-use super::booking::{Decision, Target, decide, site_now};
+use super::booking::decide;
 use super::{WriteCtx, audit, rows};
 use crate::error::{StoreError, StoreResult};
 use crate::outcome::Fresh;
+use crate::outcome::{Target, site_now};
 use crate::secret;
 
 pub(crate) fn book(
@@ -21,21 +21,7 @@ pub(crate) fn book(
 ) -> StoreResult<OnlineBooking> {
     let site = ctx.site(site_id)?;
     let now = site_now(ctx.now, &site)?;
-    let input = PatientInput {
-        name: req.patient.name.clone(),
-        document_kind: req.patient.document_kind,
-        document_number: req.patient.document_number.clone(),
-        phone: req.patient.phone.clone(),
-        ..PatientInput::default()
-    };
-    let patient =
-        validate_patient(fresh.patient_id, site.id.clone(), &input, now.date(), Lang::En).map_err(|fields| {
-            StoreError::Invalid {
-                code: "patient_invalid".into(),
-                message: "The patient's details are not valid".into(),
-                fields,
-            }
-        })?;
+    let patient = crate::outcome::online_patient(fresh.patient_id, &site, req, now.date())?;
     let target = match (&req.slot_id, &req.department) {
         (Some(slot), _) => Target::Slot(slot.clone()),
         (None, Some(code)) => {
@@ -48,21 +34,9 @@ pub(crate) fn book(
     // Decide before writing: a refusal leaves nothing behind (see the module docs of sqlite).
     let known = rows::patient_id_by_key(ctx.conn, &site.id, &patient.identity_key())?;
     let patient_id = known.clone().unwrap_or_else(|| patient.id.clone());
-    let decision =
+    let (state, grant) =
         decide(ctx, &site, now, &patient_id, known.is_none(), Channel::Online, QueueChoice::Lowest, None, &target)?
-            .ok_or_else(|| {
-                StoreError::NotFound(format!("slot {}", req.slot_id.as_ref().map(SlotId::as_str).unwrap_or("")))
-            })?;
-    let (state, grant) = match decision {
-        Decision::Granted { state, grant } => (state, grant),
-        Decision::Refused { error, suggestions, .. } => {
-            return Err(StoreError::Refused(OnlineRefusal {
-                reason: error.code().into(),
-                message: error.message(Lang::En),
-                suggestions,
-            }));
-        }
-    };
+            .granted_online(req)?;
     if known.is_none() {
         rows::save_patient(ctx, &patient, "online")?;
     }

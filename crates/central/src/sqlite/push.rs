@@ -20,10 +20,13 @@ use frontdesk_protocol::sync::{
 };
 use rusqlite::{OptionalExtension, params};
 
-use super::booking::{Decision, Target, decide, site_now};
+use super::booking::decide;
 use super::{WriteCtx, audit, rows};
 use crate::error::{StoreError, StoreResult};
-use crate::outcome::{OpAudit, OpCounts, conflict, merged, rejected, replay, revalidate, rule_conflict, status_of};
+use crate::outcome::{
+    Decided, OpAudit, OpCounts, Target, booking_applied, booking_conflict, conflict, merged, rejected, replay,
+    revalidate, rule_conflict, site_now, status_of,
+};
 use crate::store::DeviceAuth;
 
 fn stored_by_op(ctx: &WriteCtx<'_>, op_id: &str) -> StoreResult<Option<(String, u64, Outcome)>> {
@@ -264,8 +267,8 @@ fn book(ctx: &mut WriteCtx<'_>, site: &Site, op: BookOp<'_>) -> StoreResult<Outc
         &Target::Slot(op.slot_id.clone()),
     )?;
     match decision {
-        None => Ok(conflict("not_found", format!("Slot {} is not on the platform", op.slot_id))),
-        Some(Decision::Granted { state, grant }) => {
+        Decided::NotFound => Ok(conflict("not_found", format!("Slot {} is not on the platform", op.slot_id))),
+        Decided::Granted { state, grant } => {
             let booking = Booking::granted(
                 op.booking_id.clone(),
                 patient_id.clone(),
@@ -277,30 +280,10 @@ fn book(ctx: &mut WriteCtx<'_>, site: &Site, op: BookOp<'_>) -> StoreResult<Outc
             );
             let cursor = rows::insert_booking(ctx, &booking, grant.overbooked)?;
             metrics::counter!("frontdesk_bookings_total", "channel" => op.channel.code()).increment(1);
-            Ok(Outcome::Applied {
-                effects: Effects {
-                    patient_id: Some(patient_id),
-                    booking_id: Some(booking.id),
-                    queue_no: Some(grant.queue_no),
-                    ticket_code: Some(booking.ticket_code),
-                    cursor,
-                },
-            })
+            Ok(booking_applied(&booking, cursor))
         }
-        Some(Decision::Refused { error, suggestions, state, existing }) => {
-            let remaining = state.as_ref().map(|s| s.remaining(op.channel.pool()));
-            Ok(Outcome::Conflict(Conflict {
-                reason: error.code().into(),
-                message: error.message(Lang::En),
-                server_state: Some(ServerState {
-                    slot: state.as_ref().map(|s| s.slot.clone()),
-                    remaining,
-                    session: state.map(|s| s.session),
-                    booking: existing.map(|b| *b),
-                    patient: None,
-                }),
-                suggestions,
-            }))
+        Decided::Refused { error, suggestions, state, existing } => {
+            Ok(booking_conflict(error, suggestions, state, existing, op.channel))
         }
     }
 }

@@ -8,7 +8,7 @@ use frontdesk_protocol::sync::{Change, PullResponse};
 use jiff::Timestamp;
 use rusqlite::{Connection, params};
 
-use super::{booking, rows};
+use super::rows;
 use crate::error::{StoreError, StoreResult};
 use crate::store::DeviceAuth;
 
@@ -127,7 +127,7 @@ pub(crate) fn availability(
     now: Timestamp,
 ) -> StoreResult<Availability> {
     let s = rows::load_site(c, site)?.ok_or_else(|| StoreError::NotFound(format!("site {site}")))?;
-    let local = booking::site_now(now, &s)?;
+    let local = crate::outcome::site_now(now, &s)?;
     let depts: Vec<frontdesk_domain::schedule::Department> = match &q.department {
         Some(code) => vec![
             rows::load_department_by_code(c, site, code)?
