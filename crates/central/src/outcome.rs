@@ -131,6 +131,38 @@ pub(crate) fn booking_applied(b: &frontdesk_domain::booking::Booking, cursor: u6
     }
 }
 
+/// An online booking's audit detail (serialized straight from the booking) and its answer.
+pub(crate) fn online_booked(
+    booking: frontdesk_domain::booking::Booking,
+    state: &frontdesk_domain::booking::SlotState,
+) -> StoreResult<(String, frontdesk_protocol::online::OnlineBooking)> {
+    #[derive(serde::Serialize)]
+    struct Detail<'a> {
+        booking_id: &'a frontdesk_domain::schedule::BookingId,
+        queue_no: u32,
+        slot_id: &'a frontdesk_domain::schedule::SlotId,
+    }
+    let detail = serde_json::to_string(&Detail {
+        booking_id: &booking.id,
+        queue_no: booking.queue_no,
+        slot_id: &booking.slot_id,
+    })?;
+    Ok((
+        detail,
+        frontdesk_protocol::online::OnlineBooking {
+            booking_id: booking.id,
+            patient_id: booking.patient_id,
+            slot_id: booking.slot_id,
+            session_id: booking.session_id,
+            date: booking.date,
+            start: state.slot.start,
+            end: state.slot.end,
+            queue_no: booking.queue_no,
+            ticket_code: booking.ticket_code,
+        },
+    ))
+}
+
 /// A rule's refusal of a cancel or check-in, with the booking as the platform has it.
 pub(crate) fn rule_conflict(error: BookingError, booking: Option<frontdesk_domain::booking::Booking>) -> Outcome {
     Outcome::Conflict(Conflict {

@@ -2,7 +2,7 @@
 
 use frontdesk_domain::Lang;
 use frontdesk_domain::booking::{Booking, QueueChoice, decide_cancel};
-use frontdesk_domain::schedule::{BookingId, Channel, SiteId, SlotId};
+use frontdesk_domain::schedule::{BookingId, Channel, SiteId};
 use frontdesk_domain::ticket::TicketCode;
 use frontdesk_protocol::online::{OnlineBooking, OnlineBookingRequest, OnlineCancelled, OnlineRefusal};
 
@@ -52,29 +52,9 @@ pub(crate) fn book(
     let booking = Booking::granted(fresh.booking_id, patient_id.clone(), &state, grant, Channel::Online, ticket, None);
     rows::insert_booking(ctx, &booking, false)?;
     // Serialized straight from the booking (no `serde_json::Value`).
-    #[derive(serde::Serialize)]
-    struct Detail<'a> {
-        booking_id: &'a BookingId,
-        queue_no: u32,
-        slot_id: &'a SlotId,
-    }
-    let detail = serde_json::to_string(&Detail {
-        booking_id: &booking.id,
-        queue_no: booking.queue_no,
-        slot_id: &booking.slot_id,
-    })?;
+    let (detail, answer) = crate::outcome::online_booked(booking, &state)?;
     audit::append(ctx, site.id.as_str(), "online", "book_online", &detail)?;
-    Ok(OnlineBooking {
-        booking_id: booking.id,
-        patient_id,
-        slot_id: booking.slot_id,
-        session_id: booking.session_id,
-        date: booking.date,
-        start: state.slot.start,
-        end: state.slot.end,
-        queue_no: booking.queue_no,
-        ticket_code: booking.ticket_code,
-    })
+    Ok(answer)
 }
 
 pub(crate) fn cancel(ctx: &mut WriteCtx<'_>, id: &BookingId, code: &str) -> StoreResult<OnlineCancelled> {

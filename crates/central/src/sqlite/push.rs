@@ -297,15 +297,7 @@ fn cancel(ctx: &mut WriteCtx<'_>, site: &Site, id: &BookingId) -> StoreResult<Ou
         Ok(status) => {
             b.status = status;
             let cursor = rows::update_booking(ctx, &b)?;
-            Ok(Outcome::Applied {
-                effects: Effects {
-                    patient_id: Some(b.patient_id.clone()),
-                    booking_id: Some(b.id.clone()),
-                    queue_no: Some(b.queue_no),
-                    ticket_code: Some(b.ticket_code.clone()),
-                    cursor,
-                },
-            })
+            Ok(booking_applied(&b, cursor))
         }
     }
 }
@@ -330,15 +322,7 @@ fn check_in(ctx: &mut WriteCtx<'_>, site: &Site, id: &BookingId, code: &TicketCo
         Err(e) => return Ok(rule_conflict(e, Some(b))),
     };
     let cursor = rows::update_booking(ctx, &b)?;
-    Ok(Outcome::Applied {
-        effects: Effects {
-            patient_id: Some(b.patient_id.clone()),
-            booking_id: Some(b.id.clone()),
-            queue_no: Some(b.queue_no),
-            ticket_code: Some(b.ticket_code.clone()),
-            cursor,
-        },
-    })
+    Ok(booking_applied(&b, cursor))
 }
 
 /// Suspends (`Some(reason)`) or resumes (`None`) a session of the site.
