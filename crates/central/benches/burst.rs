@@ -737,8 +737,23 @@ async fn release_site(store: &Arc<dyn Store>, site: &str) -> u64 {
 /// checks that exactly the free numbers were booked.
 async fn release(label: &str, addrs: &[std::net::SocketAddr], site: &str, free: u64, clients: u64, hello_rate: f64) {
     let per_client = 20;
-    // Let every process's view catch up with the new schedule (it follows the log every 200 ms).
-    tokio::time::sleep(Duration::from_millis(1500)).await;
+    // Wait (with a deadline) until every process's view answers for the new site: it follows
+    // the change log every 200 ms.
+    for addr in addrs {
+        let mut conn = Conn::open(*addr).await;
+        let ask = format!("GET /v1/public/sites/{site}/availability?date=2026-11-23 HTTP/1.1\r\nhost: bench\r\n\r\n");
+        let answered = format!("what=\"availability\",site=\"{site}\"");
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            conn.send(ask.as_bytes()).await;
+            let (_, metrics) = conn.send(b"GET /metrics HTTP/1.1\r\nhost: bench\r\n\r\n").await;
+            if find(&metrics, answered.as_bytes()).is_some() {
+                break;
+            }
+            assert!(Instant::now() < deadline, "{label}: the view of {addr} never caught up");
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
     let avail = format!(
         "GET /v1/public/sites/{site}/availability?date=2026-11-23&department=HOT HTTP/1.1\r\nhost: bench\r\n\r\n"
     )
