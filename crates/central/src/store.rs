@@ -8,12 +8,13 @@ use std::future::Future;
 use std::pin::Pin;
 
 use frontdesk_domain::schedule::{BookingId, Department, DeviceId, Provider, SessionId, Site, SiteId};
-use frontdesk_protocol::admin::{AuditReport, GenerateSessions, GeneratedSessions};
+use frontdesk_domain::lease::LeasePolicy;
+use frontdesk_protocol::admin::{AuditReport, GenerateSessions, GeneratedSessions, SiteLeases};
 use frontdesk_protocol::enroll::{DeviceInfo, EnrollCode, EnrollResponse};
 use frontdesk_protocol::online::{
     Availability, AvailabilityQuery, OnlineBooking, OnlineBookingRequest, OnlineCancelled,
 };
-use frontdesk_protocol::sync::{PullResponse, PushRequest, PushResponse};
+use frontdesk_protocol::sync::{LeaseAnswer, LeaseRequest, PullResponse, PushRequest, PushResponse};
 
 use crate::error::StoreResult;
 
@@ -57,6 +58,15 @@ pub struct Feed {
 
 /// The entities the view follows (not patients: they are not needed to answer availability).
 pub const FEED_ENTITIES: &str = "('site', 'department', 'session', 'slot', 'booking')";
+
+/// What one round of the platform's own lease work did ([`Store::lease_round`]).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct LeaseRound {
+    /// Numbers granted.
+    pub granted: u64,
+    /// Numbers whose lease expired unspent.
+    pub expired: u64,
+}
 
 /// Everything the platform stores. See the module docs.
 pub trait Store: Send + Sync + 'static {
@@ -110,6 +120,22 @@ pub trait Store: Send + Sync + 'static {
     fn audit(&self, entry: AuditEntry) -> BoxFut<'_, StoreResult<()>>;
     /// Checks the audit chains (one site, or all).
     fn verify_audit(&self, site: Option<String>) -> BoxFut<'_, StoreResult<Vec<AuditReport>>>;
+    /// A desk gives numbers back and/or asks to be topped up to its share (docs/SYNC.md,
+    /// "Capacity leases"); what it holds afterwards.
+    fn leases(&self, device: DeviceAuth, req: LeaseRequest) -> BoxFut<'_, StoreResult<LeaseAnswer>>;
+    /// The platform's own lease round: expire every lease past its expiry, then top every
+    /// enrolled, unrevoked desk of every site with a policy up to its share in every session
+    /// the policy leases.
+    fn lease_round(&self) -> BoxFut<'_, StoreResult<LeaseRound>>;
+    /// Sets (`Some`) or clears (`None`) a site's lease policy; clearing returns every lease.
+    fn set_lease_policy(
+        &self,
+        site: SiteId,
+        policy: Option<LeasePolicy>,
+        actor: String,
+    ) -> BoxFut<'_, StoreResult<Option<LeasePolicy>>>;
+    /// A site's policy and each desk's leases.
+    fn site_leases(&self, site: SiteId) -> BoxFut<'_, StoreResult<SiteLeases>>;
     /// Seeds the demo clinic (idempotent).
     fn seed_demo(&self, site: SiteId, days: u16) -> BoxFut<'_, StoreResult<()>>;
     /// Site, department, session, slot and booking changes of every site after `after`, under

@@ -144,6 +144,7 @@ impl State {
                         session: session.clone(),
                         slot: slot.clone(),
                         taken: self.taken.get(slot_id).cloned().unwrap_or_default(),
+                        leased: Vec::new(),
                     });
                 }
             }
@@ -365,6 +366,7 @@ impl View {
                     now: local,
                     queue_no: QueueChoice::Lowest,
                     overbook_reason: None,
+                    device: None,
                 };
                 let decision =
                     decide_in_day(&day, target, &ask, &[], |_| Ok::<u32, std::convert::Infallible>(0), MAX_SUGGESTIONS)

@@ -548,7 +548,14 @@ impl Desk {
         )?;
         let next = session_overbook_next(&tx, &target_state.session.id)?;
         let request =
-            BookingRequest { patient_id, channel: Channel::Desk, now, queue_no: QueueChoice::Lowest, overbook_reason };
+            BookingRequest {
+                patient_id,
+                channel: Channel::Desk,
+                now,
+                queue_no: QueueChoice::Lowest,
+                overbook_reason,
+                device: None,
+            };
         // Alternatives are only needed to suggest something after a refusal: load them then.
         let grant = match decide_booking(&request, &target_state, &patient_bookings, next, &[]) {
             Ok(grant) => grant,
@@ -1158,7 +1165,7 @@ pub(crate) fn load_slot_states(conn: &Connection, f: &SlotFilter<'_>) -> Result<
     let mut states = conn
         .prepare_cached(&sql)?
         .query_and_then(rusqlite::params_from_iter(values.iter()), |r| {
-            Ok::<_, DeskError>(SlotState { session: rows::session(r, 0)?, slot: rows::slot(r, 8)?, taken: vec![] })
+            Ok::<_, DeskError>(SlotState { session: rows::session(r, 0)?, slot: rows::slot(r, 8)?, taken: vec![], leased: vec![] })
         })?
         .collect::<Result<Vec<_>, _>>()?;
     let sql = format!(

@@ -13,8 +13,8 @@ use serde::{Deserialize, Serialize};
 
 use crate::Lang;
 use crate::schedule::{
-    BookingId, Channel, DepartmentId, PatientId, Pool, ProviderId, Session, SessionId, SessionStatus, SiteId, Slot,
-    SlotId,
+    BookingId, Channel, DepartmentId, DeviceId, PatientId, Pool, ProviderId, Session, SessionId, SessionStatus, SiteId,
+    Slot, SlotId,
 };
 use crate::ticket::TicketCode;
 
@@ -189,20 +189,37 @@ pub struct SlotState {
     pub slot: Slot,
     /// Queue numbers held by live (not cancelled) bookings in this slot, overbooks excluded.
     pub taken: Vec<u32>,
+    /// Desk-pool numbers of this slot leased to a desk and not spent yet, with the desk
+    /// (capacity leases, [`crate::lease`]): nobody else may take them while the lease lives.
+    pub leased: Vec<(u32, DeviceId)>,
 }
 
 impl SlotState {
-    /// Free numbers of a pool, lowest first.
-    pub fn free_numbers(&self, pool: Pool) -> impl Iterator<Item = u32> + '_ {
-        self.slot.pool_numbers(pool).filter(move |n| !self.taken.contains(n))
+    /// True when `n` is held by a booking or leased to a desk.
+    pub fn is_held(&self, n: u32) -> bool {
+        self.taken.contains(&n) || self.leased.iter().any(|(m, _)| *m == n)
     }
 
-    /// How many numbers of a pool are still free.
+    /// The desk `n` is leased to, if it is leased.
+    pub fn lessee(&self, n: u32) -> Option<&DeviceId> {
+        self.leased.iter().find(|(m, _)| *m == n).map(|(_, d)| d)
+    }
+
+    /// The numbers of this slot leased to `device` and not spent, lowest first.
+    pub fn leased_to(&self, device: &DeviceId) -> Vec<u32> {
+        let mut v: Vec<u32> = self.leased.iter().filter(|(_, d)| d == device).map(|(n, _)| *n).collect();
+        v.sort_unstable();
+        v
+    }
+
+    /// Free numbers of a pool (neither booked nor leased), lowest first.
+    pub fn free_numbers(&self, pool: Pool) -> impl Iterator<Item = u32> + '_ {
+        self.slot.pool_numbers(pool).filter(move |n| !self.is_held(*n))
+    }
+
+    /// How many numbers of a pool are still free (neither booked nor leased).
     pub fn remaining(&self, pool: Pool) -> u32 {
-        // `taken` holds each number once: the pool's size less the pool's numbers held.
-        let numbers = self.slot.pool_numbers(pool);
-        let held = self.taken.iter().filter(|n| numbers.contains(n)).count() as u32;
-        self.slot.pool_capacity(pool).saturating_sub(held)
+        self.free_numbers(pool).count() as u32
     }
 
     /// When the slot starts and ends, on its session's date.
@@ -262,11 +279,19 @@ impl SlotState {
 pub enum QueueChoice {
     /// The lowest free number of the channel's pool.
     Lowest,
-    /// Exactly this number (a number leased to a desk, or one the desk already printed).
+    /// Exactly this number, when it is free (one the desk already printed).
     Exactly(u32),
     /// This number when it is free and one of the channel's pool, else the lowest free one
     /// (a number the desk chose without a lease).
     Prefer(u32),
+    /// A number the desk spent from its capacity lease ([`crate::lease`]): granted whatever
+    /// happened to the slot since (it filled up, it started or ended — the desk checked it
+    /// was open when it spent the number), unless the session was suspended or cancelled or
+    /// the patient already holds a booking in the department that day. When the number is no
+    /// longer leased to the desk ([`BookingRequest::device`]) — the lease expired while the
+    /// desk was away, or an old copy of the desk spent it again — it is granted only if
+    /// still free, and otherwise refused with [`BookingError::LeaseLost`].
+    Leased(u32),
 }
 
 /// A request to book a patient into a slot.
@@ -282,6 +307,8 @@ pub struct BookingRequest<'a> {
     pub queue_no: QueueChoice,
     /// An admin's reason to book beyond capacity; `None` for every ordinary booking.
     pub overbook_reason: Option<&'a str>,
+    /// The desk booking, when a desk books (whose lease a [`QueueChoice::Leased`] spends).
+    pub device: Option<&'a DeviceId>,
 }
 
 /// The number a booking gets.
@@ -400,6 +427,14 @@ pub enum BookingError {
     /// Overbooking needs a reason.
     #[error("an overbook needs a reason")]
     OverbookReasonMissing,
+    /// A number spent from a capacity lease that the desk no longer held (the lease expired
+    /// while the desk was away, or an old copy of the desk spent it again) and that someone
+    /// else holds now.
+    #[error("queue number {queue_no} was no longer leased to this desk and is taken")]
+    LeaseLost {
+        /// The number the desk printed.
+        queue_no: u32,
+    },
 }
 
 impl BookingError {
@@ -421,6 +456,7 @@ impl BookingError {
             BookingError::BookingCancelled => "booking_cancelled",
             BookingError::InvalidTransition { .. } => "invalid_transition",
             BookingError::OverbookReasonMissing => "overbook_reason_missing",
+            BookingError::LeaseLost { .. } => "lease_lost",
         }
     }
 
@@ -489,6 +525,12 @@ impl BookingError {
             BookingError::OverbookReasonMissing => {
                 lang.pick("加号必须填写原因", "An overbook needs a reason").to_string()
             }
+            BookingError::LeaseLost { queue_no } => match lang {
+                Lang::Zh => format!("{queue_no} 号的保留已过期（本机离线期间），且已被他人占用"),
+                Lang::En => format!(
+                    "Queue number {queue_no} was no longer reserved for this desk (its lease ended while the desk was offline) and is taken"
+                ),
+            },
         }
     }
 }
@@ -556,35 +598,71 @@ fn rule(req: &BookingRequest<'_>, target: &SlotState, patient_bookings: &[Bookin
     {
         return Ruling::Refuse(BookingError::OverbookReasonMissing, false);
     }
+    if let QueueChoice::Leased(n) = req.queue_no {
+        return leased_rule(req, target, patient_bookings, n);
+    }
     if let Err(e) = target.open_for(req.channel, req.now) {
         return Ruling::Refuse(e, true);
     }
-    if let Some(existing) = patient_bookings.iter().find(|b| {
-        b.patient_id == *req.patient_id
-            && b.status.is_active()
-            && b.date == target.session.date
-            && b.department_id == target.session.department_id
-    }) {
-        return Ruling::Refuse(BookingError::PatientAlreadyBooked { existing: existing.id.clone() }, false);
+    if let Some(refused) = already_booked(req, target, patient_bookings) {
+        return refused;
     }
     let pool = req.channel.pool();
-    let free = |n: u32| target.slot.pool_of(n) == Some(pool) && !target.taken.contains(&n);
+    let free = |n: u32| target.slot.pool_of(n) == Some(pool) && !target.is_held(n);
     match req.queue_no {
         QueueChoice::Exactly(n) => {
             if target.slot.pool_of(n) != Some(pool) {
                 return Ruling::Refuse(BookingError::QueueNumberOutOfPool { queue_no: n, pool }, true);
             }
-            if target.taken.contains(&n) {
+            if target.is_held(n) {
                 return Ruling::Refuse(BookingError::QueueNumberTaken { queue_no: n }, true);
             }
             Ruling::Grant(Grant { queue_no: n, overbooked: false })
         }
         QueueChoice::Prefer(n) if free(n) => Ruling::Grant(Grant { queue_no: n, overbooked: false }),
-        QueueChoice::Prefer(_) | QueueChoice::Lowest => match target.free_numbers(pool).next() {
+        // (`Leased` was decided by `leased_rule` above.)
+        QueueChoice::Prefer(_) | QueueChoice::Lowest | QueueChoice::Leased(_) => match target.free_numbers(pool).next() {
             Some(n) => Ruling::Grant(Grant { queue_no: n, overbooked: false }),
             None if req.overbook_reason.is_some() => Ruling::Overbook,
             None => Ruling::Refuse(BookingError::SlotFull { pool }, true),
         },
+    }
+}
+
+/// Rule 2: the patient already holds a live booking in the target's department that day.
+fn already_booked(req: &BookingRequest<'_>, target: &SlotState, patient_bookings: &[Booking]) -> Option<Ruling> {
+    patient_bookings
+        .iter()
+        .find(|b| {
+            b.patient_id == *req.patient_id
+                && b.status.is_active()
+                && b.date == target.session.date
+                && b.department_id == target.session.department_id
+        })
+        .map(|existing| Ruling::Refuse(BookingError::PatientAlreadyBooked { existing: existing.id.clone() }, false))
+}
+
+/// [`QueueChoice::Leased`]: a desk spends a number of its capacity lease.
+fn leased_rule(req: &BookingRequest<'_>, target: &SlotState, patient_bookings: &[Booking], n: u32) -> Ruling {
+    match target.session.status {
+        SessionStatus::Open => {}
+        SessionStatus::Suspended => {
+            let reason = target.session.status_reason.clone();
+            return Ruling::Refuse(BookingError::SessionSuspended { reason }, true);
+        }
+        SessionStatus::Cancelled => return Ruling::Refuse(BookingError::SessionCancelled, true),
+    }
+    if let Some(refused) = already_booked(req, target, patient_bookings) {
+        return refused;
+    }
+    if target.slot.pool_of(n) != Some(Pool::Desk) || req.channel != Channel::Desk {
+        return Ruling::Refuse(BookingError::QueueNumberOutOfPool { queue_no: n, pool: req.channel.pool() }, true);
+    }
+    let ours = req.device.is_some_and(|d| target.lessee(n) == Some(d));
+    if ours || !target.is_held(n) {
+        Ruling::Grant(Grant { queue_no: n, overbooked: false })
+    } else {
+        Ruling::Refuse(BookingError::LeaseLost { queue_no: n }, true)
     }
 }
 

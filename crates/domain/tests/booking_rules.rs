@@ -47,7 +47,7 @@ fn slot(session: &Session, index: u32, online: u32, desk: u32) -> Slot {
 }
 
 fn state(session: &Session, slot: Slot, taken: &[u32]) -> SlotState {
-    SlotState { session: session.clone(), slot, taken: taken.to_vec() }
+    SlotState { session: session.clone(), slot, taken: taken.to_vec(), leased: vec![] }
 }
 
 fn booking(id: &str, patient: &str, st: &SlotState, queue_no: u32, status: BookingStatus) -> Booking {
@@ -68,7 +68,7 @@ fn booking(id: &str, patient: &str, st: &SlotState, queue_no: u32, status: Booki
 }
 
 fn req<'a>(patient: &'a PatientId, channel: Channel, now: DateTime) -> BookingRequest<'a> {
-    BookingRequest { patient_id: patient, channel, now, queue_no: QueueChoice::Lowest, overbook_reason: None }
+    BookingRequest { patient_id: patient, channel, now, queue_no: QueueChoice::Lowest, overbook_reason: None, device: None }
 }
 
 #[test]
@@ -319,6 +319,7 @@ proptest! {
                         now,
                         queue_no: exact.map_or(QueueChoice::Lowest, |n| QueueChoice::Exactly(u32::from(n) + 1)),
                         overbook_reason: overbook.then_some("admin"),
+                        device: None,
                     };
                     if let Ok(g) = decide_booking(&r, &target, &bookings, next, &[]) {
                         let mut bk = booking(&format!("b{i}"), &pid.0, &target, g.queue_no, BookingStatus::Booked);
@@ -690,7 +691,7 @@ fn table_of_day_decisions() {
         ),
     ];
     for (name, target, channel, now, queue_no, bookings, overbook_reason, max, want) in cases {
-        let req = BookingRequest { patient_id: &p, channel, now, queue_no, overbook_reason };
+        let req = BookingRequest { patient_id: &p, channel, now, queue_no, overbook_reason, device: None };
         let mut asked = None;
         let got = decide_in_day(
             &day,
@@ -746,6 +747,7 @@ fn suggestions_carry_what_is_left() {
         now: early,
         queue_no: QueueChoice::Lowest,
         overbook_reason: None,
+        device: None,
     };
     let got = decide_in_day(&day, DayTarget::Slot(&a0), &req, &[], |_| Ok::<u32, ()>(0), MAX_SUGGESTIONS).unwrap();
     let DayDecision::Refused { suggestions, .. } = got else { panic!("{got:?}") };
@@ -769,6 +771,7 @@ fn the_overbook_number_may_fail_to_load() {
         now: early,
         queue_no: QueueChoice::Lowest,
         overbook_reason: Some("急诊"),
+        device: None,
     };
     let failing = |_: &SlotState| Err::<u32, &str>("storage gone");
     assert_eq!(decide_in_day(&day, DayTarget::Slot(&a0), &req, &[], failing, 3), Err("storage gone"));
@@ -880,7 +883,7 @@ proptest! {
         let channel = [Channel::Desk, Channel::Online, Channel::Phone][channel as usize];
         let now = datetime(2026, 11, 23, 6 + hour as i8, 15, 0, 0);
         let queue_no = prefer.map_or(QueueChoice::Lowest, |n| QueueChoice::Prefer(u32::from(n) + 1));
-        let req = BookingRequest { patient_id: &p, channel, now, queue_no, overbook_reason: None };
+        let req = BookingRequest { patient_id: &p, channel, now, queue_no, overbook_reason: None, device: None };
         let target_id = day.get(target as usize).map(|s| s.slot.id.clone());
         let day_target = match &target_id { Some(id) => DayTarget::Slot(id), None => DayTarget::Earliest };
         let got = decide_in_day(&day, day_target, &req, &[], |_| Ok::<u32, ()>(99), MAX_SUGGESTIONS).unwrap();

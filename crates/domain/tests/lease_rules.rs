@@ -6,9 +6,13 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
+use frontdesk_domain::booking::{BookingRequest, QueueChoice, SlotState, decide_booking};
 use frontdesk_domain::lease::{Holder, LeaseError, LeasePolicy, SessionLedger};
-use frontdesk_domain::schedule::{BookingId, DeviceId, Pool, SessionId, Slot, SlotId};
-use jiff::civil::time;
+use frontdesk_domain::schedule::{
+    BookingId, Channel, DepartmentId, DeviceId, PatientId, Period, Pool, ProviderId, Session, SessionId, SessionStatus,
+    SiteId, Slot, SlotId,
+};
+use jiff::civil::{date, time};
 use proptest::prelude::*;
 
 fn slots() -> Vec<Slot> {
@@ -23,6 +27,52 @@ fn slots() -> Vec<Slot> {
             desk_capacity: 6,
         })
         .collect()
+}
+
+fn session() -> Session {
+    Session {
+        id: SessionId::from("ses"),
+        site_id: SiteId::from("site"),
+        department_id: DepartmentId::from("NK"),
+        provider_id: ProviderId::from("p"),
+        date: date(2026, 12, 4),
+        period: Period::Morning,
+        status: SessionStatus::Open,
+        status_reason: None,
+    }
+}
+
+/// The slots as the booking rules see them, from the ledger: booked numbers taken, leased
+/// numbers leased.
+fn states(ledger: &SessionLedger, slots: &[Slot]) -> Vec<SlotState> {
+    slots
+        .iter()
+        .map(|slot| {
+            let mut st = SlotState { session: session(), slot: slot.clone(), taken: vec![], leased: vec![] };
+            for n in slot.first_queue_no..slot.first_queue_no + slot.capacity() {
+                match ledger.holder(n) {
+                    Some(Holder::Booked { .. }) => st.taken.push(n),
+                    Some(Holder::Leased { device }) => st.leased.push((n, device.clone())),
+                    _ => {}
+                }
+            }
+            st
+        })
+        .collect()
+}
+
+/// Asks the booking rule (as the platform does) for a booking into the first slot with a
+/// number for `channel`; the number it grants.
+fn rule_grants(ledger: &SessionLedger, slots: &[Slot], channel: Channel, choice: QueueChoice, device: Option<&DeviceId>) -> Option<u32> {
+    let patient = PatientId::from("p");
+    let now = date(2026, 12, 4).at(7, 0, 0, 0);
+    let req = BookingRequest { patient_id: &patient, channel, now, queue_no: choice, overbook_reason: None, device };
+    let all = states(ledger, slots);
+    let target = match choice {
+        QueueChoice::Leased(n) => all.iter().find(|s| s.slot.pool_of(n).is_some())?,
+        _ => all.iter().find(|s| s.remaining(channel.pool()) > 0)?,
+    };
+    decide_booking(&req, target, &[], 0, &all).ok().map(|g| g.queue_no)
 }
 
 #[derive(Debug, Clone)]
@@ -57,7 +107,7 @@ proptest! {
         max in 0u32..5,
     ) {
         let slots = slots();
-        let policy = LeasePolicy { hold_back_percent: hold_back, min_per_desk: min, max_per_desk: max };
+        let policy = LeasePolicy { hold_back_percent: hold_back, min_per_desk: min, max_per_desk: max, ..LeasePolicy::default() };
         let mut ledger = SessionLedger::new(&slots);
         let desks: Vec<DeviceId> = (0..3).map(|d| DeviceId(format!("desk-{d}"))).collect();
         let mut live: Vec<BookingId> = Vec::new();
@@ -66,7 +116,7 @@ proptest! {
             match s {
                 Step::Grant(d) => {
                     let before = ledger.leased_to(&desks[d as usize]).len() as u32;
-                    let got = ledger.grant(&desks[d as usize], &policy, desks.len() as u32);
+                    let got = ledger.grant(&desks[d as usize], &policy, desks.len() as u32, &slots, |_| true);
                     let share = policy.share(ledger.capacity(Pool::Desk), desks.len() as u32);
                     prop_assert!(before + got.len() as u32 <= share.max(before), "a desk never holds more than its share");
                     for n in got {
@@ -78,7 +128,9 @@ proptest! {
                     next += 1;
                     let b = BookingId(format!("b{next}"));
                     if let Some(n) = mine.get(pick as usize % mine.len().max(1)).copied() {
-                        // A desk's own leased number: always accepted.
+                        // A desk's own leased number: always accepted, by the booking rule too.
+                        let by_rule = rule_grants(&ledger, &slots, Channel::Desk, QueueChoice::Leased(n), Some(&desks[d as usize]));
+                        prop_assert_eq!(by_rule, Some(n));
                         prop_assert_eq!(ledger.spend(&desks[d as usize], n, &b), Ok(()));
                         live.push(b);
                     } else {
@@ -86,6 +138,10 @@ proptest! {
                         let n = 1 + u32::from(pick);
                         if ledger.holder(n).is_some() {
                             prop_assert!(ledger.spend(&desks[d as usize], n, &b).is_err());
+                            // The rule grants a number not leased to the desk only when free.
+                            if let Some(got) = rule_grants(&ledger, &slots, Channel::Desk, QueueChoice::Leased(n), Some(&desks[d as usize])) {
+                                prop_assert_eq!(ledger.holder(got), Some(&Holder::Free));
+                            }
                         }
                     }
                 }
@@ -101,7 +157,11 @@ proptest! {
                 }
                 Step::BookOnline | Step::BookDesk => {
                     let pool = if matches!(s, Step::BookOnline) { Pool::Online } else { Pool::Desk };
-                    if let Some(n) = ledger.lowest_free(pool) {
+                    let channel = if pool == Pool::Online { Channel::Online } else { Channel::Desk };
+                    // The booking rule, outside a lease, picks the number.
+                    let by_rule = rule_grants(&ledger, &slots, channel, QueueChoice::Lowest, None);
+                    prop_assert_eq!(by_rule, ledger.lowest_free(pool), "the rule takes the lowest free number, never a leased one");
+                    if let Some(n) = by_rule {
                         next += 1;
                         let b = BookingId(format!("b{next}"));
                         prop_assert_eq!(ledger.book(pool, n, &b), Ok(()));
@@ -152,16 +212,29 @@ fn slot_pool(slots: &[Slot], n: u32) -> Option<Pool> {
 #[test]
 fn a_grant_leaves_the_held_back_numbers_free() {
     let slots = slots();
-    let policy = LeasePolicy { hold_back_percent: 50, min_per_desk: 0, max_per_desk: 0 };
+    let policy = LeasePolicy { hold_back_percent: 50, min_per_desk: 0, max_per_desk: 0, ..LeasePolicy::default() };
     let mut ledger = SessionLedger::new(&slots);
     let a = DeviceId::from("a");
     let b = DeviceId::from("b");
     // 18 desk numbers, 9 held back, 9 leasable: 4 each for two desks.
-    assert_eq!(ledger.grant(&a, &policy, 2).len(), 4);
-    assert_eq!(ledger.grant(&b, &policy, 2).len(), 4);
-    assert_eq!(ledger.grant(&a, &policy, 2), Vec::<u32>::new(), "already at its share");
+    assert_eq!(ledger.grant(&a, &policy, 2, &slots, |_| true).len(), 4);
+    assert_eq!(ledger.grant(&b, &policy, 2, &slots, |_| true).len(), 4);
+    assert_eq!(ledger.grant(&a, &policy, 2, &slots, |_| true), Vec::<u32>::new(), "already at its share");
     assert_eq!(ledger.held(Pool::Desk), 8);
-    // Leases come from the top of the pool: the first desk number stays for walk-ins.
+    // Leases come from the top of each slot, spread over the session: each slot's first desk
+    // numbers stay for bookings without a lease.
+    assert_eq!(ledger.leased_to(&a), vec![9, 10, 20, 30]);
+    assert_eq!(ledger.leased_to(&b), vec![7, 8, 19, 29]);
     assert_eq!(ledger.lowest_free(Pool::Desk), Some(5));
-    assert_eq!(ledger.leased_to(&a), vec![27, 28, 29, 30]);
+}
+
+#[test]
+fn a_grant_takes_only_leasable_numbers() {
+    let slots = slots();
+    let policy = LeasePolicy { hold_back_percent: 0, min_per_desk: 0, max_per_desk: 3, ..LeasePolicy::default() };
+    let mut ledger = SessionLedger::new(&slots);
+    let a = DeviceId::from("a");
+    // The first slot's leases would have expired already: nothing of it is leased.
+    let got = ledger.grant(&a, &policy, 1, &slots, |n| n > 10);
+    assert_eq!(got, vec![20, 30, 19]);
 }

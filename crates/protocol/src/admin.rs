@@ -64,3 +64,40 @@ pub struct SetPools {
     /// Numbers per slot kept for the desk (the rest go online).
     pub desk_per_slot: u32,
 }
+
+/// `GET /v1/admin/sites/{site}/leases`: the capacity leases of a site's desks.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SiteLeases {
+    /// The site.
+    pub site_id: frontdesk_domain::schedule::SiteId,
+    /// Its policy (`None`: the site leases nothing).
+    pub policy: Option<frontdesk_domain::lease::LeasePolicy>,
+    /// One row per desk of the site (revoked desks included while they have history).
+    pub desks: Vec<DeskLeases>,
+}
+
+/// One desk's leases.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DeskLeases {
+    /// The desk.
+    pub device_id: frontdesk_domain::schedule::DeviceId,
+    /// Its name.
+    pub name: String,
+    /// Numbers leased to it and not spent now.
+    pub held: u32,
+    /// Of those, how many expire within the next hour.
+    pub expiring: u32,
+    /// The earliest expiry among them.
+    #[serde(default)]
+    pub next_expiry: Option<jiff::Timestamp>,
+    /// Numbers ever granted to it.
+    pub granted: u64,
+    /// Numbers it spent on bookings.
+    pub spent: u64,
+    /// Numbers it gave back early.
+    pub returned: u64,
+    /// Numbers that expired unspent.
+    pub expired: u64,
+    /// Numbers taken back when it was revoked.
+    pub revoked: u64,
+}

@@ -12,8 +12,15 @@ pub mod enroll;
 pub mod online;
 pub mod sync;
 
-/// The protocol version this build speaks.
-pub const PROTOCOL_VERSION: u32 = 1;
+/// The protocol version this build speaks. Version 2 added capacity leases: `lease` and
+/// `lease_policy` records in the change log, `server_now` in pull answers, `leased` book ops
+/// that the platform grants as [`frontdesk_domain::booking::QueueChoice::Leased`], and
+/// `POST /v1/sync/leases`.
+pub const PROTOCOL_VERSION: u32 = 2;
+
+/// The oldest protocol version the platform still answers (a version-1 desk is served the
+/// change log without lease records).
+pub const MIN_PROTOCOL_VERSION: u32 = 1;
 
 /// The header a request names its protocol version in.
 pub const VERSION_HEADER: &str = "x-frontdesk-protocol";

@@ -3,6 +3,7 @@
 use frontdesk_domain::Lang;
 use frontdesk_domain::booking::{Booking, Suggestion};
 use frontdesk_domain::hlc::Hlc;
+use frontdesk_domain::lease::{Lease, LeasePolicy};
 use frontdesk_domain::patient::{FieldError, Patient};
 use frontdesk_domain::schedule::{
     BookingId, Channel, Department, DeviceId, PatientId, Provider, Session, SessionId, Site, SiteId, Slot, SlotId,
@@ -65,8 +66,10 @@ pub enum Op {
         channel: Channel,
         /// The number the desk showed and printed (provisional unless leased).
         queue_no: u32,
-        /// True when `queue_no` came from a capacity lease the platform granted this device:
-        /// then the platform keeps exactly that number.
+        /// True when `queue_no` came from a capacity lease the platform granted this device
+        /// (protocol 2): the platform grants exactly that number whatever happened since,
+        /// unless the session was suspended or cancelled (see docs/SYNC.md, "Capacity
+        /// leases").
         #[serde(default)]
         leased: bool,
         /// The ticket code the desk printed.
@@ -262,6 +265,10 @@ pub struct PullResponse {
     pub next_cursor: u64,
     /// True when more changes are waiting after `next_cursor`.
     pub more: bool,
+    /// The platform's clock when it answered (protocol 2): a desk counts a lease's time left
+    /// as `expires_at − server_now` from when it received the page, never by its own clock.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub server_now: Option<jiff::Timestamp>,
 }
 
 /// One row's latest state.
@@ -291,6 +298,17 @@ pub enum Record {
     Patient(Patient),
     /// A booking.
     Booking(Booking),
+    /// A queue number leased to a desk of the site (protocol 2). It stops being leased when
+    /// spent (a booking holds it), returned, expired or revoked: a `lease` tombstone whose id
+    /// is [`Lease::key`].
+    Lease(Lease),
+    /// The site's lease policy (protocol 2); `None`: the site leases nothing.
+    LeasePolicy {
+        /// The site.
+        site_id: SiteId,
+        /// The policy.
+        policy: Option<LeasePolicy>,
+    },
     /// A patient registered twice became one: references to `from` now mean `into`.
     PatientMerged {
         /// The id that no longer exists.
@@ -300,11 +318,63 @@ pub enum Record {
     },
     /// A row was deleted.
     Tombstone {
-        /// `department`, `provider`, `session`, `slot`, `patient` or `booking`.
+        /// `department`, `provider`, `session`, `slot`, `patient`, `booking` or `lease`.
         entity: String,
         /// Its id.
         id: String,
     },
+}
+
+impl Record {
+    /// True for the records protocol 1 does not know (served only to protocol 2 desks).
+    pub fn needs_v2(&self) -> bool {
+        match self {
+            Record::Lease(_) | Record::LeasePolicy { .. } => true,
+            Record::Tombstone { entity, .. } => entity == "lease",
+            _ => false,
+        }
+    }
+}
+
+/// A leased number, named.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct LeasedNumber {
+    /// The session.
+    pub session_id: SessionId,
+    /// The number.
+    pub queue_no: u32,
+}
+
+/// `POST /v1/sync/leases`: a desk asks for more numbers (`top_up`) and/or gives numbers back.
+/// Idempotent: a top-up fills the desk up to its share, never beyond, so a request repeated
+/// after a lost answer grants nothing twice; giving back a number no longer leased to the
+/// desk does nothing.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LeaseRequest {
+    /// [`crate::PROTOCOL_VERSION`] (2 or later).
+    pub protocol: u32,
+    /// The device (must match the token's device).
+    pub device_id: DeviceId,
+    /// Fill this desk's leases up to its share in every session the policy leases.
+    #[serde(default)]
+    pub top_up: bool,
+    /// Numbers the desk will not use.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub give_back: Vec<LeasedNumber>,
+}
+
+/// The answer to a [`LeaseRequest`]: what the desk holds now. The same leases reach every
+/// desk of the site through the change log; the desk pulls after this.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LeaseAnswer {
+    /// Numbers granted by this request.
+    pub granted: u32,
+    /// Numbers given back by this request.
+    pub returned: u32,
+    /// Every number leased to the desk now.
+    pub leases: Vec<Lease>,
+    /// The platform's clock when it answered.
+    pub server_now: jiff::Timestamp,
 }
 
 /// Localised text for a conflict reason code, for the desk's conflict inbox.
@@ -324,6 +394,7 @@ pub fn conflict_title(reason: &str, lang: Lang) -> &'static str {
         "ticket_already_used" => lang.pick("已签到", "Already checked in"),
         "not_found" => lang.pick("平台上找不到", "Not found on the platform"),
         "forbidden" => lang.pick("无权限", "Not allowed"),
+        "lease_lost" => lang.pick("保留号已失效", "Reserved number lost"),
         _ => lang.pick("冲突", "Conflict"),
     }
 }

@@ -98,6 +98,7 @@ async fn decide_in(
         now: ask.now,
         queue_no: ask.queue_no,
         overbook_reason: ask.overbook_reason,
+        device: None,
     };
     // Each lost claim takes a number or a whole pool out of the day: this ends.
     let bound = day.iter().map(|s| s.slot.capacity() as usize + 1).sum::<usize>() + 2;

@@ -146,7 +146,7 @@ pub(crate) async fn day_states(c: &Object, site: &SiteId, dept: &DepartmentId, d
         let free = free.remove(&id).unwrap_or_default();
         let taken =
             (slot.first_queue_no..slot.first_queue_no + slot.capacity()).filter(|n| !free.contains(n)).collect();
-        out.push(SlotState { session, slot, taken });
+        out.push(SlotState { session, slot, taken, leased: Vec::new() });
     }
     Ok(out)
 }
@@ -168,7 +168,7 @@ pub(crate) async fn slot_state(c: &Object, id: &SlotId) -> R<Option<(SiteId, Dep
     let session: Session = json(r.get(4))?;
     let free: Vec<u32> = free_rows.iter().map(|f| f.get::<_, i32>(0) as u32).collect();
     let taken = held_numbers(&slot, &free);
-    Ok(Some((SiteId(r.get(0)), DepartmentId(r.get(1)), r.get(2), SlotState { session, slot, taken })))
+    Ok(Some((SiteId(r.get(0)), DepartmentId(r.get(1)), r.get(2), SlotState { session, slot, taken, leased: Vec::new() })))
 }
 
 /// A slot's regular numbers that are not free.

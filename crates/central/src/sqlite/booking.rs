@@ -37,7 +37,7 @@ pub(crate) fn decide(
     let patient_bookings =
         if patient_is_new { Vec::new() } else { rows::patient_day_bookings(conn, patient, &dept, date)? };
     let states = ctx.day_states(&site.id, &dept, date)?;
-    let req = BookingRequest { patient_id: patient, channel, now, queue_no, overbook_reason };
+    let req = BookingRequest { patient_id: patient, channel, now, queue_no, overbook_reason, device: None };
     // Only an overbook needs the session's numbers: loaded then.
     let next_overbook = |st: &SlotState| -> StoreResult<u32> {
         Ok(overbook_next(&rows::session_slots(conn, &st.session.id)?, &rows::session_numbers(conn, &st.session.id)?))

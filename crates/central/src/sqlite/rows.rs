@@ -128,7 +128,7 @@ pub(crate) fn day_states(
         let rec: String = r.get(2)?;
         let Some(session) = sessions.get(&session_id) else { continue };
         let slot: Slot = json(&rec)?;
-        out.push(SlotState { session: session.clone(), slot, taken: taken.remove(&id).unwrap_or_default() });
+        out.push(SlotState { session: session.clone(), slot, taken: taken.remove(&id).unwrap_or_default(), leased: Vec::new() });
     }
     Ok(out)
 }
