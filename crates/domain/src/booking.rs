@@ -621,7 +621,8 @@ fn rule(req: &BookingRequest<'_>, target: &SlotState, patient_bookings: &[Bookin
         }
         QueueChoice::Prefer(n) if free(n) => Ruling::Grant(Grant { queue_no: n, overbooked: false }),
         // (`Leased` was decided by `leased_rule` above.)
-        QueueChoice::Prefer(_) | QueueChoice::Lowest | QueueChoice::Leased(_) => match target.free_numbers(pool).next() {
+        QueueChoice::Prefer(_) | QueueChoice::Lowest | QueueChoice::Leased(_) => match target.free_numbers(pool).next()
+        {
             Some(n) => Ruling::Grant(Grant { queue_no: n, overbooked: false }),
             None if req.overbook_reason.is_some() => Ruling::Overbook,
             None => Ruling::Refuse(BookingError::SlotFull { pool }, true),

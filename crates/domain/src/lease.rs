@@ -155,9 +155,7 @@ impl LeasePolicy {
 
     /// When a leased number of a slot starting at `slot_start` returns if unspent.
     pub fn expires_at(&self, slot_start: DateTime) -> DateTime {
-        slot_start
-            .checked_sub(SignedDuration::from_mins(i64::from(self.expire_before_minutes)))
-            .unwrap_or(slot_start)
+        slot_start.checked_sub(SignedDuration::from_mins(i64::from(self.expire_before_minutes))).unwrap_or(slot_start)
     }
 
     /// How many numbers of a desk pool of `desk_pool` numbers are never leased.
@@ -451,8 +449,14 @@ mod tests {
     #[test]
     fn policies_out_of_range_are_refused() {
         assert_eq!(LeasePolicy::default().validate(), Ok(()));
-        assert_eq!(LeasePolicy { hold_back_percent: 101, ..LeasePolicy::default() }.validate(), Err(PolicyError::HoldBack));
-        assert_eq!(LeasePolicy { min_per_desk: 3, max_per_desk: 2, ..LeasePolicy::default() }.validate(), Err(PolicyError::Cap));
+        assert_eq!(
+            LeasePolicy { hold_back_percent: 101, ..LeasePolicy::default() }.validate(),
+            Err(PolicyError::HoldBack)
+        );
+        assert_eq!(
+            LeasePolicy { min_per_desk: 3, max_per_desk: 2, ..LeasePolicy::default() }.validate(),
+            Err(PolicyError::Cap)
+        );
         assert_eq!(LeasePolicy { horizon_days: 15, ..LeasePolicy::default() }.validate(), Err(PolicyError::Range));
     }
 }

@@ -68,7 +68,14 @@ fn booking(id: &str, patient: &str, st: &SlotState, queue_no: u32, status: Booki
 }
 
 fn req<'a>(patient: &'a PatientId, channel: Channel, now: DateTime) -> BookingRequest<'a> {
-    BookingRequest { patient_id: patient, channel, now, queue_no: QueueChoice::Lowest, overbook_reason: None, device: None }
+    BookingRequest {
+        patient_id: patient,
+        channel,
+        now,
+        queue_no: QueueChoice::Lowest,
+        overbook_reason: None,
+        device: None,
+    }
 }
 
 #[test]
@@ -917,4 +924,78 @@ proptest! {
             (got, chosen) => prop_assert!(false, "got {:?} for {:?}", got, chosen.map(|s| &s.slot.id)),
         }
     }
+}
+
+#[test]
+fn a_leased_number_is_granted_to_its_desk_whatever_happened_to_the_slot_and_to_nobody_else() {
+    use frontdesk_domain::schedule::DeviceId;
+    let s = session("a", "NK", SessionStatus::Open);
+    // Slot 0: online 1–2, desk 3–4; number 4 leased to desk A, 3 booked.
+    let mut st = state(&s, slot(&s, 0, 2, 2), &[3]);
+    let (a, b) = (DeviceId::from("desk-a"), DeviceId::from("desk-b"));
+    st.leased.push((4, a.clone()));
+    let p = PatientId::from("p1");
+    let ended = datetime(2026, 11, 23, 12, 0, 0, 0);
+    let before = datetime(2026, 11, 23, 7, 0, 0, 0);
+    let ask_in = |st: &SlotState, choice: QueueChoice, channel: Channel, device: Option<&DeviceId>, now: DateTime| {
+        let r = BookingRequest { patient_id: &p, channel, now, queue_no: choice, overbook_reason: None, device };
+        decide_booking(&r, st, &[], 99, &[]).map(|g| g.queue_no).map_err(|e| e.error.code())
+    };
+    let ask = |choice, channel, device, now| ask_in(&st, choice, channel, device, now);
+    // The lessee: granted, even after the slot ended and with the pool otherwise full.
+    assert_eq!(ask(QueueChoice::Leased(4), Channel::Desk, Some(&a), ended), Ok(4));
+    assert_eq!(ask(QueueChoice::Leased(4), Channel::Desk, Some(&a), before), Ok(4));
+    // Another desk spending it (an expired lease of its own, a restored replica): lost.
+    assert_eq!(ask(QueueChoice::Leased(4), Channel::Desk, Some(&b), before), Err("lease_lost"));
+    assert_eq!(ask(QueueChoice::Leased(4), Channel::Desk, None, before), Err("lease_lost"));
+    // Outside a lease nobody takes it: the desk pool is full for them, and it is not free.
+    assert_eq!(ask(QueueChoice::Lowest, Channel::Desk, Some(&b), before), Err("slot_full"));
+    assert_eq!(ask(QueueChoice::Lowest, Channel::Desk, Some(&a), before), Err("slot_full"));
+    assert_eq!(ask(QueueChoice::Exactly(4), Channel::Desk, None, before), Err("queue_number_taken"));
+    assert_eq!(ask(QueueChoice::Prefer(4), Channel::Desk, None, before), Err("slot_full"));
+    assert_eq!(st.remaining(Pool::Desk), 0, "a leased number is not free");
+    // Never an online number, never through another channel.
+    assert_eq!(ask(QueueChoice::Leased(1), Channel::Desk, Some(&a), before), Err("queue_number_out_of_pool"));
+    assert_eq!(ask(QueueChoice::Leased(4), Channel::Online, Some(&a), before), Err("queue_number_out_of_pool"));
+    // A leased spend of a number no longer leased to anyone but still free: granted.
+    let mut returned = st.clone();
+    returned.leased.clear();
+    assert_eq!(ask_in(&returned, QueueChoice::Leased(4), Channel::Desk, Some(&b), ended), Ok(4));
+}
+
+#[test]
+fn a_leased_number_is_refused_in_a_suspended_or_cancelled_session_and_to_a_patient_already_booked() {
+    use frontdesk_domain::schedule::DeviceId;
+    let a = DeviceId::from("desk-a");
+    let p = PatientId::from("p1");
+    let now = datetime(2026, 11, 23, 7, 0, 0, 0);
+    for (status, code) in
+        [(SessionStatus::Suspended, "session_suspended"), (SessionStatus::Cancelled, "session_cancelled")]
+    {
+        let s = session("a", "NK", status);
+        let mut st = state(&s, slot(&s, 0, 2, 2), &[]);
+        st.leased.push((4, a.clone()));
+        let r = BookingRequest {
+            patient_id: &p,
+            channel: Channel::Desk,
+            now,
+            queue_no: QueueChoice::Leased(4),
+            overbook_reason: None,
+            device: Some(&a),
+        };
+        assert_eq!(decide_booking(&r, &st, &[], 99, &[]).map_err(|e| e.error.code()), Err(code));
+    }
+    let s = session("a", "NK", SessionStatus::Open);
+    let mut st = state(&s, slot(&s, 0, 2, 2), &[]);
+    st.leased.push((4, a.clone()));
+    let held = booking("b0", "p1", &st, 3, BookingStatus::Booked);
+    let r = BookingRequest {
+        patient_id: &p,
+        channel: Channel::Desk,
+        now,
+        queue_no: QueueChoice::Leased(4),
+        overbook_reason: None,
+        device: Some(&a),
+    };
+    assert_eq!(decide_booking(&r, &st, &[held], 99, &[]).map_err(|e| e.error.code()), Err("patient_already_booked"));
 }

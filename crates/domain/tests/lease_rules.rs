@@ -63,7 +63,13 @@ fn states(ledger: &SessionLedger, slots: &[Slot]) -> Vec<SlotState> {
 
 /// Asks the booking rule (as the platform does) for a booking into the first slot with a
 /// number for `channel`; the number it grants.
-fn rule_grants(ledger: &SessionLedger, slots: &[Slot], channel: Channel, choice: QueueChoice, device: Option<&DeviceId>) -> Option<u32> {
+fn rule_grants(
+    ledger: &SessionLedger,
+    slots: &[Slot],
+    channel: Channel,
+    choice: QueueChoice,
+    device: Option<&DeviceId>,
+) -> Option<u32> {
     let patient = PatientId::from("p");
     let now = date(2026, 12, 4).at(7, 0, 0, 0);
     let req = BookingRequest { patient_id: &patient, channel, now, queue_no: choice, overbook_reason: None, device };
