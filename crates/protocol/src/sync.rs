@@ -252,6 +252,11 @@ pub struct PullQuery {
     /// At most this many changes (the platform caps it).
     #[serde(default)]
     pub limit: Option<u32>,
+    /// How many ops the desk still has in its outbox (protocol 2). A pull with nothing
+    /// pending tells the platform every lease spend of the desk has been pushed, so its
+    /// expired leases may return (docs/SYNC.md, "Capacity leases").
+    #[serde(default)]
+    pub pending: Option<u64>,
 }
 
 /// A page of the site's change log.
