@@ -7,7 +7,7 @@ use std::sync::Arc;
 use frontdesk_domain::Lang;
 use frontdesk_domain::booking::{
     Booking, BookingRequest, QueueChoice, Refusal, SlotState, decide_booking, decide_cancel, decide_check_in,
-    earliest_bookable, overbook_next,
+    overbook_next,
 };
 use frontdesk_domain::clock::Clock;
 use frontdesk_domain::document::normalize_input;
@@ -27,6 +27,7 @@ use rusqlite::{Connection, OptionalExtension, Transaction, TransactionBehavior, 
 use serde::Serialize;
 use uuid::Uuid;
 
+use crate::leases::{OwnLeases, earliest_for_desk};
 use crate::rows::{self, time_text};
 use crate::{DeskError, db};
 
@@ -69,8 +70,13 @@ pub struct BookingView {
     /// Slot end.
     pub end: Time,
     /// True once the platform has confirmed the booking; until then it is the desk's
-    /// prediction ("not yet confirmed").
+    /// prediction ("not yet confirmed"), unless it is `leased`.
     pub confirmed: bool,
+    /// True when the booking spent a number of this desk's own capacity lease: the platform
+    /// grants exactly that number, so it is guaranteed before it is confirmed.
+    pub leased: bool,
+    /// `confirmed` or `leased`: shown and printed without the "not yet confirmed" mark.
+    pub guaranteed: bool,
 }
 
 /// Where to book.
@@ -128,6 +134,8 @@ pub struct BoardSession {
     pub remaining_online: u32,
     /// Live bookings.
     pub booked: u32,
+    /// Numbers of this desk's own lease it may spend now, over the session's slots.
+    pub guaranteed: u32,
 }
 
 /// A slot on the board.
@@ -135,8 +143,9 @@ pub struct BoardSession {
 pub struct BoardSlot {
     /// The slot.
     pub slot: Slot,
-    /// Desk numbers a walk-in could still take now (none once the slot ended or while the
-    /// session is not open), as `SlotState::open_remaining` says.
+    /// Free desk numbers a walk-in could still take now (none once the slot ended or while
+    /// the session is not open), as `SlotState::open_remaining` says: numbers leased to any
+    /// desk are not free.
     pub remaining_desk: u32,
     /// Online numbers still bookable now (none once the slot started or while the session is
     /// not open), as `SlotState::open_remaining` says.
@@ -145,6 +154,11 @@ pub struct BoardSlot {
     pub booked: u32,
     /// The slot is over.
     pub ended: bool,
+    /// Numbers of this desk's own lease it may spend now in this slot: a booking from one of
+    /// them is guaranteed. This desk can book the slot when `remaining_desk + guaranteed > 0`.
+    pub guaranteed: u32,
+    /// Desk numbers leased to other desks (nobody else may take them while leased).
+    pub leased_elsewhere: u32,
 }
 
 /// One op waiting in the outbox.
@@ -181,6 +195,8 @@ pub struct DeskStatus {
     pub server: Option<String>,
     /// When the desk last synced successfully.
     pub last_sync: Option<Timestamp>,
+    /// Capacity leases: held, spent, expiring, per session.
+    pub leases: crate::leases::LeaseStatus,
 }
 
 /// What a scan resolved to.
@@ -486,11 +502,19 @@ impl Desk {
 
     /// Books a patient (rules 1–4 decide, with the same code the platform runs). On a refusal
     /// nothing is written and the refusal carries the next free slot when there is one.
+    ///
+    /// In the chosen slot the desk spends its own leased number first (`lease::pick_leased`:
+    /// its lowest leased number there it may still spend): the booking is then guaranteed
+    /// (`BookingView::leased`), its op says `leased: true`. Otherwise it is tentative as
+    /// always, and never takes a number leased to any desk. "The earliest slot" counts a slot
+    /// where this desk still holds a spendable leased number as bookable.
     pub fn book(&mut self, patient_id: &PatientId, target: &BookTarget) -> Result<BookingView, DeskError> {
         self.book_with(patient_id, target, None)
     }
 
-    /// Books beyond capacity with an admin's reason (the role is checked by the caller).
+    /// Books beyond capacity with an admin's reason (the role is checked by the caller). Like
+    /// every booking it takes this desk's own leased number, or a free one, while there is
+    /// one; only a slot with neither is overbooked.
     pub fn overbook(&mut self, patient_id: &PatientId, slot: &SlotId, reason: &str) -> Result<BookingView, DeskError> {
         self.book_with(patient_id, &BookTarget::Slot(slot.clone()), Some(reason))
     }
@@ -511,6 +535,7 @@ impl Desk {
             return Err(DeskError::NotFound { entity: "patient", id: patient_id.to_string() });
         }
         let horizon = today.checked_add(LOOKAHEAD_DAYS.days()).unwrap_or(today);
+        let own = OwnLeases::load(&tx, &*self.clock)?;
         let target_state = match target {
             BookTarget::Slot(id) => {
                 let filter = SlotFilter { slot: Some(id), ..SlotFilter::default() };
@@ -529,7 +554,7 @@ impl Desk {
                     slot: None,
                 };
                 let candidates = load_slot_states(&tx, &filter)?;
-                match earliest_bookable(&candidates, Channel::Desk, now) {
+                match earliest_for_desk(&candidates, &own, now) {
                     Some(s) => s.clone(),
                     None => {
                         return Err(DeskError::Refused(Refusal {
@@ -547,15 +572,16 @@ impl Desk {
             params![patient_id.as_str()],
         )?;
         let next = session_overbook_next(&tx, &target_state.session.id)?;
-        let request =
-            BookingRequest {
-                patient_id,
-                channel: Channel::Desk,
-                now,
-                queue_no: QueueChoice::Lowest,
-                overbook_reason,
-                device: None,
-            };
+        // This desk's own leased number, when it holds one here it may still spend.
+        let leased = own.pick(&target_state, now);
+        let request = BookingRequest {
+            patient_id,
+            channel: Channel::Desk,
+            now,
+            queue_no: leased.map_or(QueueChoice::Lowest, QueueChoice::Leased),
+            overbook_reason,
+            device: own.device.as_ref(),
+        };
         // Alternatives are only needed to suggest something after a refusal: load them then.
         let grant = match decide_booking(&request, &target_state, &patient_bookings, next, &[]) {
             Ok(grant) => grant,
@@ -576,6 +602,8 @@ impl Desk {
                 return Err(DeskError::Refused(refusal));
             }
         };
+        // A spend of the lease is granted exactly (never an overbook).
+        let leased = leased.is_some_and(|n| n == grant.queue_no && !grant.overbooked);
         let booking = Booking::granted(
             BookingId(Uuid::now_v7().to_string()),
             patient_id.clone(),
@@ -585,7 +613,7 @@ impl Desk {
             mint_ticket_code(&tx)?,
             overbook_reason,
         );
-        write_booking(&tx, &booking, false, self.clock.now())?;
+        write_booking(&tx, &booking, false, leased, self.clock.now())?;
         let deps = pending_ops_about(&tx, patient_id.as_str())?;
         append_op(
             &tx,
@@ -597,7 +625,7 @@ impl Desk {
                 slot_id: booking.slot_id.clone(),
                 channel: Channel::Desk,
                 queue_no: booking.queue_no,
-                leased: false,
+                leased,
                 ticket_code: booking.ticket_code.clone(),
                 overbook_reason: booking.overbook_reason.clone(),
             },
@@ -722,9 +750,9 @@ impl Desk {
     }
 
     /// What a walk-in can be booked into today in a department (by code or id): each
-    /// provider's earliest slot a desk may book now, by the rules' own `earliest_bookable`,
-    /// earliest first (the rules' `SlotState::rank`). Providers with nothing left today are
-    /// not listed.
+    /// provider's earliest slot this desk may book now — a free desk number, or a number of
+    /// its own lease it may still spend —, earliest first (the rules' `SlotState::rank`).
+    /// Providers with nothing left today are not listed.
     pub fn walk_in_options(&self, department: &str) -> Result<Vec<WalkInOption>, DeskError> {
         let site = self.site()?;
         let now = self.now_local();
@@ -736,13 +764,15 @@ impl Desk {
         for state in load_slot_states(&self.conn, &filter)? {
             by_provider.entry(state.session.provider_id.clone()).or_default().push(state);
         }
+        let own = OwnLeases::load(&self.conn, &*self.clock)?;
         let mut options = Vec::new();
         for (provider_id, states) in by_provider {
-            if let Some(state) = earliest_bookable(&states, Channel::Desk, now) {
+            if let Some(state) = earliest_for_desk(&states, &own, now) {
                 options.push(WalkInOption {
                     provider: self.provider(&provider_id)?,
                     department: dept.clone(),
                     remaining: state.remaining(frontdesk_domain::schedule::Pool::Desk),
+                    guaranteed: own.spendable(state, now).len() as u32,
                     state: state.clone(),
                 });
             }
@@ -757,6 +787,7 @@ impl Desk {
         let site = self.site()?;
         let states =
             load_slot_states(&self.conn, &SlotFilter { from: Some(date), to: Some(date), ..SlotFilter::default() })?;
+        let own = OwnLeases::load(&self.conn, &*self.clock)?;
         let held: Vec<(String, u32)> = self
             .conn
             .prepare_cached("SELECT slot_id, queue_no FROM bookings WHERE date = ?1 AND status <> 'cancelled'")?
@@ -788,6 +819,8 @@ impl Desk {
                         remaining_online: st.open_remaining(Channel::Online, now),
                         booked,
                         ended: st.ended(now),
+                        guaranteed: own.spendable(st, now).len() as u32,
+                        leased_elsewhere: own.leased_elsewhere(st),
                     };
                     match sessions.iter_mut().find(|s| s.session.id == st.session.id) {
                         Some(s) => s.slots.push(bs),
@@ -797,6 +830,7 @@ impl Desk {
                             remaining_desk: 0,
                             remaining_online: 0,
                             booked: 0,
+                            guaranteed: 0,
                         }),
                     }
                 }
@@ -805,6 +839,7 @@ impl Desk {
                     s.remaining_desk = s.slots.iter().map(|b| b.remaining_desk).sum();
                     s.remaining_online = s.slots.iter().map(|b| b.remaining_online).sum();
                     s.booked = s.slots.iter().map(|b| b.booked).sum();
+                    s.guaranteed = s.slots.iter().map(|b| b.guaranteed).sum();
                 }
                 sessions.sort_by_key(|s| s.session.period);
                 if !sessions.is_empty() {
@@ -862,6 +897,7 @@ impl Desk {
             oldest_pending: oldest.and_then(|s| s.parse().ok()),
             server: meta(&self.conn, "server_url")?,
             last_sync: meta(&self.conn, "last_sync")?.and_then(|s| s.parse().ok()),
+            leases: self.lease_status()?,
         })
     }
 
@@ -1028,17 +1064,24 @@ pub(crate) fn update_patient_row(tx: &Connection, rowid: i64, p: &Patient, confi
     Ok(())
 }
 
-/// Writes a booking: a new row, or (same id) the row brought up to date.
-pub(crate) fn write_booking(tx: &Connection, b: &Booking, confirmed: bool, now: Timestamp) -> Result<(), DeskError> {
+/// Writes a booking: a new row, or (same id) the row brought up to date. `leased` (this
+/// desk spent its own lease) is only ever turned on: the platform's rows do not carry it.
+pub(crate) fn write_booking(
+    tx: &Connection,
+    b: &Booking,
+    confirmed: bool,
+    leased: bool,
+    now: Timestamp,
+) -> Result<(), DeskError> {
     tx.prepare_cached(
         "INSERT INTO bookings (id, site_id, patient_id, slot_id, session_id, department_id, date, queue_no, channel,
-             status, ticket_code, overbook_reason, confirmed, created_at)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)
+             status, ticket_code, overbook_reason, confirmed, created_at, leased)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)
          ON CONFLICT (id) DO UPDATE SET patient_id = excluded.patient_id, slot_id = excluded.slot_id,
              session_id = excluded.session_id, department_id = excluded.department_id, date = excluded.date,
              queue_no = excluded.queue_no, channel = excluded.channel, status = excluded.status,
              ticket_code = excluded.ticket_code, overbook_reason = excluded.overbook_reason,
-             confirmed = excluded.confirmed",
+             confirmed = excluded.confirmed, leased = max(leased, excluded.leased)",
     )?
     .execute(params![
         b.id.as_str(),
@@ -1054,7 +1097,8 @@ pub(crate) fn write_booking(tx: &Connection, b: &Booking, confirmed: bool, now: 
         b.ticket_code.as_str(),
         b.overbook_reason,
         confirmed as i64,
-        now.to_string()
+        now.to_string(),
+        leased as i64
     ])?;
     Ok(())
 }
@@ -1117,8 +1161,10 @@ pub struct WalkInOption {
     pub provider: Provider,
     /// The slot, its session and the numbers held in it.
     pub state: SlotState,
-    /// Desk numbers still free in the slot.
+    /// Desk numbers still free in the slot (leased numbers are not free).
     pub remaining: u32,
+    /// Numbers of this desk's own lease it may spend now in the slot (guaranteed bookings).
+    pub guaranteed: u32,
 }
 
 /// Which slots to load.
@@ -1131,7 +1177,9 @@ pub(crate) struct SlotFilter<'a> {
     pub(crate) to: Option<Date>,
 }
 
-/// Slots with their sessions and the regular numbers held in each.
+/// Slots with their sessions, the regular numbers held in each, and the numbers leased to any
+/// desk and not spent (a number a booking holds, or that this desk spent and has not heard
+/// back about, is not leased any more as far as the rules here are concerned).
 pub(crate) fn load_slot_states(conn: &Connection, f: &SlotFilter<'_>) -> Result<Vec<SlotState>, DeskError> {
     // Only the conditions given go into the SQL, so SQLite can use its indexes.
     let mut conditions = Vec::new();
@@ -1165,7 +1213,12 @@ pub(crate) fn load_slot_states(conn: &Connection, f: &SlotFilter<'_>) -> Result<
     let mut states = conn
         .prepare_cached(&sql)?
         .query_and_then(rusqlite::params_from_iter(values.iter()), |r| {
-            Ok::<_, DeskError>(SlotState { session: rows::session(r, 0)?, slot: rows::slot(r, 8)?, taken: vec![], leased: vec![] })
+            Ok::<_, DeskError>(SlotState {
+                session: rows::session(r, 0)?,
+                slot: rows::slot(r, 8)?,
+                taken: vec![],
+                leased: vec![],
+            })
         })?
         .collect::<Result<Vec<_>, _>>()?;
     let sql = format!(
@@ -1182,6 +1235,21 @@ pub(crate) fn load_slot_states(conn: &Connection, f: &SlotFilter<'_>) -> Result<
     for (slot, n) in held {
         if let Some(&i) = index.get(&slot) {
             states[i].taken.push(n);
+        }
+    }
+    let sql = format!(
+        "SELECT l.slot_id, l.queue_no, l.device_id FROM leases l JOIN slots sl ON sl.id = l.slot_id
+         JOIN sessions s ON s.id = sl.session_id
+         WHERE {filter} AND NOT {} ORDER BY l.queue_no",
+        crate::leases::SPENT_SQL
+    );
+    let leased: Vec<(String, u32, String)> = conn
+        .prepare_cached(&sql)?
+        .query_map(rusqlite::params_from_iter(values.iter()), |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?
+        .collect::<Result<_, _>>()?;
+    for (slot, n, device) in leased {
+        if let Some(&i) = index.get(&slot) {
+            states[i].leased.push((n, DeviceId(device)));
         }
     }
     Ok(states)
@@ -1226,7 +1294,7 @@ fn load_booking(conn: &Connection, id: &BookingId) -> Result<Booking, DeskError>
 
 pub(crate) fn booking_view(conn: &Connection, id: &BookingId) -> Result<BookingView, DeskError> {
     let sql = format!(
-        "SELECT {}, p.name, d.code, d.name, pr.name, pr.title, s.period, sl.start_time, sl.end_time
+        "SELECT {}, p.name, d.code, d.name, pr.name, pr.title, s.period, sl.start_time, sl.end_time, b.leased
          FROM bookings b JOIN patients p ON p.id = b.patient_id JOIN sessions s ON s.id = b.session_id
          JOIN departments d ON d.id = s.department_id JOIN providers pr ON pr.id = s.provider_id
          JOIN slots sl ON sl.id = b.slot_id WHERE b.id = ?1",
@@ -1234,6 +1302,7 @@ pub(crate) fn booking_view(conn: &Connection, id: &BookingId) -> Result<BookingV
     );
     conn.query_row_and_then(&sql, [id.as_str()], |r| {
         let (booking, confirmed) = rows::booking(r, 0)?;
+        let leased = r.get::<_, i64>(21)? != 0;
         let period: String = r.get(18)?;
         Ok::<_, DeskError>(BookingView {
             booking,
@@ -1247,6 +1316,8 @@ pub(crate) fn booking_view(conn: &Connection, id: &BookingId) -> Result<BookingV
             start: rows::time("slots.start_time", &r.get::<_, String>(19)?)?,
             end: rows::time("slots.end_time", &r.get::<_, String>(20)?)?,
             confirmed,
+            leased,
+            guaranteed: confirmed || leased,
         })
     })
     .optional_not_found("booking", id.as_str())

@@ -6,6 +6,7 @@ mod db;
 pub mod demo;
 mod engine;
 mod error;
+mod leases;
 mod printing;
 mod rows;
 pub mod staff;
@@ -16,6 +17,7 @@ pub use engine::{
     DeskStatus, DeviceInfo, OutboxEntry, ScanOutcome, SystemClock, WalkInOption,
 };
 pub use error::{DeskError, ErrorClass, field_label};
+pub use leases::{EXPIRING_WITHIN_MS, LeaseEntry, LeaseState, LeaseStatus, SessionLeases, TOP_UP_INTERVAL_MS};
 pub use printing::{PrintSettings, Printed, Printer};
 
 /// The desk's data directory when none is given: the OS data directory under the app's

@@ -1,6 +1,7 @@
 //! Printing from the desk: tickets, slot sheets and conflict notices, to the printer chosen in
 //! the settings, with every print (and reprint, and failure) logged.
 
+use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 
@@ -17,6 +18,7 @@ use rusqlite::params;
 use serde::Serialize;
 
 use crate::engine::{SlotFilter, load_slot_states, meta, set_meta};
+use crate::leases::lease_device;
 use crate::sync::ConflictEntry;
 use crate::sync::replica::explain_reason;
 use crate::{Desk, DeskError};
@@ -166,7 +168,8 @@ impl Desk {
         self.print_settings()
     }
 
-    /// What goes on a booking's ticket.
+    /// What goes on a booking's ticket. A booking this desk made from its own capacity lease
+    /// is guaranteed and prints as confirmed (no "not yet confirmed" mark).
     pub fn ticket_data(&self, id: &BookingId, lang: Lang) -> Result<TicketData, DeskError> {
         let v = self.booking(id)?;
         let site = self.site()?;
@@ -183,7 +186,7 @@ impl Desk {
             ticket_code: v.booking.ticket_code.to_string(),
             channel: v.booking.channel,
             printed_at: now.strftime("%Y-%m-%d %H:%M").to_string(),
-            confirmed: v.confirmed,
+            confirmed: v.guaranteed,
             lang,
         })
     }
@@ -198,6 +201,15 @@ impl Desk {
             && !self.departments()?.iter().any(|d| &d.code.to_uppercase() == w)
         {
             return Err(DeskError::NotFound { entity: "department", id: w.clone() });
+        }
+        // Numbers leased to other desks are not this desk's to hand out, not even on paper.
+        let own = lease_device(self.conn())?;
+        let mut leased_elsewhere: HashMap<String, Vec<u32>> = HashMap::new();
+        for st in
+            load_slot_states(self.conn(), &SlotFilter { from: Some(date), to: Some(date), ..SlotFilter::default() })?
+        {
+            let others = st.leased.iter().filter(|(_, d)| Some(d) != own.as_ref()).map(|(n, _)| *n);
+            leased_elsewhere.entry(st.slot.id.to_string()).or_default().extend(others);
         }
         let departments = board
             .departments
@@ -231,10 +243,13 @@ impl Desk {
                                                 patient_name: b.patient_name.clone(),
                                                 channel: b.booking.channel,
                                                 status: b.booking.status,
-                                                confirmed: b.confirmed,
+                                                confirmed: b.guaranteed,
                                             })
                                             .collect();
-                                        let held: Vec<u32> = rows.iter().map(|r| r.queue_number).collect();
+                                        let mut held: Vec<u32> = rows.iter().map(|r| r.queue_number).collect();
+                                        if let Some(others) = leased_elsewhere.get(slot.slot.id.as_str()) {
+                                            held.extend(others);
+                                        }
                                         let s = &slot.slot;
                                         SheetSlot {
                                             time_window: format!(

@@ -62,6 +62,7 @@ fn page(changes: Vec<Record>, next: u64) -> PullResponse {
             .collect(),
         next_cursor: next,
         more: false,
+        server_now: None,
     }
 }
 

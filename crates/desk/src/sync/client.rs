@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 
 use frontdesk_domain::Lang;
 use frontdesk_protocol::enroll::{EnrollRequest, EnrollResponse};
-use frontdesk_protocol::sync::{PullResponse, PushRequest, PushResponse};
+use frontdesk_protocol::sync::{LeaseAnswer, LeaseRequest, PullResponse, PushRequest, PushResponse};
 use frontdesk_protocol::{ApiError, PROTOCOL_VERSION, VERSION_HEADER};
 use reqwest::StatusCode;
 use reqwest::blocking::{Client, Response};
@@ -184,9 +184,16 @@ impl HttpTransport {
         resp.json().map_err(|e| SyncError::Unreachable(short(&e)))
     }
 
+    /// Asks for leased numbers and/or gives numbers back (`POST /v1/sync/leases`).
+    pub fn leases(&self, request: &LeaseRequest) -> Result<LeaseAnswer, SyncError> {
+        let resp = self.send(self.client.post(format!("{}/v1/sync/leases", self.base)).json(request))?;
+        resp.json().map_err(|e| SyncError::Unreachable(short(&e)))
+    }
+
     /// Pulls a page of changes after `cursor`.
-    pub fn pull(&self, cursor: u64, limit: u32) -> Result<PullResponse, SyncError> {
-        let resp = self.send(self.client.get(format!("{}/v1/sync/pull?cursor={cursor}&limit={limit}", self.base)))?;
+    pub fn pull(&self, cursor: u64, limit: u32, pending: u64) -> Result<PullResponse, SyncError> {
+        let url = format!("{}/v1/sync/pull?cursor={cursor}&limit={limit}&pending={pending}", self.base);
+        let resp = self.send(self.client.get(url))?;
         resp.json().map_err(|e| SyncError::Unreachable(short(&e)))
     }
 }
@@ -224,6 +231,13 @@ pub struct CycleReport {
     pub pages: usize,
     /// Changes pulled.
     pub changes: usize,
+    /// Numbers newly leased to this desk by its lease request.
+    pub leases_granted: u32,
+    /// Numbers given back by its lease request.
+    pub leases_returned: u32,
+    /// Why the lease request after push and pull failed (the cycle itself succeeded: the
+    /// request is made again next cycle).
+    pub lease_error: Option<String>,
 }
 
 /// How long one request to the platform may take: `FRONTDESK_SYNC_TIMEOUT` seconds, 30 by
@@ -262,7 +276,8 @@ fn step(
             Ok(Event::Pushed { settled: summary.applied + summary.conflicts, remaining })
         }
         Instruction::Pull => {
-            let page = transport.pull(desk.pull_cursor()?, PULL_LIMIT)?;
+            let pending = desk.sync_status()?.pending_ops;
+            let page = transport.pull(desk.pull_cursor()?, PULL_LIMIT, pending)?;
             report.pages += 1;
             report.changes += desk.apply_pull(&page)?;
             Ok(Event::Pulled { more: page.more })
@@ -271,8 +286,89 @@ fn step(
     }
 }
 
-/// Runs one full cycle (push everything, pull until caught up) without waiting: the first
-/// failure ends it. Local work never waits on this.
+/// Pulls pages until caught up.
+fn pull_all(desk: &mut Desk, transport: &HttpTransport, report: &mut CycleReport) -> Result<(), SyncError> {
+    // Bounded like a cycle: a desk days behind catches up in a few hundred pages.
+    for _ in 0..100_000 {
+        let pending = desk.sync_status()?.pending_ops;
+        let page = transport.pull(desk.pull_cursor()?, PULL_LIMIT, pending)?;
+        report.pages += 1;
+        report.changes += desk.apply_pull(&page)?;
+        if !page.more {
+            return Ok(());
+        }
+    }
+    Err(SyncError::Unreachable("pull did not catch up".into()))
+}
+
+/// Sends the lease request due now (numbers given back; a top-up when `top_up`), records the
+/// answer and pulls what it changed. `false` when there was nothing to ask.
+fn lease_step(
+    desk: &mut Desk,
+    transport: &HttpTransport,
+    top_up: bool,
+    report: &mut CycleReport,
+) -> Result<bool, SyncError> {
+    let Some(request) = desk.lease_request(top_up)? else { return Ok(false) };
+    let answer = transport.leases(&request)?;
+    desk.apply_lease_answer(&request, &answer)?;
+    report.leases_granted += answer.granted;
+    report.leases_returned += answer.returned;
+    pull_all(desk, transport, report)?;
+    Ok(true)
+}
+
+/// After push and pull: give back what this desk gave up, and top up when some session it
+/// may still book is below the policy's low water. A failure here does not fail the cycle
+/// (it is reported in [`CycleReport::lease_error`] and tried again next cycle), except a
+/// failure of the replica itself.
+fn leases_after_sync(desk: &mut Desk, transport: &HttpTransport, report: &mut CycleReport) -> Result<(), SyncError> {
+    let top_up = desk.lease_top_up_due()?;
+    match lease_step(desk, transport, top_up, report) {
+        Ok(_) => Ok(()),
+        Err(SyncError::Desk(e)) => Err(SyncError::Desk(e)),
+        Err(e) => {
+            report.lease_error = Some(e.to_string());
+            Ok(())
+        }
+    }
+}
+
+/// What an explicit lease request did.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct LeaseReport {
+    /// Whether a request was sent (nothing to give back and no top-up asked: none).
+    pub sent: bool,
+    /// Numbers newly leased to this desk.
+    pub granted: u32,
+    /// Numbers given back.
+    pub returned: u32,
+    /// Pull pages applied after the answer.
+    pub pages: usize,
+    /// Changes pulled after the answer.
+    pub changes: usize,
+}
+
+/// Sends this desk's lease request now: the numbers it gave back ([`Desk::give_back`]) and,
+/// with `top_up`, a request to fill it up to its share in every session the policy leases;
+/// then pulls, so the leases are in the replica when this returns. The platform answers a
+/// repeated request the same way (idempotent).
+pub fn request_leases(desk: &mut Desk, top_up: bool) -> Result<LeaseReport, SyncError> {
+    let transport = transport_for(desk)?;
+    let mut report = CycleReport::default();
+    let sent = lease_step(desk, &transport, top_up, &mut report)?;
+    Ok(LeaseReport {
+        sent,
+        granted: report.leases_granted,
+        returned: report.leases_returned,
+        pages: report.pages,
+        changes: report.changes,
+    })
+}
+
+/// Runs one full cycle (push everything, pull until caught up, then the lease request that is
+/// due) without waiting: the first failure of push or pull ends it. Local work never waits on
+/// this.
 pub fn sync_once(desk: &mut Desk) -> Result<CycleReport, SyncError> {
     let transport = transport_for(desk)?;
     let mut machine = SyncMachine::new(Backoff::default());
@@ -283,6 +379,10 @@ pub fn sync_once(desk: &mut Desk) -> Result<CycleReport, SyncError> {
     for _ in 0..100_000 {
         match instruction {
             Instruction::Done => {
+                if let Err(e) = leases_after_sync(desk, &transport, &mut report) {
+                    desk.record_sync_attempt(Some(&e.to_string()))?;
+                    return Err(e);
+                }
                 desk.record_sync_attempt(None)?;
                 return Ok(report);
             }

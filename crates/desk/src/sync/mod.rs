@@ -14,6 +14,10 @@
 //! killed process loses nothing: the outbox and the cursor only move inside committed
 //! transactions. See docs/SYNC.md.
 //!
+//! After push and pull, a cycle sends the lease request that is due: numbers this desk gave
+//! back, and a top-up when a session it may still book is below the policy's low water
+//! (docs/SYNC.md, "Capacity leases"); then it pulls again.
+//!
 //! The decisions (what next, how long to back off) are in [`machine`], free of I/O; the
 //! network loop is [`client`]; what sync does to the replica is in [`replica`].
 
@@ -21,5 +25,8 @@ pub mod client;
 pub mod machine;
 pub mod replica;
 
-pub use client::{CycleReport, HttpTransport, SyncError, SyncSignal, enroll, sync_once, sync_watch, sync_watch_with};
+pub use client::{
+    CycleReport, HttpTransport, LeaseReport, SyncError, SyncSignal, enroll, request_leases, sync_once, sync_watch,
+    sync_watch_with,
+};
 pub use replica::{ConflictEntry, Credentials, PushSummary, Resolution, ResolutionOutcome, SyncStatus};

@@ -187,6 +187,8 @@ impl Desk {
              ON CONFLICT (id) DO UPDATE SET name = excluded.name, timezone = excluded.timezone",
             params![s.id.as_str(), s.name, s.timezone],
         )?;
+        // Leases are per device: the new identity's come with the snapshot.
+        crate::leases::forget_all(&tx)?;
         set_meta(&tx, "server_url", server_url.trim_end_matches('/'))?;
         set_meta(&tx, "device_token", &resp.token)?;
         set_meta(&tx, "device_id", resp.device_id.as_str())?;
@@ -282,11 +284,21 @@ impl Desk {
 
     /// Applies a pulled page atomically: the platform's rows, then the still-pending local ops
     /// on top (rebase), then the cursor.
+    ///
+    /// Leases: this desk's own leased numbers get their deadline counted from now — the
+    /// lease clock, the physical part of the desk's hybrid logical clock — by the time the
+    /// page's `server_now` says is left (`lease::desk_deadline_ms`), once, when first
+    /// received (again only when a number's expiry or desk changed). Without `server_now` a
+    /// lease is never usable.
     pub fn apply_pull(&mut self, page: &PullResponse) -> Result<usize, DeskError> {
         let now = self.clock().now();
+        let clock = self.clock().clone();
         let tx = self.conn_mut().transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let received_ms = crate::leases::advance_lease_clock(&tx, &*clock)?;
+        let ctx =
+            PullContext { now, received_ms, server_now: page.server_now, device: crate::leases::lease_device(&tx)? };
         for change in &page.changes {
-            apply_record(&tx, &change.record, now)?;
+            apply_record(&tx, &change.record, &ctx)?;
         }
         rebase_pending(&tx)?;
         renumber_collisions(&tx)?;
@@ -297,8 +309,11 @@ impl Desk {
 
     /// Notes how the last sync attempt went.
     pub fn record_sync_attempt(&mut self, error: Option<&str>) -> Result<(), DeskError> {
-        let now = self.clock().now().to_string();
+        let clock = self.clock().clone();
+        let now = clock.now().to_string();
         let tx = self.conn_mut().transaction()?;
+        // The lease clock keeps up with time even on a desk that makes no ops.
+        crate::leases::advance_lease_clock(&tx, &*clock)?;
         set_meta(&tx, "last_attempt", &now)?;
         match error {
             None => {
@@ -533,6 +548,11 @@ pub(crate) fn explain_reason(reason: &str, errors: &[FieldError], lang: Lang) ->
             lang.pick("平台上的资料在此期间被修改过。", "The record was changed on the platform in the meantime.")
         }
         "rejected" => lang.pick("平台认为数据无效：", "The platform found the data invalid: "),
+        "lease_lost" => lang.pick(
+            "本机用的保留号在平台上已不属于本机（本机离线期间保留已到期，或本机的旧备份已用过该号），且该号已被他人占用。",
+            "The reserved number this desk used was no longer reserved for it on the platform (the reservation ended \
+             while the desk was offline, or an old copy of this desk had used it) and someone else holds it now.",
+        ),
         _ => lang.pick("平台未能接受该操作。", "The platform could not accept this operation."),
     };
     let mut text = base.to_string();
@@ -583,19 +603,25 @@ fn apply_effects(
             tx.execute("UPDATE patients SET confirmed = 1 WHERE id = ?1", [canonical.as_str()])?;
         }
         Op::Book { booking_id, .. } => {
-            if let Some(n) = effects.queue_no {
-                // The platform's number wins; a confirmed row that still holds it locally is stale.
-                let session: Option<String> = tx
-                    .query_row("SELECT session_id FROM bookings WHERE id = ?1", [booking_id.as_str()], |r| r.get(0))
-                    .optional()?;
-                if let Some(session) = session {
+            let local: Option<(String, u32)> = tx
+                .query_row("SELECT session_id, queue_no FROM bookings WHERE id = ?1", [booking_id.as_str()], |r| {
+                    Ok((r.get(0)?, r.get(1)?))
+                })
+                .optional()?;
+            if let Some((session, local_no)) = local {
+                let n = effects.queue_no.unwrap_or(local_no);
+                if effects.queue_no.is_some() {
+                    // The platform's number wins; a confirmed row that still holds it locally is stale.
                     tx.execute(
                         "UPDATE bookings SET confirmed = 0 WHERE session_id = ?1 AND queue_no = ?2 AND confirmed = 1
                              AND status <> 'cancelled' AND id <> ?3",
                         params![session, n, booking_id.as_str()],
                     )?;
+                    tx.execute("UPDATE bookings SET queue_no = ?2 WHERE id = ?1", params![booking_id.as_str(), n])?;
                 }
-                tx.execute("UPDATE bookings SET queue_no = ?2 WHERE id = ?1", params![booking_id.as_str(), n])?;
+                // A booked number is nobody's lease on the platform (a spend ends its lease in
+                // the same transaction): a lease row for it here is gone there.
+                tx.execute("DELETE FROM leases WHERE session_id = ?1 AND queue_no = ?2", params![session, n])?;
             }
             tx.execute("UPDATE bookings SET confirmed = 1 WHERE id = ?1", [booking_id.as_str()])?;
         }
@@ -687,10 +713,23 @@ fn upsert_booking(tx: &Connection, b: &Booking, now: Timestamp) -> Result<(), De
             params![b.session_id.as_str(), b.queue_no, b.id.as_str()],
         )?;
     }
-    write_booking(tx, b, true, now)
+    write_booking(tx, b, true, false, now)
 }
 
-fn apply_record(tx: &Connection, record: &Record, now: Timestamp) -> Result<(), DeskError> {
+/// What applying one pulled page needs besides the records.
+struct PullContext {
+    /// The desk's clock.
+    now: Timestamp,
+    /// The lease clock when the page arrived (ms).
+    received_ms: i64,
+    /// The platform's clock when it answered.
+    server_now: Option<Timestamp>,
+    /// This desk, when enrolled (whose leases are its own).
+    device: Option<frontdesk_domain::schedule::DeviceId>,
+}
+
+fn apply_record(tx: &Connection, record: &Record, ctx: &PullContext) -> Result<(), DeskError> {
+    let now = ctx.now;
     match record {
         Record::Site(s) => {
             tx.execute(
@@ -725,6 +764,11 @@ fn apply_record(tx: &Connection, record: &Record, now: Timestamp) -> Result<(), 
             upsert_booking(tx, &b, now)?;
         }
         Record::PatientMerged { from, into } => merge_patient(tx, from, into)?,
+        Record::Lease(lease) => {
+            crate::leases::upsert_lease(tx, lease, ctx.device.as_ref(), ctx.received_ms, ctx.server_now)?;
+        }
+        Record::LeasePolicy { policy, .. } => crate::leases::store_policy(tx, policy.as_ref())?,
+        Record::Tombstone { entity, id } if entity == "lease" => crate::leases::delete_lease(tx, id)?,
         Record::Tombstone { entity, id } => {
             let sql: &[&str] = match entity.as_str() {
                 "booking" => &["DELETE FROM bookings WHERE id = ?1"],
@@ -732,8 +776,13 @@ fn apply_record(tx: &Connection, record: &Record, now: Timestamp) -> Result<(), 
                     "DELETE FROM patient_search WHERE rowid = (SELECT rowid FROM patients WHERE id = ?1)",
                     "DELETE FROM patients WHERE id = ?1 AND id NOT IN (SELECT patient_id FROM bookings)",
                 ],
-                "slot" => &["DELETE FROM bookings WHERE slot_id = ?1", "DELETE FROM slots WHERE id = ?1"],
+                "slot" => &[
+                    "DELETE FROM leases WHERE slot_id = ?1",
+                    "DELETE FROM bookings WHERE slot_id = ?1",
+                    "DELETE FROM slots WHERE id = ?1",
+                ],
                 "session" => &[
+                    "DELETE FROM leases WHERE session_id = ?1",
                     "DELETE FROM bookings WHERE session_id = ?1",
                     "DELETE FROM slots WHERE session_id = ?1",
                     "DELETE FROM sessions WHERE id = ?1",
@@ -792,14 +841,22 @@ fn rebase_pending(tx: &Connection) -> Result<(), DeskError> {
     Ok(())
 }
 
-/// A pulled booking may have taken the provisional number of a booking still pending here:
-/// give the pending one the lowest free number of its pool (the platform decides in the end).
+/// A pulled booking may have taken the provisional number of a booking still pending here,
+/// or the platform may have leased it to a desk (the platform never gives a leased number to a
+/// booking outside the lease): give the pending one the lowest free number of its pool,
+/// neither booked nor leased (the platform decides in the end). A pending booking that spent
+/// this desk's lease keeps its number: the platform grants exactly it, or answers `lease_lost`.
 fn renumber_collisions(tx: &Connection) -> Result<(), DeskError> {
     let clashes: Vec<(String, String, u32)> = tx
         .prepare_cached(
             "SELECT u.id, u.slot_id, u.queue_no FROM bookings u JOIN bookings c
                  ON c.session_id = u.session_id AND c.queue_no = u.queue_no AND c.id <> u.id
-             WHERE u.confirmed = 0 AND u.status <> 'cancelled' AND c.confirmed = 1 AND c.status <> 'cancelled'",
+             WHERE u.confirmed = 0 AND u.leased = 0 AND u.status <> 'cancelled' AND c.confirmed = 1
+                 AND c.status <> 'cancelled'
+             UNION
+             SELECT u.id, u.slot_id, u.queue_no FROM bookings u JOIN leases l
+                 ON l.slot_id = u.slot_id AND l.session_id = u.session_id AND l.queue_no = u.queue_no
+             WHERE u.confirmed = 0 AND u.leased = 0 AND u.status <> 'cancelled'",
         )?
         .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?
         .collect::<Result<_, _>>()?;

@@ -14,7 +14,7 @@ use frontdesk_domain::Lang;
 use frontdesk_domain::clock::{Clock, NOW_ENV, clock_from_env};
 use frontdesk_domain::document::DocumentKind;
 use frontdesk_domain::patient::{FieldError, PatientInput};
-use frontdesk_domain::schedule::{BookingId, PatientId, ProviderId, SlotId};
+use frontdesk_domain::schedule::{BookingId, PatientId, ProviderId, SessionId, SlotId};
 use jiff::civil::Date;
 
 use crate::output::Out;
@@ -150,6 +150,27 @@ enum Command {
     Conflicts(ConflictsCommand),
     /// Show the desk's state.
     Status,
+    /// This desk's capacity leases (reserved numbers: bookings from them are guaranteed
+    /// offline); without a subcommand, list them.
+    Leases {
+        #[command(subcommand)]
+        action: Option<LeasesCommand>,
+    },
+}
+
+#[derive(Subcommand)]
+enum LeasesCommand {
+    /// Ask the platform for more reserved numbers now (up to this desk's share).
+    TopUp,
+    /// Give reserved numbers of a session back early (all unspent ones without --number).
+    Return {
+        /// The session's id (see `frontdesk leases`).
+        #[arg(long)]
+        session: String,
+        /// Only these numbers.
+        #[arg(long = "number", value_name = "N", num_args = 1..)]
+        numbers: Vec<u32>,
+    },
 }
 
 #[derive(Subcommand)]
@@ -559,6 +580,23 @@ fn run(cli: &Cli, out: &Out) -> Result<(), DeskError> {
         }
         Command::Conflicts(ConflictsCommand::Notice { id, printer }) => {
             out.printed(&desk.print_notice(*id, printer.as_deref(), lang)?);
+        }
+        Command::Leases { action: None } => {
+            out.leases(&desk.lease_status()?, &desk.leases()?, desk.site().ok().as_ref());
+        }
+        Command::Leases { action: Some(LeasesCommand::TopUp) } => {
+            let report = sync::request_leases(&mut desk, true).map_err(|e| sync_failure(e, lang))?;
+            out.leases_requested(&report, &desk.lease_status()?, &desk.leases()?, desk.site().ok().as_ref());
+        }
+        Command::Leases { action: Some(LeasesCommand::Return { session, numbers }) } => {
+            let given = desk.give_back(&SessionId(session.trim().to_string()), numbers, lang)?;
+            // Sent now when the platform is reachable; otherwise with the next sync.
+            let sent = match sync::request_leases(&mut desk, false) {
+                Ok(report) => Ok(report),
+                Err(e) if e.retryable() => Err(e.message(lang)),
+                Err(e) => return Err(sync_failure(e, lang)),
+            };
+            out.leases_returned(&given, &sent, &desk.lease_status()?, &desk.leases()?, desk.site().ok().as_ref());
         }
     }
     Ok(())

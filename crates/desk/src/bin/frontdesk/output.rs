@@ -3,14 +3,19 @@
 
 use std::cell::RefCell;
 
-use frontdesk_desk::sync::{ConflictEntry, CycleReport, ResolutionOutcome, SyncError, SyncStatus};
-use frontdesk_desk::{Board, BookingView, DemoSeeded, DeskError, DeskStatus, DeviceInfo, OutboxEntry, ScanOutcome};
+use frontdesk_desk::sync::{ConflictEntry, CycleReport, LeaseReport, ResolutionOutcome, SyncError, SyncStatus};
+use frontdesk_desk::{
+    Board, BookingView, DemoSeeded, DeskError, DeskStatus, DeviceInfo, LeaseEntry, LeaseState, LeaseStatus,
+    OutboxEntry, ScanOutcome,
+};
 use frontdesk_domain::Lang;
 use frontdesk_domain::booking::Suggestion;
 use frontdesk_domain::names::mask_name;
 use frontdesk_domain::patient::Patient;
 use frontdesk_domain::schedule::{Provider, SessionStatus, Site};
+use jiff::Timestamp;
 use jiff::civil::DateTime;
+use jiff::tz::TimeZone;
 use serde::Serialize;
 
 /// `println!` that ends the program quietly when stdout is gone (e.g. piped into `head`).
@@ -32,6 +37,12 @@ pub struct Out {
 
 fn hm(t: jiff::civil::Time) -> String {
     t.strftime("%H:%M").to_string()
+}
+
+/// An instant as the site's wall clock shows it (the system's zone without a site).
+fn at(t: Timestamp, site: Option<&Site>) -> String {
+    let tz = site.and_then(|s| TimeZone::get(&s.timezone).ok()).unwrap_or_else(TimeZone::system);
+    t.to_zoned(tz).strftime("%Y-%m-%d %H:%M").to_string()
 }
 
 impl Out {
@@ -164,8 +175,13 @@ impl Out {
                         ),
                         SessionStatus::Cancelled => format!("  {}", self.t("【已取消】", "[CANCELLED]")),
                     };
+                    let guaranteed = if s.guaranteed > 0 {
+                        format!("  {} {}", self.t("本机保留", "reserved here"), s.guaranteed)
+                    } else {
+                        String::new()
+                    };
                     outln!(
-                        "  {} {}  {}  {} {}  {} {}  {} {}{}",
+                        "  {} {}  {}  {} {}  {} {}  {} {}{}{}",
                         p.provider.name,
                         p.provider.title,
                         s.session.period.label(self.lang),
@@ -175,6 +191,7 @@ impl Out {
                         s.remaining_online,
                         self.t("已挂", "booked"),
                         s.booked,
+                        guaranteed,
                         state
                     );
                     for slot in &s.slots {
@@ -182,8 +199,19 @@ impl Out {
                             continue;
                         }
                         let past = if slot.ended { self.t(" 已结束", " ended") } else { "" };
+                        let mut leases = String::new();
+                        if slot.guaranteed > 0 {
+                            leases.push_str(&format!("  {} {}", self.t("本机保留", "reserved here"), slot.guaranteed));
+                        }
+                        if slot.leased_elsewhere > 0 {
+                            leases.push_str(&format!(
+                                "  {} {}",
+                                self.t("他机保留", "reserved elsewhere"),
+                                slot.leased_elsewhere
+                            ));
+                        }
                         outln!(
-                            "      {}–{}  {} {}/{}  {} {}/{}  {}{}",
+                            "      {}–{}  {} {}/{}  {} {}/{}{}  {}{}",
                             hm(slot.slot.start),
                             hm(slot.slot.end),
                             self.t("窗口", "desk"),
@@ -192,6 +220,7 @@ impl Out {
                             self.t("线上", "online"),
                             slot.remaining_online,
                             slot.slot.online_capacity,
+                            leases,
                             slot.slot.id,
                             past
                         );
@@ -257,8 +286,13 @@ impl Out {
             hm(v.end)
         );
         outln!("  {}: {}", self.t("状态", "Status"), v.booking.status.label(self.lang));
-        if !v.confirmed {
+        if !v.guaranteed {
             outln!("  {}", self.t("（待平台确认）", "(not yet confirmed by the platform)"));
+        } else if !v.confirmed {
+            outln!(
+                "  {}",
+                self.t("（本机保留号，已保证；平台确认待同步）", "(guaranteed: from this desk's reserved numbers)")
+            );
         }
     }
 
@@ -379,6 +413,166 @@ impl Out {
             outln!("{}: {} s", self.t("最早待上传已等待", "Oldest waiting op age"), age);
         }
         outln!("{}: {}", self.t("待处理冲突", "Open conflicts"), sync.open_conflicts);
+        self.lease_summary(&s.leases, s.site.as_ref());
+    }
+
+    /// The lease lines of `status` and `leases`: totals, then one line per session.
+    fn lease_summary(&self, l: &LeaseStatus, site: Option<&Site>) {
+        let label = self.t("保留号", "Reserved numbers");
+        if l.policy.is_none() {
+            outln!("{label}: {}", self.t("本院区未启用", "not used at this site"));
+            return;
+        }
+        let next = l.next_deadline.map(|t| match self.lang {
+            Lang::Zh => format!("；最近期限 {}", at(t, site)),
+            Lang::En => format!("; next deadline {}", at(t, site)),
+        });
+        outln!(
+            "{label}: {}{}",
+            match self.lang {
+                Lang::Zh =>
+                    format!("可用 {}（1 小时内到期 {}），已用 {}，不可用 {}", l.held, l.expiring, l.spent, l.unusable),
+                Lang::En => format!(
+                    "{} held ({} expiring within 1 h), {} spent, {} unusable",
+                    l.held, l.expiring, l.spent, l.unusable
+                ),
+            },
+            next.unwrap_or_default()
+        );
+        // Sessions where this desk holds or spent numbers; the others only as a count.
+        for s in l.sessions.iter().filter(|s| s.held + s.spent + s.unusable > 0) {
+            let top_up = if s.wants_top_up { self.t("  【待补充】", "  [top-up due]") } else { "" };
+            outln!(
+                "  {} {} {}  {}{}  ({})",
+                s.date,
+                s.period.label(self.lang),
+                s.provider_name,
+                match self.lang {
+                    Lang::Zh => format!(
+                        "可用 {}（1 小时内到期 {}），已用 {}，不可用 {}",
+                        s.held, s.expiring, s.spent, s.unusable
+                    ),
+                    Lang::En =>
+                        format!("{} held ({} expiring), {} spent, {} unusable", s.held, s.expiring, s.spent, s.unusable),
+                },
+                top_up,
+                s.session_id
+            );
+        }
+        let wanting = l.sessions.iter().filter(|s| s.wants_top_up).count();
+        if wanting > 0 {
+            outln!(
+                "  {}",
+                match self.lang {
+                    Lang::Zh => format!("{wanting} 个出诊时段低于补充线，联网时自动向平台申请"),
+                    Lang::En => format!("{wanting} sessions below low water: more are asked for when online"),
+                }
+            );
+        }
+    }
+
+    /// `frontdesk leases`: the totals and every number leased to this desk.
+    pub fn leases(&self, status: &LeaseStatus, entries: &[LeaseEntry], site: Option<&Site>) {
+        if self.json {
+            self.json(&serde_json::json!({ "status": status, "leases": entries }));
+            return;
+        }
+        self.lease_summary(status, site);
+        if status.policy.is_some() && entries.is_empty() {
+            outln!("{}", self.t("本机目前没有保留号", "This desk holds no reserved numbers now"));
+        }
+        for e in entries {
+            // The deadline matters only while the number could still be spent.
+            let until = match (e.state, e.usable_until) {
+                (LeaseState::Usable | LeaseState::Closed, Some(t)) => {
+                    format!("  {} {}", self.t("可用至", "usable until"), at(t, site))
+                }
+                _ => String::new(),
+            };
+            let expiring = if e.expiring { self.t("  【即将到期】", "  [expiring]") } else { "" };
+            outln!(
+                "  {} {}–{}  {} {}  {} {:>3}  {}{}{}",
+                e.date,
+                hm(e.start),
+                hm(e.end),
+                e.department_code,
+                e.provider_name,
+                self.t("号", "no."),
+                e.queue_no,
+                e.state.label(self.lang),
+                until,
+                expiring
+            );
+        }
+    }
+
+    /// `frontdesk leases top-up`.
+    pub fn leases_requested(&self, r: &LeaseReport, status: &LeaseStatus, entries: &[LeaseEntry], site: Option<&Site>) {
+        if self.json {
+            self.json(&serde_json::json!({ "request": r, "status": status, "leases": entries }));
+            return;
+        }
+        outln!(
+            "{}",
+            match self.lang {
+                Lang::Zh => format!("平台新分配保留号 {} 个，收回 {} 个", r.granted, r.returned),
+                Lang::En => format!("The platform leased {} more numbers and took {} back", r.granted, r.returned),
+            }
+        );
+        self.leases(status, entries, site);
+    }
+
+    /// `frontdesk leases return`: what was given back, and whether the platform has heard.
+    pub fn leases_returned(
+        &self,
+        given: &[u32],
+        sent: &Result<LeaseReport, String>,
+        status: &LeaseStatus,
+        entries: &[LeaseEntry],
+        site: Option<&Site>,
+    ) {
+        if self.json {
+            let (report, error) = match sent {
+                Ok(r) => (Some(r), None),
+                Err(e) => (None, Some(e)),
+            };
+            self.json(&serde_json::json!({
+                "given_back": given,
+                "sent": report.is_some_and(|r| r.sent),
+                "report": report,
+                "error": error,
+                "status": status,
+                "leases": entries,
+            }));
+            return;
+        }
+        if given.is_empty() {
+            outln!(
+                "{}",
+                self.t("该出诊时段没有可归还的保留号", "No unspent reserved numbers to give back in that session")
+            );
+        } else {
+            let list: Vec<String> = given.iter().map(u32::to_string).collect();
+            outln!("{}: {}", self.t("已归还保留号", "Reserved numbers given back"), list.join(", "));
+            match sent {
+                Ok(r) if r.sent => outln!(
+                    "{}",
+                    match self.lang {
+                        Lang::Zh => format!("平台已收回 {} 个", r.returned),
+                        Lang::En => format!("The platform took {} back", r.returned),
+                    }
+                ),
+                Ok(_) => {}
+                Err(e) => outln!(
+                    "{}",
+                    match self.lang {
+                        Lang::Zh => format!("暂未通知平台，下次同步时发送（{e}）"),
+                        Lang::En => format!("Not sent yet: it goes with the next sync ({e})"),
+                    }
+                ),
+            }
+        }
+        self.leases(status, entries, site);
     }
 
     pub fn saved(&self, file: &std::path::Path, bytes: usize) {
@@ -431,19 +625,43 @@ impl Out {
     pub fn cycle(&self, r: &Result<CycleReport, SyncError>) {
         match r {
             Ok(r) if self.json => self.json(r),
-            Ok(r) => outln!(
-                "{}",
-                match self.lang {
-                    Lang::Zh => format!(
-                        "同步完成：上传 {} 次，平台接受 {} 个操作，冲突 {} 个；拉取 {} 页共 {} 条变更",
-                        r.pushes, r.applied, r.conflicts, r.pages, r.changes
-                    ),
-                    Lang::En => format!(
-                        "Synced: {} pushes, {} ops applied, {} conflicts; {} pages with {} changes pulled",
-                        r.pushes, r.applied, r.conflicts, r.pages, r.changes
-                    ),
+            Ok(r) => {
+                outln!(
+                    "{}",
+                    match self.lang {
+                        Lang::Zh => format!(
+                            "同步完成：上传 {} 次，平台接受 {} 个操作，冲突 {} 个；拉取 {} 页共 {} 条变更",
+                            r.pushes, r.applied, r.conflicts, r.pages, r.changes
+                        ),
+                        Lang::En => format!(
+                            "Synced: {} pushes, {} ops applied, {} conflicts; {} pages with {} changes pulled",
+                            r.pushes, r.applied, r.conflicts, r.pages, r.changes
+                        ),
+                    }
+                );
+                if r.leases_granted + r.leases_returned > 0 {
+                    outln!(
+                        "{}",
+                        match self.lang {
+                            Lang::Zh =>
+                                format!("保留号：新分配 {} 个，收回 {} 个", r.leases_granted, r.leases_returned),
+                            Lang::En => format!(
+                                "Reserved numbers: {} leased, {} taken back",
+                                r.leases_granted, r.leases_returned
+                            ),
+                        }
+                    );
                 }
-            ),
+                if let Some(e) = &r.lease_error {
+                    eprintln!(
+                        "{}",
+                        match self.lang {
+                            Lang::Zh => format!("保留号请求未成功，下次同步再试：{e}"),
+                            Lang::En => format!("The reserved-number request failed; retried next sync: {e}"),
+                        }
+                    );
+                }
+            }
             Err(e) => eprintln!("{}", e.message(self.lang)),
         }
     }
