@@ -118,6 +118,7 @@ pub struct Central {
     port: u16,
     extra: Vec<String>,
     db: String,
+    now: String,
 }
 
 impl Central {
@@ -140,6 +141,7 @@ impl Central {
             code: String::new(),
             port: 0,
             extra: extra.iter().map(|s| s.to_string()).collect(),
+            now: NOW.to_string(),
         };
         c.launch();
         c
@@ -154,7 +156,7 @@ impl Central {
             .arg("--admin-token-file")
             .arg(self.dir.join("admin-token"))
             .args(&self.extra)
-            .env("FRONTDESK_NOW", NOW)
+            .env("FRONTDESK_NOW", &self.now)
             .env("RUST_LOG", "warn")
             .stdout(Stdio::piped())
             .stderr(Stdio::null());
@@ -206,6 +208,13 @@ impl Central {
             std::thread::sleep(Duration::from_millis(50));
         }
         self.launch();
+    }
+
+    /// Starts it again on the same port and database with its clock pinned at `now` (RFC 3339):
+    /// the platform's time moves on.
+    pub fn restart_at(&mut self, now: &str) {
+        self.now = now.to_string();
+        self.restart();
     }
 
     /// The admin token.
@@ -268,20 +277,27 @@ pub fn http() -> reqwest::blocking::Client {
 pub struct DeskCli {
     /// The data directory.
     pub dir: PathBuf,
+    /// The desk's clock (`FRONTDESK_NOW`) for its commands.
+    pub now: String,
 }
 
 impl DeskCli {
     /// A new, empty desk in `dir`.
     pub fn new(dir: &Path) -> DeskCli {
-        let d = DeskCli { dir: dir.to_path_buf() };
+        let d = DeskCli { dir: dir.to_path_buf(), now: NOW.to_string() };
         d.ok(&["init"]);
         d
+    }
+
+    /// The same desk, its commands run with the desk's clock at `now` (RFC 3339).
+    pub fn at(&self, now: &str) -> DeskCli {
+        DeskCli { dir: self.dir.clone(), now: now.to_string() }
     }
 
     /// The command, ready to spawn.
     pub fn command(&self, args: &[&str]) -> Command {
         let mut cmd = Command::new(bin("frontdesk"));
-        cmd.arg("--data-dir").arg(&self.dir).args(args).args(["--lang", "en"]).env("FRONTDESK_NOW", NOW);
+        cmd.arg("--data-dir").arg(&self.dir).args(args).args(["--lang", "en"]).env("FRONTDESK_NOW", &self.now);
         cmd
     }
 
