@@ -10,9 +10,9 @@ use tauri::{AppHandle, Manager, State};
 use tauri_specta::Event;
 
 use crate::dto::{
-    AppInfo, BoardView, Booked, BookingInfo, ConflictAction, ConflictResolved, ConflictView, PatientForm, PatientView,
-    PrintOutcome, PrinterSetting, ScanResult, Settings, SlotOption, StaffRole, StaffView, SuggestedSlot, SyncStatus,
-    TicketWidth, UiLang, hm,
+    AppInfo, BoardView, Booked, BookingInfo, ConflictAction, ConflictResolved, ConflictView, LeaseNumberView,
+    LeaseTopUp, PatientForm, PatientView, PrintOutcome, PrinterSetting, ScanResult, Settings, SlotOption, StaffRole,
+    StaffView, SuggestedSlot, SyncStatus, TicketWidth, UiLang, hm,
 };
 use crate::error::ApiError;
 use crate::state::AppState;
@@ -30,9 +30,11 @@ fn parse_date(s: Option<String>, desk: &Desk, lang: Lang) -> Res<Date> {
     }
 }
 
-/// The desk's sync state, as the UI shows it.
+/// The desk's sync state, as the UI shows it (department names only label the lease summary:
+/// without them it still answers).
 pub fn sync_state(desk: &Desk) -> Result<SyncStatus, DeskError> {
-    Ok(SyncStatus::new(&desk.status()?, &desk.sync_status()?, &desk.outbox()?))
+    let departments = desk.departments().unwrap_or_default();
+    Ok(SyncStatus::new(&desk.status()?, &desk.sync_status()?, &desk.outbox()?, &departments))
 }
 
 /// Pushes the desk's sync state to the UI (the `sync-status` event). Best effort: the UI
@@ -124,12 +126,7 @@ pub async fn enroll(
     name: Option<String>,
 ) -> Res<AppInfo> {
     let lang = state.lang();
-    let sync_err = move |e: frontdesk_desk::sync::SyncError| ApiError {
-        code: e.code().to_string(),
-        message: e.message(lang),
-        fields: vec![],
-        suggestion: None,
-    };
+    let sync_err = move |e: frontdesk_desk::sync::SyncError| ApiError::sync(&e, lang);
     // Moving a desk that already has staff to a platform is an admin's decision.
     if state.desk().staff().is_ok_and(|s| !s.is_empty()) {
         state.require_admin()?;
@@ -245,6 +242,7 @@ pub async fn slot_options(state: State<'_, AppState>, department: String) -> Res
             start: hm(o.state.slot.start),
             end: hm(o.state.slot.end),
             remaining: o.remaining,
+            guaranteed: o.guaranteed,
             fee_fen: i32::try_from(o.provider.fee_fen).unwrap_or(i32::MAX),
         })
         .collect();
@@ -315,12 +313,13 @@ fn refusal_option(desk: &Desk, refusal: &Refusal) -> Option<SlotOption> {
     let provider = desk.provider(&s.provider_id).ok()?;
     let department = desk.departments().ok()?.into_iter().find(|d| d.id == provider.department_id)?;
     let board = desk.board(s.date).ok()?;
-    let period = board
+    let session = board
         .departments
         .iter()
         .flat_map(|d| d.providers.iter().flat_map(|p| p.sessions.iter()))
-        .find(|x| x.session.id == s.session_id)
-        .map(|x| x.session.period)?;
+        .find(|x| x.session.id == s.session_id)?;
+    let period = session.session.period;
+    let guaranteed = session.slots.iter().find(|x| x.slot.id == s.slot_id).map_or(0, |x| x.guaranteed);
     Some(SlotOption {
         slot_id: s.slot_id.to_string(),
         session_id: s.session_id.to_string(),
@@ -335,6 +334,7 @@ fn refusal_option(desk: &Desk, refusal: &Refusal) -> Option<SlotOption> {
         start: hm(s.start),
         end: hm(s.end),
         remaining: s.remaining,
+        guaranteed,
         fee_fen: i32::try_from(provider.fee_fen).unwrap_or(i32::MAX),
     })
 }
@@ -497,13 +497,73 @@ pub async fn sync_now(app: AppHandle, state: State<'_, AppState>) -> Res<SyncSta
         push_status(&app, &desk);
         match result {
             Ok(_) => sync_state(&desk).map_err(err(lang)),
-            Err(e) => {
-                Err(ApiError { code: e.code().to_string(), message: e.message(lang), fields: vec![], suggestion: None })
-            }
+            Err(e) => Err(ApiError::sync(&e, lang)),
         }
     })
     .await
     .map_err(|e| ApiError::app("internal", lang, "内部错误", &e.to_string()))?
+}
+
+/// Every number the platform leased to this desk (reserved numbers), by date, slot and number,
+/// with where each stands. The totals and the per-session view come with the sync state.
+#[tauri::command]
+#[specta::specta]
+pub async fn leases(state: State<'_, AppState>) -> Res<Vec<LeaseNumberView>> {
+    state.require_staff()?;
+    let lang = state.lang();
+    let desk = state.desk();
+    let entries = desk.leases().map_err(err(lang))?;
+    let tz = crate::dto::site_zone(desk.site().ok().as_ref());
+    Ok(entries.iter().map(|e| LeaseNumberView::new(e, &tz)).collect())
+}
+
+/// Asks the platform now to top this desk's reserved numbers up to its share (numbers given
+/// back go with the request), then pulls them. Any member of staff: it never takes more than
+/// the site's policy gives this desk, and asking again changes nothing. A failure (`offline`,
+/// `platform_busy`, the platform's refusal) is an error; the background sync asks on its own
+/// when a session runs low.
+#[tauri::command]
+#[specta::specta]
+pub async fn top_up_leases(app: AppHandle, state: State<'_, AppState>) -> Res<LeaseTopUp> {
+    state.require_staff()?;
+    let lang = state.lang();
+    // The engine's HTTP client blocks: run it off the async runtime.
+    tauri::async_runtime::spawn_blocking(move || {
+        let state = app.state::<AppState>();
+        let mut desk = state.desk();
+        let result = frontdesk_desk::sync::request_leases(&mut desk, true);
+        push_status(&app, &desk);
+        let report = result.map_err(|e| ApiError::sync(&e, lang))?;
+        Ok(LeaseTopUp {
+            granted: report.granted,
+            returned: report.returned,
+            status: sync_state(&desk).map_err(err(lang))?,
+        })
+    })
+    .await
+    .map_err(|e| ApiError::app("internal", lang, "内部错误", &e.to_string()))?
+}
+
+/// Gives reserved numbers of a session back to the platform early (`numbers`, or every unspent
+/// one when empty), e.g. when the desk closes before the session: this desk never spends them
+/// again, and the platform can hand them to other desks and the online channel. Works offline
+/// (they go with the next sync, which this wakes). Any member of staff: a nurse closing the
+/// desk is the one who knows; bookings are never touched. Answers the numbers given back.
+#[tauri::command]
+#[specta::specta]
+pub async fn give_back_leases(
+    app: AppHandle,
+    state: State<'_, AppState>,
+    session_id: String,
+    numbers: Vec<u32>,
+) -> Res<Vec<u32>> {
+    state.require_staff()?;
+    let lang = state.lang();
+    let mut desk = state.desk();
+    let given = desk.give_back(&SessionId(session_id), &numbers, lang).map_err(err(lang))?;
+    push_status(&app, &desk);
+    state.notify_sync();
+    Ok(given)
 }
 
 /// The conflict inbox: what the platform could not accept, with explanations and suggestions.

@@ -4,12 +4,14 @@
 
 use frontdesk_desk::staff::{Role, Staff};
 use frontdesk_desk::sync::SyncStatus as EngineSyncStatus;
-use frontdesk_desk::{Board, BookingView, DeskStatus, OutboxEntry};
+use frontdesk_desk::{Board, BookingView, DeskStatus, LeaseEntry, LeaseState, LeaseStatus, OutboxEntry};
 use frontdesk_domain::Lang;
 use frontdesk_domain::names::mask_name;
 use frontdesk_domain::patient::{Patient, PatientInput};
-use frontdesk_domain::schedule::{Period, SessionStatus};
+use frontdesk_domain::schedule::{Department, Period, SessionStatus};
+use jiff::Timestamp;
 use jiff::civil::Time;
+use jiff::tz::TimeZone;
 use serde::{Deserialize, Serialize};
 use specta::Type;
 
@@ -166,6 +168,17 @@ pub fn hm(t: Time) -> String {
     t.strftime("%H:%M").to_string()
 }
 
+/// An instant as RFC 3339 with the site's offset (`2026-11-23T08:08:00+08:00`): the UI reads
+/// the site's wall-clock time off it whatever zone the computer is set to.
+pub fn site_time(t: Timestamp, tz: &TimeZone) -> String {
+    t.to_zoned(tz.clone()).strftime("%Y-%m-%dT%H:%M:%S%:z").to_string()
+}
+
+/// The site's time zone (UTC when the desk has no site yet or the zone is unknown).
+pub fn site_zone(site: Option<&frontdesk_domain::schedule::Site>) -> TimeZone {
+    site.and_then(|s| TimeZone::get(&s.timezone).ok()).unwrap_or(TimeZone::UTC)
+}
+
 /// A day's board.
 #[derive(Debug, Clone, Serialize, Type)]
 #[serde(rename_all = "camelCase")]
@@ -222,7 +235,7 @@ pub struct SessionView {
     pub status: SessionStatusView,
     /// Why it is suspended.
     pub status_reason: Option<String>,
-    /// Free desk numbers in slots not yet over.
+    /// Free desk numbers in slots not yet over (numbers leased to any desk are not free).
     pub remaining_desk: u32,
     /// Free online numbers in slots not yet started.
     pub remaining_online: u32,
@@ -230,6 +243,9 @@ pub struct SessionView {
     pub booked: u32,
     /// All numbers of the session.
     pub capacity: u32,
+    /// Numbers of this desk's own lease it may spend now, over the session's slots: bookings
+    /// from them are guaranteed, even offline.
+    pub guaranteed: u32,
     /// First slot start, `HH:MM`.
     pub start: String,
     /// Last slot end, `HH:MM`.
@@ -248,7 +264,7 @@ pub struct SlotView {
     pub start: String,
     /// `HH:MM`.
     pub end: String,
-    /// Free desk numbers.
+    /// Free desk numbers (numbers leased to any desk are not free).
     pub remaining_desk: u32,
     /// Free online numbers.
     pub remaining_online: u32,
@@ -258,6 +274,11 @@ pub struct SlotView {
     pub capacity: u32,
     /// The slot is over.
     pub ended: bool,
+    /// Numbers of this desk's own lease it may spend now in this slot (guaranteed bookings).
+    /// This desk can book the slot when `remaining_desk + guaranteed > 0`.
+    pub guaranteed: u32,
+    /// Desk numbers leased to other desks.
+    pub leased_elsewhere: u32,
 }
 
 impl From<&Board> for BoardView {
@@ -293,6 +314,7 @@ impl From<&Board> for BoardView {
                                     remaining_online: s.remaining_online,
                                     booked: s.booked,
                                     capacity: s.slots.iter().map(|x| x.slot.capacity()).sum(),
+                                    guaranteed: s.guaranteed,
                                     start: s.slots.first().map(|x| hm(x.slot.start)).unwrap_or_default(),
                                     end: s.slots.last().map(|x| hm(x.slot.end)).unwrap_or_default(),
                                     slots: s
@@ -307,6 +329,8 @@ impl From<&Board> for BoardView {
                                             booked: x.booked,
                                             capacity: x.slot.capacity(),
                                             ended: x.ended,
+                                            guaranteed: x.guaranteed,
+                                            leased_elsewhere: x.leased_elsewhere,
                                         })
                                         .collect(),
                                 })
@@ -347,8 +371,11 @@ pub struct SlotOption {
     pub start: String,
     /// `HH:MM`.
     pub end: String,
-    /// Free desk numbers left in the slot.
+    /// Free desk numbers left in the slot (numbers leased to any desk are not free).
     pub remaining: u32,
+    /// Numbers of this desk's own lease it may spend now in the slot: a booking here is
+    /// guaranteed, even offline.
+    pub guaranteed: u32,
     /// Registration fee in fen.
     pub fee_fen: i32,
 }
@@ -486,6 +513,11 @@ pub struct BookingInfo {
     pub overbook_reason: Option<String>,
     /// Confirmed by the platform; until then the desk's prediction.
     pub confirmed: bool,
+    /// Spent a number of this desk's own capacity lease.
+    pub leased: bool,
+    /// Confirmed, or spent this desk's own lease: shown and printed without the "not yet
+    /// confirmed" mark. The UI decides the mark on this, never on `confirmed` alone.
+    pub guaranteed: bool,
 }
 
 impl From<&BookingView> for BookingInfo {
@@ -512,6 +544,8 @@ impl From<&BookingView> for BookingInfo {
             ticket_code: b.ticket_code.as_str().into(),
             overbook_reason: b.overbook_reason.clone(),
             confirmed: v.confirmed,
+            leased: v.leased,
+            guaranteed: v.guaranteed,
         }
     }
 }
@@ -593,6 +627,8 @@ pub struct SyncStatus {
     pub open_conflicts: u32,
     /// Ops not yet sent, newest last (at most 50).
     pub outbox: Vec<OutboxItem>,
+    /// This desk's capacity leases (reserved numbers).
+    pub leases: LeaseSummary,
 }
 
 /// An op waiting in the outbox.
@@ -614,8 +650,14 @@ fn clamp(n: u64) -> u32 {
 }
 
 impl SyncStatus {
-    /// From the engine's status, sync state and outbox.
-    pub fn new(s: &DeskStatus, sync: &EngineSyncStatus, outbox: &[OutboxEntry]) -> SyncStatus {
+    /// From the engine's status, sync state and outbox; `departments` names the sessions of
+    /// the lease summary.
+    pub fn new(
+        s: &DeskStatus,
+        sync: &EngineSyncStatus,
+        outbox: &[OutboxEntry],
+        departments: &[Department],
+    ) -> SyncStatus {
         let skip = outbox.len().saturating_sub(50);
         SyncStatus {
             device_id: s.device.device_id.to_string(),
@@ -642,8 +684,200 @@ impl SyncStatus {
                     created_at: o.created_at.to_string(),
                 })
                 .collect(),
+            leases: LeaseSummary::new(&s.leases, departments, &site_zone(s.site.as_ref())),
         }
     }
+}
+
+/// This desk's capacity leases at a glance: numbers the platform reserved for this desk, from
+/// which bookings are guaranteed even offline.
+#[derive(Debug, Clone, PartialEq, Serialize, Type)]
+#[serde(rename_all = "camelCase")]
+pub struct LeaseSummary {
+    /// The site has a lease policy (otherwise nothing is ever reserved for a desk).
+    pub enabled: bool,
+    /// Numbers this desk may spend now (guaranteed bookings left), today and later.
+    pub held: u32,
+    /// Live bookings made from this desk's leases, today and later.
+    pub spent: u32,
+    /// Of `held`, those whose deadline is less than an hour away.
+    pub expiring: u32,
+    /// Numbers leased to this desk it cannot spend now (past its deadline, given back, or
+    /// the slot is closed).
+    pub unusable: u32,
+    /// The nearest deadline of a held number, on this desk's clock (RFC 3339 with the site's
+    /// offset).
+    pub next_deadline: Option<String>,
+    /// Some session is below the policy's low-water mark: the desk asks for more when online.
+    pub wants_top_up: bool,
+    /// Per session, those with something to say, by date and half-day.
+    pub sessions: Vec<SessionLeaseView>,
+}
+
+/// This desk's leases in one session.
+#[derive(Debug, Clone, PartialEq, Serialize, Type)]
+#[serde(rename_all = "camelCase")]
+pub struct SessionLeaseView {
+    /// Session id.
+    pub session_id: String,
+    /// `YYYY-MM-DD`.
+    pub date: String,
+    /// Half-day.
+    pub period: PeriodView,
+    /// Department code (empty when unknown here).
+    pub department_code: String,
+    /// Department name (zh).
+    pub department_name: String,
+    /// Department name (en).
+    pub department_name_en: String,
+    /// Provider's name.
+    pub provider_name: String,
+    /// Numbers this desk may spend now.
+    pub held: u32,
+    /// Live bookings made from its lease.
+    pub spent: u32,
+    /// Of `held`, those whose deadline is less than an hour away.
+    pub expiring: u32,
+    /// Numbers leased to this desk it cannot spend now.
+    pub unusable: u32,
+    /// The nearest deadline of a held number, on this desk's clock (RFC 3339 with the site's
+    /// offset).
+    pub next_deadline: Option<String>,
+    /// Below the low-water mark: more are asked for when online.
+    pub wants_top_up: bool,
+}
+
+impl LeaseSummary {
+    /// From the engine's lease status; times in the site's zone `tz`.
+    pub fn new(l: &LeaseStatus, departments: &[Department], tz: &TimeZone) -> LeaseSummary {
+        LeaseSummary {
+            enabled: l.policy.is_some(),
+            held: l.held,
+            spent: l.spent,
+            expiring: l.expiring,
+            unusable: l.unusable,
+            next_deadline: l.next_deadline.map(|t| site_time(t, tz)),
+            wants_top_up: l.wants_top_up,
+            sessions: l
+                .sessions
+                .iter()
+                .map(|s| {
+                    let dept = departments.iter().find(|d| d.id == s.department_id);
+                    SessionLeaseView {
+                        session_id: s.session_id.to_string(),
+                        date: s.date.to_string(),
+                        period: s.period.into(),
+                        department_code: dept.map(|d| d.code.clone()).unwrap_or_default(),
+                        department_name: dept.map(|d| d.name.clone()).unwrap_or_default(),
+                        department_name_en: dept.map(|d| d.name_en.clone()).unwrap_or_default(),
+                        provider_name: s.provider_name.clone(),
+                        held: s.held,
+                        spent: s.spent,
+                        expiring: s.expiring,
+                        unusable: s.unusable,
+                        next_deadline: s.next_deadline.map(|t| site_time(t, tz)),
+                        wants_top_up: s.wants_top_up,
+                    }
+                })
+                .collect(),
+        }
+    }
+}
+
+/// Where a number leased to this desk stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Type)]
+#[serde(rename_all = "snake_case")]
+pub enum LeaseStateView {
+    /// This desk may spend it now: a booking from it is guaranteed.
+    Usable,
+    /// A booking of this desk took it; the platform has not confirmed the spend yet.
+    Spent,
+    /// Given back; the platform has not taken it back yet.
+    Returning,
+    /// Past this desk's deadline: not spent any more, nobody else's until the platform takes
+    /// it back.
+    Lapsed,
+    /// The slot is not open to this desk now (suspended or cancelled session, slot ended).
+    Closed,
+}
+
+impl From<LeaseState> for LeaseStateView {
+    fn from(s: LeaseState) -> LeaseStateView {
+        match s {
+            LeaseState::Usable => LeaseStateView::Usable,
+            LeaseState::Spent => LeaseStateView::Spent,
+            LeaseState::Returning => LeaseStateView::Returning,
+            LeaseState::Lapsed => LeaseStateView::Lapsed,
+            LeaseState::Closed => LeaseStateView::Closed,
+        }
+    }
+}
+
+/// One number leased to this desk.
+#[derive(Debug, Clone, PartialEq, Serialize, Type)]
+#[serde(rename_all = "camelCase")]
+pub struct LeaseNumberView {
+    /// Session id.
+    pub session_id: String,
+    /// Slot id.
+    pub slot_id: String,
+    /// Queue number.
+    pub queue_no: u32,
+    /// `YYYY-MM-DD`.
+    pub date: String,
+    /// Half-day.
+    pub period: PeriodView,
+    /// Slot start, `HH:MM`.
+    pub start: String,
+    /// Slot end, `HH:MM`.
+    pub end: String,
+    /// Department code.
+    pub department_code: String,
+    /// Provider's name.
+    pub provider_name: String,
+    /// When the platform takes it back if unspent, on the platform's clock (RFC 3339 with the
+    /// site's offset).
+    pub expires_at: String,
+    /// Until when this desk may spend it, on this desk's clock (RFC 3339 with the site's
+    /// offset); absent when it was never usable here.
+    pub usable_until: Option<String>,
+    /// Where it stands.
+    pub state: LeaseStateView,
+    /// Usable, with less than an hour left.
+    pub expiring: bool,
+}
+
+impl LeaseNumberView {
+    /// From the engine's entry; times in the site's zone `tz`.
+    pub fn new(e: &LeaseEntry, tz: &TimeZone) -> LeaseNumberView {
+        LeaseNumberView {
+            session_id: e.session_id.to_string(),
+            slot_id: e.slot_id.to_string(),
+            queue_no: e.queue_no,
+            date: e.date.to_string(),
+            period: e.period.into(),
+            start: hm(e.start),
+            end: hm(e.end),
+            department_code: e.department_code.clone(),
+            provider_name: e.provider_name.clone(),
+            expires_at: site_time(e.expires_at, tz),
+            usable_until: e.usable_until.map(|t| site_time(t, tz)),
+            state: e.state.into(),
+            expiring: e.expiring,
+        }
+    }
+}
+
+/// What asking the platform for more reserved numbers did.
+#[derive(Debug, Clone, PartialEq, Serialize, Type)]
+#[serde(rename_all = "camelCase")]
+pub struct LeaseTopUp {
+    /// Numbers newly leased to this desk.
+    pub granted: u32,
+    /// Numbers given back with the same request.
+    pub returned: u32,
+    /// The desk's sync state afterwards (leases included).
+    pub status: SyncStatus,
 }
 
 /// A slot the platform suggests for a conflicted booking.

@@ -53,6 +53,11 @@ impl ApiError {
         ApiError { code: e.code().into(), message: e.message(lang), fields, suggestion: None }
     }
 
+    /// A sync failure (`offline`, `platform_busy`, `not_enrolled`, the platform's refusal).
+    pub fn sync(e: &frontdesk_desk::sync::SyncError, lang: Lang) -> ApiError {
+        ApiError { code: e.code().into(), message: e.message(lang), fields: vec![], suggestion: None }
+    }
+
     /// A printer failure.
     pub fn print(e: &PrintError, lang: Lang) -> ApiError {
         ApiError { code: e.code().into(), message: e.message(lang), fields: vec![], suggestion: None }

@@ -45,6 +45,9 @@ pub fn specta_builder() -> Builder<tauri::Wry> {
             commands::reprint,
             commands::sync_status,
             commands::sync_now,
+            commands::leases,
+            commands::top_up_leases,
+            commands::give_back_leases,
             commands::conflicts,
             commands::resolve_conflict,
             commands::print_notice,
@@ -120,6 +123,35 @@ mod tests {
         let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join(super::BINDINGS_PATH);
         super::export_bindings(&path).unwrap();
         let text = std::fs::read_to_string(&path).unwrap();
-        assert!(text.contains("bookEarliest") && text.contains("SyncStatus"));
+        assert!(text.contains("bookEarliest") && text.contains("SyncStatus") && text.contains("giveBackLeases"));
+    }
+
+    /// Every command the UI may call is declared in `build.rs` (its permission) and granted to
+    /// the main window — and nothing else is: a command left out of either is refused at run time.
+    #[test]
+    fn every_command_has_its_permission_and_only_those_are_granted() {
+        let between = |text: &'static str, start: &str, end: &str| -> &'static str {
+            let from = text.find(start).unwrap() + start.len();
+            &text[from..from + text[from..].find(end).unwrap()]
+        };
+        let quoted = |text: &str| -> std::collections::BTreeSet<String> {
+            text.split('"').skip(1).step_by(2).map(str::to_string).collect()
+        };
+        let registered: std::collections::BTreeSet<String> = between(include_str!("lib.rs"), "collect_commands![", "]")
+            .split(',')
+            .filter_map(|c| c.trim().strip_prefix("commands::"))
+            .map(str::to_string)
+            .collect();
+        let declared = quoted(between(include_str!("../build.rs"), "const COMMANDS: &[&str] = &[", "];"));
+        let capability: serde_json::Value = serde_json::from_str(include_str!("../capabilities/main.json")).unwrap();
+        let granted: std::collections::BTreeSet<String> = capability["permissions"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter_map(|p| p.as_str()?.strip_prefix("allow-").map(|c| c.replace('-', "_")))
+            .collect();
+        assert!(registered.len() > 30 && registered.contains("give_back_leases"), "{registered:?}");
+        assert_eq!(declared, registered, "build.rs COMMANDS");
+        assert_eq!(granted, registered, "capabilities/main.json");
     }
 }

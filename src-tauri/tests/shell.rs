@@ -116,3 +116,93 @@ fn a_booking_prints_its_ticket_to_the_override_folder() {
     let nk = board.departments.iter().find(|d| d.code == "NK").unwrap();
     assert!(nk.providers.iter().flat_map(|p| &p.sessions).any(|s| s.booked == 1));
 }
+
+#[test]
+fn leases_cross_ipc_and_the_mark_follows_guaranteed() {
+    use frontdesk_app::dto::{LeaseNumberView, LeaseSummary};
+    use frontdesk_desk::{LeaseEntry, LeaseState, LeaseStatus, SessionLeases};
+    use frontdesk_domain::schedule::{Period, SessionId, SlotId};
+
+    let dir = tempfile::tempdir().unwrap();
+    let state = state(dir.path());
+    let mut desk = state.desk();
+    let patient = desk.search_patients("zs", 1).unwrap().remove(0);
+    let view = desk.book(&patient.id, &BookTarget::Earliest { department: "NK".into(), provider: None }).unwrap();
+    // The offline demo desk is not enrolled: nothing is leased, the booking is tentative.
+    let info = BookingInfo::from(&view);
+    assert!(!info.confirmed && !info.leased && !info.guaranteed);
+    // A booking from this desk's own lease is guaranteed before the platform confirms it.
+    let leased = BookingInfo::from(&frontdesk_desk::BookingView { leased: true, guaranteed: true, ..view.clone() });
+    assert!(!leased.confirmed && leased.leased && leased.guaranteed);
+    let json = serde_json::to_value(&leased).unwrap();
+    assert_eq!((json["guaranteed"].as_bool(), json["confirmed"].as_bool()), (Some(true), Some(false)));
+
+    // Giving numbers back needs an enrolled desk: a field error the UI can show.
+    let err = desk.give_back(&view.booking.session_id, &[], Lang::En).unwrap_err();
+    let api = ApiError::desk(&err, Lang::En);
+    assert_eq!((api.code.as_str(), api.fields[0].code.as_str()), ("invalid_input", "not_enrolled"));
+    let status = frontdesk_app::commands::sync_state(&desk).unwrap();
+    assert!(!status.leases.enabled && status.leases.held == 0 && status.leases.sessions.is_empty());
+
+    // The engine's lease status, with the department named for people.
+    let departments = desk.departments().unwrap();
+    let nk = departments.iter().find(|d| d.code == "NK").unwrap();
+    let deadline: jiff::Timestamp = "2026-11-23T01:20:00Z".parse().unwrap();
+    let engine = LeaseStatus {
+        policy: Some(frontdesk_domain::lease::LeasePolicy::default()),
+        held: 3,
+        spent: 1,
+        expiring: 2,
+        unusable: 1,
+        next_deadline: Some(deadline),
+        wants_top_up: true,
+        sessions: vec![SessionLeases {
+            session_id: view.booking.session_id.clone(),
+            date: view.booking.date,
+            period: Period::Morning,
+            department_id: nk.id.clone(),
+            provider_id: "demo-nk-1".into(),
+            provider_name: "王建国".into(),
+            held: 3,
+            spent: 1,
+            expiring: 2,
+            unusable: 1,
+            next_deadline: Some(deadline),
+            wants_top_up: true,
+        }],
+    };
+    let tz = frontdesk_app::dto::site_zone(desk.site().ok().as_ref());
+    let summary = LeaseSummary::new(&engine, &departments, &tz);
+    assert!(summary.enabled && summary.wants_top_up);
+    assert_eq!((summary.held, summary.spent, summary.expiring, summary.unusable), (3, 1, 2, 1));
+    // Times carry the site's offset: the UI reads the clinic's wall clock off them.
+    assert_eq!(summary.next_deadline.as_deref(), Some("2026-11-23T09:20:00+08:00"));
+    let s = &summary.sessions[0];
+    assert_eq!((s.department_code.as_str(), s.department_name.as_str(), s.date.as_str()), ("NK", "内科", "2026-11-23"));
+    let json = serde_json::to_value(&summary).unwrap();
+    assert_eq!(json["sessions"][0]["period"], "morning");
+    assert_eq!(json["nextDeadline"], "2026-11-23T09:20:00+08:00");
+
+    let entry = LeaseEntry {
+        session_id: SessionId::from("demo-nk-1-20261123-am"),
+        slot_id: SlotId::from("demo-nk-1-20261123-am-03"),
+        queue_no: 18,
+        date: view.booking.date,
+        start: jiff::civil::time(9, 0, 0, 0),
+        end: jiff::civil::time(9, 30, 0, 0),
+        period: Period::Morning,
+        department_code: "NK".into(),
+        provider_name: "王建国".into(),
+        expires_at: "2026-11-23T00:50:00Z".parse().unwrap(),
+        usable_until: None,
+        state: LeaseState::Returning,
+        expiring: false,
+    };
+    let json = serde_json::to_value(LeaseNumberView::new(&entry, &tz)).unwrap();
+    assert_eq!(json["expiresAt"], "2026-11-23T08:50:00+08:00");
+    assert_eq!(
+        (json["state"].as_str(), json["start"].as_str(), json["queueNo"].as_u64()),
+        (Some("returning"), Some("09:00"), Some(18))
+    );
+    assert!(json["usableUntil"].is_null());
+}

@@ -28,10 +28,11 @@ async function portFree(port, timeoutMs = 15000) {
 
 /**
  * A platform with the demo clinic in `dir` (database and admin token there), listening on
- * 127.0.0.1:`port` (0: the OS picks). `kill()` stops the process with SIGKILL and waits for
- * it; `restart()` starts it again on the same port and database; `stop()` is for `t.after`.
+ * 127.0.0.1:`port` (0: the OS picks), its clock pinned at `now` (default `NOW`), with `args`
+ * added to `serve` (e.g. `--demo-leases`). `kill()` stops the process with SIGKILL and waits
+ * for it; `restart()` starts it again on the same port and database; `stop()` is for `t.after`.
  */
-export async function startCentral(dir, { port = 0 } = {}) {
+export async function startCentral(dir, { port = 0, now = NOW, args = [] } = {}) {
   const central = { dir, port, url: '', code: '', child: null };
   const launch = async () => {
     const child = spawn(
@@ -43,8 +44,9 @@ export async function startCentral(dir, { port = 0 } = {}) {
         '--admin-token-file', join(dir, 'admin-token'),
         // The desk's background sync and the tests' own calls must never meet a rate limit.
         '--device-rate', '0', '--public-rate', '0',
+        ...args,
       ],
-      { env: { ...process.env, FRONTDESK_NOW: NOW, RUST_LOG: 'warn' }, stdio: ['ignore', 'pipe', 'inherit'] },
+      { env: { ...process.env, FRONTDESK_NOW: now, RUST_LOG: 'warn' }, stdio: ['ignore', 'pipe', 'inherit'] },
     );
     central.child = child;
     let out = '';

@@ -77,8 +77,11 @@ export function desk(name) {
   return dirs;
 }
 
-/** Starts the app for `dirs` with the OS locale `locale`; returns { browser, stop, pid }. */
-export async function startApp(dirs, { locale = 'zh_CN.UTF-8' } = {}) {
+/**
+ * Starts the app for `dirs` with the OS locale `locale` and its clock pinned at `now`
+ * (default `NOW`); returns { browser, stop, pid }.
+ */
+export async function startApp(dirs, { locale = 'zh_CN.UTF-8', now = NOW } = {}) {
   if (!APP || !existsSync(APP)) throw new Error(`FRONTDESK_APP_BIN is not the built app: ${APP}`);
   const port = await freePort();
   const nativePort = await freePort();
@@ -86,7 +89,7 @@ export async function startApp(dirs, { locale = 'zh_CN.UTF-8' } = {}) {
     ...process.env,
     FRONTDESK_DATA_DIR: dirs.data,
     FRONTDESK_PRINT_DIR: dirs.print,
-    FRONTDESK_NOW: NOW,
+    FRONTDESK_NOW: now,
     LANG: locale,
     LC_ALL: locale,
     LANGUAGE: '',

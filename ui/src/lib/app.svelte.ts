@@ -5,6 +5,7 @@ import { type ApiError, type AppInfo, type Backend, type StaffView, type SyncSta
 import { type Lang, type MessageKey, langOfLocale, translate, translateDynamic } from './i18n';
 import { WalkInFlow } from './walkin.svelte';
 import { ConflictInbox } from './conflicts.svelte';
+import { LeaseDesk } from './leases.svelte';
 
 export type Screen = 'board' | 'walkin' | 'checkin' | 'bookings' | 'sync' | 'admin';
 
@@ -30,6 +31,8 @@ export class AppStore {
   /** Walk-in registration in progress (kept while the nurse looks at other screens). */
   readonly walkIn: WalkInFlow;
   readonly inbox: ConflictInbox;
+  /** This desk's reserved numbers (capacity leases) and their actions. */
+  readonly leases: LeaseDesk;
   /** Bumped whenever bookings change, so lists reload. */
   revision = $state(0);
   loadError = $state<ApiError | null>(null);
@@ -41,6 +44,7 @@ export class AppStore {
     this.backend = backend;
     this.walkIn = new WalkInFlow(backend);
     this.inbox = new ConflictInbox(this);
+    this.leases = new LeaseDesk(this);
   }
 
   t = (key: MessageKey): string => translate(this.lang, key);

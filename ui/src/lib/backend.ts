@@ -12,12 +12,19 @@ import type {
   ConflictAction,
   ConflictResolved,
   ConflictView,
+  LeaseNumberView,
+  LeaseStateView,
+  LeaseSummary,
+  LeaseTopUp,
   PatientForm,
   PatientView,
   PrintOutcome,
   ScanResult,
+  SessionLeaseView,
+  SessionView,
   Settings,
   SlotOption,
+  SlotView,
   StaffRole,
   StaffView,
   SyncStatus,
@@ -33,12 +40,19 @@ export type {
   ConflictAction,
   ConflictResolved,
   ConflictView,
+  LeaseNumberView,
+  LeaseStateView,
+  LeaseSummary,
+  LeaseTopUp,
   PatientForm,
   PatientView,
   PrintOutcome,
   ScanResult,
+  SessionLeaseView,
+  SessionView,
   Settings,
   SlotOption,
+  SlotView,
   StaffRole,
   StaffView,
   SyncStatus,
@@ -93,6 +107,12 @@ export interface Backend {
   syncStatus(): Promise<SyncStatus>;
   /** One sync cycle now (push, then pull); the new state, or the failure (`offline`, …). */
   syncNow(): Promise<SyncStatus>;
+  /** Every number reserved for this desk (its capacity leases), with where each stands. */
+  leases(): Promise<LeaseNumberView[]>;
+  /** Asks the platform now for more reserved numbers (up to this desk's share); fails offline. */
+  topUpLeases(): Promise<LeaseTopUp>;
+  /** Gives reserved numbers of a session back (`[]`: every unspent one); works offline. The numbers given back. */
+  giveBackLeases(sessionId: string, numbers: number[]): Promise<number[]>;
   conflicts(includeResolved: boolean): Promise<ConflictView[]>;
   resolveConflict(id: number, action: ConflictAction): Promise<ConflictResolved>;
   /** Prints the notice for the patient of a booking given up (a conflict resolved by cancelling) again. */

@@ -72,6 +72,27 @@ export const commands = {
 	 *  status line shows it as well.
 	 */
 	syncNow: () => typedError<SyncStatus, ApiError>(__TAURI_INVOKE("sync_now")),
+	/**
+	 *  Every number the platform leased to this desk (reserved numbers), by date, slot and number,
+	 *  with where each stands. The totals and the per-session view come with the sync state.
+	 */
+	leases: () => typedError<LeaseNumberView[], ApiError>(__TAURI_INVOKE("leases")),
+	/**
+	 *  Asks the platform now to top this desk's reserved numbers up to its share (numbers given
+	 *  back go with the request), then pulls them. Any member of staff: it never takes more than
+	 *  the site's policy gives this desk, and asking again changes nothing. A failure (`offline`,
+	 *  `platform_busy`, the platform's refusal) is an error; the background sync asks on its own
+	 *  when a session runs low.
+	 */
+	topUpLeases: () => typedError<LeaseTopUp, ApiError>(__TAURI_INVOKE("top_up_leases")),
+	/**
+	 *  Gives reserved numbers of a session back to the platform early (`numbers`, or every unspent
+	 *  one when empty), e.g. when the desk closes before the session: this desk never spends them
+	 *  again, and the platform can hand them to other desks and the online channel. Works offline
+	 *  (they go with the next sync, which this wakes). Any member of staff: a nurse closing the
+	 *  desk is the one who knows; bookings are never touched. Answers the numbers given back.
+	 */
+	giveBackLeases: (sessionId: string, numbers: number[]) => typedError<number[], ApiError>(__TAURI_INVOKE("give_back_leases", { sessionId, numbers })),
 	/**  The conflict inbox: what the platform could not accept, with explanations and suggestions. */
 	conflicts: (includeResolved: boolean) => typedError<ConflictView[], ApiError>(__TAURI_INVOKE("conflicts", { includeResolved })),
 	/**
@@ -206,6 +227,13 @@ export type BookingInfo = {
 	overbookReason: string | null,
 	/**  Confirmed by the platform; until then the desk's prediction. */
 	confirmed: boolean,
+	/**  Spent a number of this desk's own capacity lease. */
+	leased: boolean,
+	/**
+	 *  Confirmed, or spent this desk's own lease: shown and printed without the "not yet
+	 *  confirmed" mark. The UI decides the mark on this, never on `confirmed` alone.
+	 */
+	guaranteed: boolean,
 };
 
 /**  How a person resolves a conflict. */
@@ -281,6 +309,97 @@ export type FieldError = {
 	code: string,
 	/**  What to fix, in the desk's language. */
 	message: string,
+};
+
+/**  One number leased to this desk. */
+export type LeaseNumberView = {
+	/**  Session id. */
+	sessionId: string,
+	/**  Slot id. */
+	slotId: string,
+	/**  Queue number. */
+	queueNo: number,
+	/**  `YYYY-MM-DD`. */
+	date: string,
+	/**  Half-day. */
+	period: PeriodView,
+	/**  Slot start, `HH:MM`. */
+	start: string,
+	/**  Slot end, `HH:MM`. */
+	end: string,
+	/**  Department code. */
+	departmentCode: string,
+	/**  Provider's name. */
+	providerName: string,
+	/**
+	 *  When the platform takes it back if unspent, on the platform's clock (RFC 3339 with the
+	 *  site's offset).
+	 */
+	expiresAt: string,
+	/**
+	 *  Until when this desk may spend it, on this desk's clock (RFC 3339 with the site's
+	 *  offset); absent when it was never usable here.
+	 */
+	usableUntil: string | null,
+	/**  Where it stands. */
+	state: LeaseStateView,
+	/**  Usable, with less than an hour left. */
+	expiring: boolean,
+};
+
+/**  Where a number leased to this desk stands. */
+export type LeaseStateView = 
+/**  This desk may spend it now: a booking from it is guaranteed. */
+"usable" | 
+/**  A booking of this desk took it; the platform has not confirmed the spend yet. */
+"spent" | 
+/**  Given back; the platform has not taken it back yet. */
+"returning" | 
+/**
+ *  Past this desk's deadline: not spent any more, nobody else's until the platform takes
+ *  it back.
+ */
+"lapsed" | 
+/**  The slot is not open to this desk now (suspended or cancelled session, slot ended). */
+"closed";
+
+/**
+ *  This desk's capacity leases at a glance: numbers the platform reserved for this desk, from
+ *  which bookings are guaranteed even offline.
+ */
+export type LeaseSummary = {
+	/**  The site has a lease policy (otherwise nothing is ever reserved for a desk). */
+	enabled: boolean,
+	/**  Numbers this desk may spend now (guaranteed bookings left), today and later. */
+	held: number,
+	/**  Live bookings made from this desk's leases, today and later. */
+	spent: number,
+	/**  Of `held`, those whose deadline is less than an hour away. */
+	expiring: number,
+	/**
+	 *  Numbers leased to this desk it cannot spend now (past its deadline, given back, or
+	 *  the slot is closed).
+	 */
+	unusable: number,
+	/**
+	 *  The nearest deadline of a held number, on this desk's clock (RFC 3339 with the site's
+	 *  offset).
+	 */
+	nextDeadline: string | null,
+	/**  Some session is below the policy's low-water mark: the desk asks for more when online. */
+	wantsTopUp: boolean,
+	/**  Per session, those with something to say, by date and half-day. */
+	sessions: SessionLeaseView[],
+};
+
+/**  What asking the platform for more reserved numbers did. */
+export type LeaseTopUp = {
+	/**  Numbers newly leased to this desk. */
+	granted: number,
+	/**  Numbers given back with the same request. */
+	returned: number,
+	/**  The desk's sync state afterwards (leases included). */
+	status: SyncStatus,
 };
 
 /**  An op waiting in the outbox. */
@@ -416,6 +535,39 @@ export type ScanResult = {
 	booking: BookingInfo | null,
 };
 
+/**  This desk's leases in one session. */
+export type SessionLeaseView = {
+	/**  Session id. */
+	sessionId: string,
+	/**  `YYYY-MM-DD`. */
+	date: string,
+	/**  Half-day. */
+	period: PeriodView,
+	/**  Department code (empty when unknown here). */
+	departmentCode: string,
+	/**  Department name (zh). */
+	departmentName: string,
+	/**  Department name (en). */
+	departmentNameEn: string,
+	/**  Provider's name. */
+	providerName: string,
+	/**  Numbers this desk may spend now. */
+	held: number,
+	/**  Live bookings made from its lease. */
+	spent: number,
+	/**  Of `held`, those whose deadline is less than an hour away. */
+	expiring: number,
+	/**  Numbers leased to this desk it cannot spend now. */
+	unusable: number,
+	/**
+	 *  The nearest deadline of a held number, on this desk's clock (RFC 3339 with the site's
+	 *  offset).
+	 */
+	nextDeadline: string | null,
+	/**  Below the low-water mark: more are asked for when online. */
+	wantsTopUp: boolean,
+};
+
 /**  Whether a session takes bookings. */
 export type SessionStatusView = 
 /**  Taking bookings. */
@@ -435,7 +587,7 @@ export type SessionView = {
 	status: SessionStatusView,
 	/**  Why it is suspended. */
 	statusReason: string | null,
-	/**  Free desk numbers in slots not yet over. */
+	/**  Free desk numbers in slots not yet over (numbers leased to any desk are not free). */
 	remainingDesk: number,
 	/**  Free online numbers in slots not yet started. */
 	remainingOnline: number,
@@ -443,6 +595,11 @@ export type SessionView = {
 	booked: number,
 	/**  All numbers of the session. */
 	capacity: number,
+	/**
+	 *  Numbers of this desk's own lease it may spend now, over the session's slots: bookings
+	 *  from them are guaranteed, even offline.
+	 */
+	guaranteed: number,
 	/**  First slot start, `HH:MM`. */
 	start: string,
 	/**  Last slot end, `HH:MM`. */
@@ -489,8 +646,13 @@ export type SlotOption = {
 	start: string,
 	/**  `HH:MM`. */
 	end: string,
-	/**  Free desk numbers left in the slot. */
+	/**  Free desk numbers left in the slot (numbers leased to any desk are not free). */
 	remaining: number,
+	/**
+	 *  Numbers of this desk's own lease it may spend now in the slot: a booking here is
+	 *  guaranteed, even offline.
+	 */
+	guaranteed: number,
 	/**  Registration fee in fen. */
 	feeFen: number,
 };
@@ -503,7 +665,7 @@ export type SlotView = {
 	start: string,
 	/**  `HH:MM`. */
 	end: string,
-	/**  Free desk numbers. */
+	/**  Free desk numbers (numbers leased to any desk are not free). */
 	remainingDesk: number,
 	/**  Free online numbers. */
 	remainingOnline: number,
@@ -513,6 +675,13 @@ export type SlotView = {
 	capacity: number,
 	/**  The slot is over. */
 	ended: boolean,
+	/**
+	 *  Numbers of this desk's own lease it may spend now in this slot (guaranteed bookings).
+	 *  This desk can book the slot when `remaining_desk + guaranteed > 0`.
+	 */
+	guaranteed: number,
+	/**  Desk numbers leased to other desks. */
+	leasedElsewhere: number,
 };
 
 /**  A staff role. */
@@ -583,6 +752,8 @@ export type SyncStatus = {
 	openConflicts: number,
 	/**  Ops not yet sent, newest last (at most 50). */
 	outbox: OutboxItem[],
+	/**  This desk's capacity leases (reserved numbers). */
+	leases: LeaseSummary,
 };
 
 /**  Ticket roll width. */

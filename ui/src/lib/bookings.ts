@@ -10,3 +10,16 @@ export function filterBookings(all: BookingInfo[], q: string): BookingInfo[] {
     ),
   );
 }
+
+/**
+ * How a booking is marked wherever it is shown: `unconfirmed` carries the "not yet confirmed"
+ * mark; a booking from this desk's own reserved numbers is `guaranteed` before the platform
+ * confirms it (the engine prints its ticket without the mark too). The mark follows
+ * `guaranteed`, never `confirmed` alone.
+ */
+export type BookingMark = 'confirmed' | 'guaranteed' | 'unconfirmed';
+
+export function bookingMark(b: Pick<BookingInfo, 'confirmed' | 'guaranteed'>): BookingMark {
+  if (!b.guaranteed) return 'unconfirmed';
+  return b.confirmed ? 'confirmed' : 'guaranteed';
+}

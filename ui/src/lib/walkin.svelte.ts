@@ -4,6 +4,7 @@
 
 import { type ApiError, type Backend, type Booked, type BoardView, type PatientView, type ScanResult, type SlotOption, toApiError } from './backend';
 import { type FieldErrors, type PatientValues, emptyPatient, fieldErrors, prefillFrom, toPatientForm } from './forms';
+import { guaranteedOnBoard } from './leases.svelte';
 
 export type WalkInStep = 'find' | 'form' | 'slot' | 'done';
 
@@ -11,7 +12,10 @@ export interface DepartmentChoice {
   code: string;
   name: string;
   nameEn: string;
+  /** Free desk numbers left today (numbers reserved for any desk are not free). */
   remaining: number;
+  /** This desk's reserved numbers it can spend today: bookings from them are guaranteed. */
+  guaranteed: number;
 }
 
 export class WalkInFlow {
@@ -149,18 +153,23 @@ export class WalkInFlow {
       name: d.name,
       nameEn: d.nameEn,
       remaining: d.providers.reduce((n, p) => n + p.sessions.reduce((m, s) => m + s.remainingDesk, 0), 0),
+      guaranteed: guaranteedOnBoard(b, d.code),
     }));
+  }
+
+  /** This desk's reserved numbers it can spend today, over every department. */
+  get guaranteedToday(): number {
+    return this.departments.reduce((n, d) => n + d.guaranteed, 0);
   }
 
   private async toSlots(): Promise<void> {
     this.step = 'slot';
     this.options = [];
-    if (this.departments.length === 0) {
-      try {
-        await this.loadDepartments();
-      } catch (e) {
-        this.error = toApiError(e);
-      }
+    // The counts change with every booking (and every sync): read them again for each patient.
+    try {
+      await this.loadDepartments();
+    } catch (e) {
+      this.error = toApiError(e);
     }
     if (this.department) await this.chooseDepartment(this.department);
   }

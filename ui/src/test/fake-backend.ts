@@ -3,7 +3,7 @@
 
 import type { Backend } from '../lib/backend';
 import { BackendError } from '../lib/backend';
-import type { AppInfo, BoardView, Booked, BookingInfo, ConflictAction, ConflictResolved, ConflictView, PatientForm, PatientView, PrintOutcome, ScanResult, Settings, SlotOption, StaffView, SyncStatus, UiLang } from '../lib/bindings';
+import type { AppInfo, BoardView, Booked, BookingInfo, ConflictAction, ConflictResolved, ConflictView, LeaseNumberView, LeaseSummary, LeaseTopUp, PatientForm, PatientView, PrintOutcome, ScanResult, Settings, SlotOption, StaffView, SyncStatus, UiLang } from '../lib/bindings';
 
 export class FakeBackend implements Backend {
   lang: UiLang = 'zh';
@@ -20,6 +20,18 @@ export class FakeBackend implements Backend {
   conflictList: ConflictView[] = [];
   /** When set, `syncNow` fails with it (e.g. `offline`). */
   syncFailure: BackendError | null = null;
+  /** The site reserves numbers for desks (it has a lease policy). */
+  leasePolicy = false;
+  /** Numbers of session s1 (slot sl1) reserved for this desk, unspent, lowest first: a booking spends the first. */
+  reserved: number[] = [];
+  /** Reserved numbers given back that the platform has not taken back yet. */
+  returning: number[] = [];
+  /** Live bookings made from reserved numbers. */
+  spentLeased = 0;
+  /** How many numbers a top-up brings. */
+  topUpGrant = 2;
+  /** When set, `topUpLeases` fails with it (e.g. `offline`). */
+  leaseFailure: BackendError | null = null;
 
   private call(name: string) {
     this.calls.push(name);
@@ -74,7 +86,7 @@ export class FakeBackend implements Backend {
       departments: [
         { id: 'd-nk', code: 'NK', name: '内科', nameEn: 'Internal Medicine', providers: [
           { id: 'pr1', name: '王建国', title: '主任医师', feeFen: 5000, sessions: [
-            { id: 's1', period: 'morning', status: 'open', statusReason: null, remainingDesk: this.remaining, remainingOnline: 3, booked: 0, capacity: 10, start: '08:00', end: '12:00', slots: [] },
+            { id: 's1', period: 'morning', status: 'open', statusReason: null, remainingDesk: this.remaining, remainingOnline: 3, booked: 0, capacity: 10, guaranteed: this.reserved.length, start: '08:00', end: '12:00', slots: [] },
           ] },
         ] },
         { id: 'd-ek', code: 'EK', name: '儿科', nameEn: 'Paediatrics', providers: [] },
@@ -83,8 +95,8 @@ export class FakeBackend implements Backend {
   }
   async slotOptions(department: string): Promise<SlotOption[]> {
     this.needStaff();
-    if (department !== 'NK' || this.remaining === 0) return [];
-    return [{ slotId: 'sl1', sessionId: 's1', providerId: 'pr1', providerName: '王建国', providerTitle: '主任医师', departmentCode: 'NK', departmentName: '内科', departmentNameEn: 'Internal Medicine', date: '2026-11-23', period: 'morning', start: '08:30', end: '09:00', remaining: this.remaining, feeFen: 5000 }];
+    if (department !== 'NK' || this.remaining + this.reserved.length === 0) return [];
+    return [{ slotId: 'sl1', sessionId: 's1', providerId: 'pr1', providerName: '王建国', providerTitle: '主任医师', departmentCode: 'NK', departmentName: '内科', departmentNameEn: 'Internal Medicine', date: '2026-11-23', period: 'morning', start: '08:30', end: '09:00', remaining: this.remaining, guaranteed: this.reserved.length, feeFen: 5000 }];
   }
   async searchPatients(query: string): Promise<PatientView[]> {
     this.call(`search:${query}`);
@@ -119,9 +131,12 @@ export class FakeBackend implements Backend {
     throw new BackendError({ code: 'scan_unknown', message: '无法识别', fields: [], suggestion: null });
   }
   private makeBooking(patientId: string): Booked {
-    this.remaining -= 1;
+    // This desk's own reserved number first: that booking is guaranteed before the platform confirms it.
+    const leasedNo = this.reserved.shift();
+    if (leasedNo === undefined) this.remaining -= 1;
+    else this.spentLeased += 1;
     const p = this.patients.find((x) => x.id === patientId);
-    const booking: BookingInfo = { id: `b${this.bookingsList.length + 1}`, patientId, patientName: p?.name ?? '?', patientNameMasked: p?.maskedName ?? '?', departmentCode: 'NK', departmentName: '内科', providerName: '王建国', providerTitle: '主任医师', sessionId: 's1', slotId: 'sl1', period: 'morning', date: '2026-11-23', start: '08:30', end: '09:00', queueNo: this.bookingsList.length + 1, channel: 'desk', status: 'booked', ticketCode: `FD000000000${this.bookingsList.length + 1}X`, overbookReason: null, confirmed: false };
+    const booking: BookingInfo = { id: `b${this.bookingsList.length + 1}`, patientId, patientName: p?.name ?? '?', patientNameMasked: p?.maskedName ?? '?', departmentCode: 'NK', departmentName: '内科', providerName: '王建国', providerTitle: '主任医师', sessionId: 's1', slotId: 'sl1', period: 'morning', date: '2026-11-23', start: '08:30', end: '09:00', queueNo: leasedNo ?? this.bookingsList.length + 1, channel: 'desk', status: 'booked', ticketCode: `FD000000000${this.bookingsList.length + 1}X`, overbookReason: null, confirmed: false, leased: leasedNo !== undefined, guaranteed: leasedNo !== undefined };
     this.bookingsList.push(booking);
     return { booking, print: { printed: true, reprint: false, printer: '/tmp/print', file: `/tmp/print/ticket-${booking.ticketCode}.pdf`, jobId: null, error: null } };
   }
@@ -160,7 +175,44 @@ export class FakeBackend implements Backend {
   }
   async syncStatus(): Promise<SyncStatus> {
     this.needStaff();
-    return { deviceId: 'dev', siteName: '演示诊所', staffId: this.staff?.id ?? 'desk', patients: this.patients.length, bookingsToday: this.bookingsList.length, server: null, online: null, lastSuccess: null, lastAttempt: null, lastError: null, pendingOps: this.bookingsList.length, oldestPending: null, oldestPendingSecs: null, openConflicts: this.conflictList.filter((c) => !c.resolvedAt).length, outbox: [] };
+    return { deviceId: 'dev', siteName: '演示诊所', staffId: this.staff?.id ?? 'desk', patients: this.patients.length, bookingsToday: this.bookingsList.length, server: null, online: null, lastSuccess: null, lastAttempt: null, lastError: null, pendingOps: this.bookingsList.length, oldestPending: null, oldestPendingSecs: null, openConflicts: this.conflictList.filter((c) => !c.resolvedAt).length, outbox: [], leases: this.leaseSummary() };
+  }
+  private leaseSummary(): LeaseSummary {
+    const held = this.reserved.length;
+    const nextDeadline = held > 0 ? '2026-11-23T09:40:00+08:00' : null;
+    const wantsTopUp = this.leasePolicy && held < 2;
+    const any = held + this.spentLeased + this.returning.length > 0;
+    return {
+      enabled: this.leasePolicy, held, spent: this.spentLeased, expiring: 0, unusable: this.returning.length, nextDeadline, wantsTopUp,
+      sessions: any || wantsTopUp ? [{ sessionId: 's1', date: '2026-11-23', period: 'morning', departmentCode: 'NK', departmentName: '内科', departmentNameEn: 'Internal Medicine', providerName: '王建国', held, spent: this.spentLeased, expiring: 0, unusable: this.returning.length, nextDeadline, wantsTopUp }] : [],
+    };
+  }
+  async leases(): Promise<LeaseNumberView[]> {
+    this.needStaff();
+    const entry = (queueNo: number, state: LeaseNumberView['state']): LeaseNumberView => ({ sessionId: 's1', slotId: 'sl1', queueNo, date: '2026-11-23', period: 'morning', start: '08:30', end: '09:00', departmentCode: 'NK', providerName: '王建国', expiresAt: '2026-11-23T08:20:00+08:00', usableUntil: state === 'usable' ? '2026-11-23T09:40:00+08:00' : null, state, expiring: false });
+    return [...this.reserved.map((n) => entry(n, 'usable')), ...this.returning.map((n) => entry(n, 'returning'))];
+  }
+  async topUpLeases(): Promise<LeaseTopUp> {
+    this.call('topUpLeases');
+    this.needStaff();
+    if (this.leaseFailure) throw this.leaseFailure;
+    const returned = this.returning.length;
+    this.returning = [];
+    const from = Math.max(4, ...this.reserved) + 1;
+    const granted = this.leasePolicy ? this.topUpGrant : 0;
+    for (let i = 0; i < granted; i++) this.reserved.push(from + i);
+    return { granted, returned, status: await this.syncStatus() };
+  }
+  async giveBackLeases(sessionId: string, numbers: number[]): Promise<number[]> {
+    this.call(`giveBack:${sessionId}:${numbers.join(',')}`);
+    this.needStaff();
+    if (sessionId !== 's1') throw new BackendError({ code: 'not_found', message: '找不到出诊时段', fields: [], suggestion: null });
+    const foreign = numbers.filter((n) => !this.reserved.includes(n));
+    if (foreign.length > 0) throw new BackendError({ code: 'invalid_input', message: `本机在该出诊时段没有未用的保留号：${foreign.join(', ')}`, fields: [{ field: 'number', code: 'not_leased_to_desk', message: '没有该保留号' }], suggestion: null });
+    const given = numbers.length === 0 ? [...this.reserved] : [...numbers].sort((a, b) => a - b);
+    this.reserved = this.reserved.filter((n) => !given.includes(n));
+    this.returning.push(...given);
+    return given;
   }
   async syncNow(): Promise<SyncStatus> {
     this.call('syncNow');

@@ -98,8 +98,9 @@ describe('AppStore', () => {
 
   it('takes pushed sync status', async () => {
     await store.signIn('nurse', 'nurse123');
-    backend.statusListeners.forEach((l) => l({ deviceId: 'd', siteName: null, staffId: 'nurse', patients: 1, bookingsToday: 0, server: null, online: null, lastSuccess: null, lastAttempt: null, lastError: null, pendingOps: 7, oldestPending: null, oldestPendingSecs: null, openConflicts: 0, outbox: [] }));
+    backend.statusListeners.forEach((l) => l({ deviceId: 'd', siteName: null, staffId: 'nurse', patients: 1, bookingsToday: 0, server: null, online: null, lastSuccess: null, lastAttempt: null, lastError: null, pendingOps: 7, oldestPending: null, oldestPendingSecs: null, openConflicts: 0, outbox: [], leases: { enabled: true, held: 3, spent: 0, expiring: 0, unusable: 0, nextDeadline: null, wantsTopUp: false, sessions: [] } }));
     expect(store.status?.pendingOps).toBe(7);
+    expect(store.status?.leases.held).toBe(3);
   });
 });
 
@@ -197,7 +198,7 @@ describe('WalkInFlow refusals', () => {
     const flow = new WalkInFlow(backend);
     await flow.search('zs');
     await flow.confirmFind();
-    flow.error = { code: 'slot_full', message: '满', fields: [], suggestion: { slotId: 'sl2', sessionId: 's1', providerId: 'pr1', providerName: '王建国', providerTitle: '', departmentCode: 'NK', departmentName: '内科', departmentNameEn: 'IM', date: '2026-11-23', period: 'morning', start: '09:00', end: '09:30', remaining: 1, feeFen: 0 } };
+    flow.error = { code: 'slot_full', message: '满', fields: [], suggestion: { slotId: 'sl2', sessionId: 's1', providerId: 'pr1', providerName: '王建国', providerTitle: '', departmentCode: 'NK', departmentName: '内科', departmentNameEn: 'IM', date: '2026-11-23', period: 'morning', start: '09:00', end: '09:30', remaining: 1, guaranteed: 0, feeFen: 0 } };
     expect(await flow.bookSuggestion()).toBe(true);
     expect(backend.calls).toContain('book:p1:sl2');
     expect(flow.step).toBe('done');
