@@ -23,7 +23,7 @@ fi
 bin="$CARGO_TARGET_DIR/release"
 
 echo "== starting the platform on http://127.0.0.1:$port"
-"$bin/frontdesk-central" --db "$data/central.db" serve --demo --simulate-online 6 \
+"$bin/frontdesk-central" --db "$data/central.db" serve --demo --demo-leases --simulate-online 6 \
   --listen "127.0.0.1:$port" --admin-token-file "$data/admin-token" --plain-logs \
   >"$data/central.out" 2>"$data/central.log" &
 central=$!

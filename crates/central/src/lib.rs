@@ -59,12 +59,34 @@ where
             upkeep_handle.run_upkeep();
         }
     });
+    let leases =
+        (!config.lease_interval.is_zero()).then(|| tokio::spawn(lease_rounds(store.clone(), config.lease_interval)));
     let app = http::router(store.clone(), config, metrics);
     let result = axum::serve(listener, app.into_make_service_with_connect_info::<SocketAddr>())
         .with_graceful_shutdown(shutdown)
         .await;
     upkeep.abort();
+    if let Some(task) = leases {
+        task.abort();
+    }
     store.close().await;
     tracing::info!("server stopped");
     result
+}
+
+/// Runs the platform's lease round ([`Store::lease_round`]) every `every` until aborted; a
+/// failed round is logged and the next one tries again.
+async fn lease_rounds(store: Arc<dyn Store>, every: Duration) {
+    let mut tick = tokio::time::interval(every);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tick.tick().await;
+        match store.lease_round().await {
+            Ok(r) if r.granted > 0 || r.expired > 0 => {
+                tracing::info!(granted = r.granted, expired = r.expired, "lease round");
+            }
+            Ok(_) => tracing::trace!("lease round: nothing to do"),
+            Err(e) => tracing::warn!(error = %e, "lease round failed; trying again at the next"),
+        }
+    }
 }

@@ -11,6 +11,7 @@ use clap::{Parser, Subcommand};
 use frontdesk_central::postgres::{PgOptions, PgStore, is_postgres_url};
 use frontdesk_central::sqlite::{SqliteOptions, SqliteStore, cli};
 use frontdesk_central::{Rate, ServerConfig, Store, clock_from_env, secret, telemetry};
+use frontdesk_domain::lease::LeasePolicy;
 use frontdesk_domain::schedule::{DeviceId, SiteId};
 
 /// Frontdesk central platform.
@@ -48,6 +49,27 @@ enum Command {
         #[command(subcommand)]
         action: AuditAction,
     },
+    /// A site's capacity-lease policy: set it, clear it (every lease of the site is taken
+    /// back), or show it with each desk's leases.
+    LeasePolicy(LeasePolicyArgs),
+}
+
+#[derive(clap::Args, Debug)]
+#[command(group(clap::ArgGroup::new("what").required(true).args(["set", "clear", "show"])))]
+struct LeasePolicyArgs {
+    /// The site.
+    #[arg(long)]
+    site: String,
+    /// The policy as JSON, e.g. '{"hold_back_percent":20,"min_per_desk":2,"max_per_desk":0}'
+    /// (`expire_before_minutes`, `horizon_days` and `low_water` have defaults).
+    #[arg(long, value_name = "JSON")]
+    set: Option<String>,
+    /// Clear the policy: the site leases nothing, and every lease is taken back.
+    #[arg(long)]
+    clear: bool,
+    /// Show the policy and each desk's leases.
+    #[arg(long)]
+    show: bool,
 }
 
 #[derive(clap::Args, Debug)]
@@ -58,6 +80,14 @@ struct ServeArgs {
     /// Seed the demo clinic (today + 7 days) and print an enrollment code.
     #[arg(long)]
     demo: bool,
+    /// With --demo: give the demo site the default capacity-lease policy, so enrolled desks
+    /// get leased numbers.
+    #[arg(long, requires = "demo")]
+    demo_leases: bool,
+    /// Seconds between the platform's lease rounds (expiry, then every desk topped up to its
+    /// share); 0 = no rounds (leases are then granted only when a desk asks).
+    #[arg(long, default_value_t = 30)]
+    lease_interval_secs: u64,
     /// The demo site's id.
     #[arg(long, default_value = "demo")]
     demo_site: String,
@@ -216,6 +246,12 @@ async fn serve(db: &Db, args: ServeArgs) -> anyhow::Result<()> {
     };
     if args.demo {
         store.seed_demo(SiteId::from(args.demo_site.as_str()), 8).await.context("seeding the demo clinic")?;
+        if args.demo_leases {
+            store
+                .set_lease_policy(SiteId::from(args.demo_site.as_str()), Some(LeasePolicy::default()), "demo".into())
+                .await
+                .context("setting the demo site's lease policy")?;
+        }
         let code = store.create_enroll_code(SiteId::from(args.demo_site.as_str()), 24).await?;
         println!("demo site {}: enrollment code {} (valid until {})", code.site_id, code.code, code.expires_at);
     }
@@ -228,6 +264,7 @@ async fn serve(db: &Db, args: ServeArgs) -> anyhow::Result<()> {
         trusted_proxies: args.trusted_proxies.clone(),
         proxy_rate: rate(args.proxy_rate, args.proxy_burst),
         admin_token_hash: Some(secret::hash_secret(&token)),
+        lease_interval: Duration::from_secs(args.lease_interval_secs),
         ..ServerConfig::default()
     };
     let listener =
@@ -291,6 +328,57 @@ fn with_pg<T>(url: &str, f: impl AsyncFnOnce(&PgStore) -> anyhow::Result<T>) -> 
     })
 }
 
+/// `lease-policy`: set, clear or show a site's capacity-lease policy.
+fn lease_policy(db: &Db, args: LeasePolicyArgs) -> anyhow::Result<()> {
+    let site = SiteId::from(args.site.as_str());
+    if args.show {
+        let leases = match db {
+            Db::Sqlite(path) => cli::site_leases(path, clock_from_env()?.now(), &site)?,
+            Db::Postgres(url) => with_pg(url, async |s| Ok(s.site_leases(site.clone()).await?))?,
+        };
+        match &leases.policy {
+            Some(p) => println!("site {}: {}", leases.site_id, serde_json::to_string(p)?),
+            None => println!("site {}: no lease policy (nothing is leased)", leases.site_id),
+        }
+        println!(
+            "{:<38} {:<20} {:>6} {:>8} {:<27} {:>8} {:>6} {:>8} {:>8} {:>8}",
+            "device", "name", "held", "expiring", "next expiry", "granted", "spent", "returned", "expired", "revoked"
+        );
+        for d in &leases.desks {
+            println!(
+                "{:<38} {:<20} {:>6} {:>8} {:<27} {:>8} {:>6} {:>8} {:>8} {:>8}",
+                d.device_id,
+                d.name,
+                d.held,
+                d.expiring,
+                d.next_expiry.map(|t| t.to_string()).unwrap_or_else(|| "-".into()),
+                d.granted,
+                d.spent,
+                d.returned,
+                d.expired,
+                d.revoked
+            );
+        }
+        return Ok(());
+    }
+    let policy: Option<LeasePolicy> = match &args.set {
+        Some(text) => Some(serde_json::from_str(text).context("--set takes a lease policy as JSON")?),
+        None => None,
+    };
+    let set = match db {
+        Db::Sqlite(path) => cli::set_lease_policy(path, clock_from_env()?.now(), &site, policy)?,
+        Db::Postgres(url) => {
+            let rt = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+            rt.block_on(frontdesk_central::postgres::set_lease_policy_as(url, &site, policy, "cli"))?
+        }
+    };
+    match set {
+        Some(p) => println!("site {site}: lease policy {}", serde_json::to_string(&p)?),
+        None => println!("site {site}: lease policy cleared; every lease of the site was taken back"),
+    }
+    Ok(())
+}
+
 fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
     let db = Db::parse(&cli.db);
@@ -347,6 +435,7 @@ fn main() -> anyhow::Result<()> {
             println!("revoked {id}");
             Ok(())
         }
+        Command::LeasePolicy(args) => lease_policy(&db, args),
         Command::Audit { action: AuditAction::Verify { site } } => {
             let reports = match &db {
                 Db::Sqlite(path) => cli::verify_audit(path, site.as_deref())?,

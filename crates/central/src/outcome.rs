@@ -340,6 +340,122 @@ pub(crate) fn available_slots(
         .collect()
 }
 
+/// What happened to leased numbers, counted in `frontdesk_lease_numbers_total{what}`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum LeaseEvent {
+    /// Leased to a desk.
+    Granted,
+    /// Spent by its desk on a booking.
+    Spent,
+    /// A desk's leased booking of a number no longer leased to it, granted because the number
+    /// was free (a late spend: the lease had expired, or an old copy of the desk spent it again).
+    Late,
+    /// Given back by its desk.
+    Returned,
+    /// Expired unspent.
+    Expired,
+    /// Taken back by the platform: the desk revoked, the site's policy cleared, the session's
+    /// pools re-split or the session deleted.
+    Revoked,
+    /// A leased booking refused because its number was no longer leased to the desk and was
+    /// taken (`lease_lost`).
+    Lost,
+}
+
+impl LeaseEvent {
+    const ALL: [LeaseEvent; 7] = [
+        LeaseEvent::Granted,
+        LeaseEvent::Spent,
+        LeaseEvent::Late,
+        LeaseEvent::Returned,
+        LeaseEvent::Expired,
+        LeaseEvent::Revoked,
+        LeaseEvent::Lost,
+    ];
+
+    /// The metric's `what` label.
+    pub(crate) fn code(self) -> &'static str {
+        match self {
+            LeaseEvent::Granted => "granted",
+            LeaseEvent::Spent => "spent",
+            LeaseEvent::Late => "late",
+            LeaseEvent::Returned => "returned",
+            LeaseEvent::Expired => "expired",
+            LeaseEvent::Revoked => "revoked",
+            LeaseEvent::Lost => "lost",
+        }
+    }
+}
+
+/// Lease events counted inside a transaction, recorded as metrics once it committed.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub(crate) struct LeaseTally([u64; 7]);
+
+impl LeaseTally {
+    /// Counts `n` events.
+    pub(crate) fn add(&mut self, event: LeaseEvent, n: u64) {
+        self.0[event as usize] += n;
+    }
+
+    /// Records the counts (`frontdesk_lease_numbers_total{what}`).
+    pub(crate) fn record(&self) {
+        for event in LeaseEvent::ALL {
+            let n = self.0[event as usize];
+            if n > 0 {
+                metrics::counter!("frontdesk_lease_numbers_total", "what" => event.code()).increment(n);
+            }
+        }
+    }
+}
+
+/// When a leased number of `slot` (of a session on `date`) returns if unspent, on the
+/// platform's clock: the policy's expiry before the slot starts, in the site's time zone.
+pub(crate) fn lease_expires_at(
+    site: &Site,
+    policy: &frontdesk_domain::lease::LeasePolicy,
+    date: jiff::civil::Date,
+    slot: &frontdesk_domain::schedule::Slot,
+) -> StoreResult<Timestamp> {
+    let civil = policy.expires_at(slot.starts_at(date));
+    civil
+        .in_tz(&site.timezone)
+        .map(|z| z.timestamp())
+        .map_err(|e| StoreError::Internal(format!("site {} time zone {}: {e}", site.id, site.timezone)))
+}
+
+/// When a slot ends, on the platform's clock: after that nobody can book it, so a lease on
+/// one of its numbers may return whatever its desk did.
+pub(crate) fn slot_ends_at(
+    site: &Site,
+    date: jiff::civil::Date,
+    slot: &frontdesk_domain::schedule::Slot,
+) -> StoreResult<Timestamp> {
+    slot.ends_at(date)
+        .in_tz(&site.timezone)
+        .map(|z| z.timestamp())
+        .map_err(|e| StoreError::Internal(format!("site {} time zone {}: {e}", site.id, site.timezone)))
+}
+
+/// The dates whose sessions a site's policy leases at `now`: today and `horizon_days` after,
+/// in the site's time zone.
+pub(crate) fn lease_dates(
+    now: Timestamp,
+    site: &Site,
+    policy: &frontdesk_domain::lease::LeasePolicy,
+) -> StoreResult<(jiff::civil::Date, jiff::civil::Date)> {
+    let today = site_now(now, site)?.date();
+    let last = today
+        .checked_add(jiff::Span::new().days(i64::from(policy.horizon_days)))
+        .map_err(|e| StoreError::Internal(format!("lease horizon: {e}")))?;
+    Ok((today, last))
+}
+
+/// The session and number a `lease` change-log id ([`frontdesk_domain::lease::Lease::key`]) names.
+pub(crate) fn parse_lease_key(id: &str) -> Option<(frontdesk_domain::schedule::SessionId, u32)> {
+    let (session, n) = id.rsplit_once('#')?;
+    Some((frontdesk_domain::schedule::SessionId(session.to_string()), n.parse().ok()?))
+}
+
 /// What a new online booking needs that is random: minted on the request's thread before the
 /// job is queued, so the writer does not spend its time on it.
 pub(crate) struct Fresh {
@@ -393,6 +509,13 @@ mod tests {
     fn audit_hash_separates_fields() {
         assert_ne!(audit_hash(GENESIS, &["ab", "c"]), audit_hash(GENESIS, &["a", "bc"]));
         assert_eq!(audit_hash(GENESIS, &["a"]), audit_hash(GENESIS, &["a"]));
+    }
+
+    #[test]
+    fn a_lease_key_names_its_session_and_number() {
+        let key = frontdesk_domain::lease::Lease::key(&"demo-nk-1-20261123-am".into(), 17);
+        assert_eq!(parse_lease_key(&key), Some(("demo-nk-1-20261123-am".into(), 17)));
+        assert_eq!(parse_lease_key("no-number"), None);
     }
 
     #[test]

@@ -7,8 +7,8 @@
 use std::future::Future;
 use std::pin::Pin;
 
-use frontdesk_domain::schedule::{BookingId, Department, DeviceId, Provider, SessionId, Site, SiteId};
 use frontdesk_domain::lease::LeasePolicy;
+use frontdesk_domain::schedule::{BookingId, Department, DeviceId, Provider, SessionId, Site, SiteId};
 use frontdesk_protocol::admin::{AuditReport, GenerateSessions, GeneratedSessions, SiteLeases};
 use frontdesk_protocol::enroll::{DeviceInfo, EnrollCode, EnrollResponse};
 use frontdesk_protocol::online::{
@@ -56,8 +56,9 @@ pub struct Feed {
     pub more: bool,
 }
 
-/// The entities the view follows (not patients: they are not needed to answer availability).
-pub const FEED_ENTITIES: &str = "('site', 'department', 'session', 'slot', 'booking')";
+/// The entities the view follows (not patients: they are not needed to answer availability;
+/// leases, so the view's slot states hold the leased numbers as the store's do).
+pub const FEED_ENTITIES: &str = "('site', 'department', 'session', 'slot', 'booking', 'lease')";
 
 /// What one round of the platform's own lease work did ([`Store::lease_round`]).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -74,7 +75,17 @@ pub trait Store: Send + Sync + 'static {
     /// order; answers only once the batch is durable.
     fn push(&self, device: DeviceAuth, req: PushRequest) -> BoxFut<'_, StoreResult<PushResponse>>;
     /// A page of the site's change log after `cursor`.
-    fn pull(&self, device: DeviceAuth, cursor: u64, limit: u32) -> BoxFut<'_, StoreResult<PullResponse>>;
+    /// `pending`: how many ops the desk said it still has in its outbox (protocol 2): a pull
+    /// with nothing pending lets its expired leases return (docs/SYNC.md, "Return"). The pull
+    /// is recorded before the page is answered whenever the page or that claim matters to
+    /// leases, so the round never returns a lease the desk may hold.
+    fn pull(
+        &self,
+        device: DeviceAuth,
+        cursor: u64,
+        limit: u32,
+        pending: Option<u64>,
+    ) -> BoxFut<'_, StoreResult<PullResponse>>;
     /// The device a token hash belongs to, if it is enrolled and not revoked.
     fn authenticate(&self, token_hash: String) -> BoxFut<'_, StoreResult<Option<DeviceAuth>>>;
     /// Issues a one-time enrollment code for a site.
@@ -138,8 +149,8 @@ pub trait Store: Send + Sync + 'static {
     fn site_leases(&self, site: SiteId) -> BoxFut<'_, StoreResult<SiteLeases>>;
     /// Seeds the demo clinic (idempotent).
     fn seed_demo(&self, site: SiteId, days: u16) -> BoxFut<'_, StoreResult<()>>;
-    /// Site, department, session, slot and booking changes of every site after `after`, under
-    /// the same visibility rule as [`Store::pull`].
+    /// Site, department, session, slot, booking and lease changes of every site after
+    /// `after` ([`FEED_ENTITIES`]), under the same visibility rule as [`Store::pull`].
     fn feed(&self, after: u64, limit: u32) -> BoxFut<'_, StoreResult<Feed>>;
     /// The store's clock.
     fn now(&self) -> jiff::Timestamp;

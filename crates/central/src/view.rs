@@ -12,6 +12,10 @@
 //! without a database round trip. A refusal from a view at most a second old is the price: a
 //! number freed by a cancellation in that second is offered a moment later. A booking is still
 //! decided only by the store; the view never grants anything.
+//!
+//! The view follows capacity leases too, so its slot states are the store's (leased numbers
+//! included, a lease past its expiry counted free). Leases hold desk-pool numbers only, so
+//! they never change an online answer.
 
 use std::collections::{BTreeSet, HashMap};
 use std::sync::{Arc, Mutex, RwLock};
@@ -22,14 +26,14 @@ use frontdesk_domain::booking::{
     BookingError, BookingRequest, DayDecision, DayTarget, MAX_SUGGESTIONS, QueueChoice, SlotState, decide_in_day,
 };
 use frontdesk_domain::schedule::{
-    BookingId, Channel, Department, DepartmentId, PatientId, Session, SessionId, Site, SiteId, Slot, SlotId,
+    BookingId, Channel, Department, DepartmentId, DeviceId, PatientId, Session, SessionId, Site, SiteId, Slot, SlotId,
 };
 use frontdesk_protocol::online::{Availability, AvailabilityQuery, OnlineBookingRequest, OnlineRefusal};
 use frontdesk_protocol::sync::Record;
 use jiff::Timestamp;
 use jiff::civil::Date;
 
-use crate::outcome::{available_slots, site_now};
+use crate::outcome::{available_slots, parse_lease_key, site_now};
 use crate::store::Store;
 
 /// How long after its last catch-up the view may still answer.
@@ -54,6 +58,10 @@ struct State {
     /// Live, regular (not overbooked) bookings: the number each holds.
     holds: HashMap<BookingId, (SlotId, u32)>,
     taken: HashMap<SlotId, Vec<u32>>,
+    /// Capacity leases: the slot of each leased (session, number).
+    lease_slots: HashMap<(SessionId, u32), SlotId>,
+    /// Numbers leased in each slot, with the desk and the lease's expiry.
+    leased: HashMap<SlotId, Vec<(u32, DeviceId, Timestamp)>>,
 }
 
 impl State {
@@ -82,6 +90,11 @@ impl State {
                     self.holds.insert(b.id, (b.slot_id, b.queue_no));
                 }
             }
+            Record::Lease(l) => {
+                self.end_lease(&l.session_id, l.queue_no);
+                self.lease_slots.insert((l.session_id, l.queue_no), l.slot_id.clone());
+                self.leased.entry(l.slot_id).or_default().push((l.queue_no, l.device_id, l.expires_at));
+            }
             Record::Tombstone { entity, id } => match entity.as_str() {
                 "session" => {
                     if let Some(s) = self.sessions.remove(&SessionId(id.clone())) {
@@ -97,12 +110,27 @@ impl State {
                             set.remove(&s.id);
                         }
                         self.taken.remove(&s.id);
+                        self.leased.remove(&s.id);
                     }
                 }
                 "booking" => self.release(&BookingId(id)),
+                "lease" => {
+                    if let Some((session, n)) = parse_lease_key(&id) {
+                        self.end_lease(&session, n);
+                    }
+                }
                 _ => {}
             },
-            Record::Provider(_) | Record::Patient(_) | Record::PatientMerged { .. } => {}
+            Record::Provider(_) | Record::Patient(_) | Record::PatientMerged { .. } | Record::LeasePolicy { .. } => {}
+        }
+    }
+
+    /// Number `n` of `session` is no longer leased.
+    fn end_lease(&mut self, session: &SessionId, n: u32) {
+        if let Some(slot) = self.lease_slots.remove(&(session.clone(), n))
+            && let Some(v) = self.leased.get_mut(&slot)
+        {
+            v.retain(|(m, _, _)| *m != n);
         }
     }
 
@@ -133,7 +161,9 @@ impl State {
             .sum()
     }
 
-    fn day(&self, site: &SiteId, dept: &DepartmentId, date: Date) -> Vec<SlotState> {
+    /// The slot states of a department-day at `now` (a lease past its expiry counts as free,
+    /// as the store counts it).
+    fn day(&self, site: &SiteId, dept: &DepartmentId, date: Date, now: Timestamp) -> Vec<SlotState> {
         let mut out = Vec::new();
         let Some(sessions) = self.days.get(&(site.clone(), dept.clone(), date)) else { return out };
         for sid in sessions {
@@ -144,7 +174,11 @@ impl State {
                         session: session.clone(),
                         slot: slot.clone(),
                         taken: self.taken.get(slot_id).cloned().unwrap_or_default(),
-                        leased: Vec::new(),
+                        leased: self
+                            .leased
+                            .get(slot_id)
+                            .map(|v| v.iter().filter(|(_, _, e)| *e > now).map(|(n, d, _)| (*n, d.clone())).collect())
+                            .unwrap_or_default(),
                     });
                 }
             }
@@ -162,10 +196,12 @@ impl State {
             for slot in self.session_slots.remove(&sid).unwrap_or_default() {
                 self.slots.remove(&slot);
                 self.taken.remove(&slot);
+                self.leased.remove(&slot);
             }
         }
         let slots = &self.slots;
         self.holds.retain(|_, (slot, _)| slots.contains_key(slot));
+        self.lease_slots.retain(|_, slot| slots.contains_key(slot));
     }
 }
 
@@ -276,7 +312,7 @@ impl View {
         depts.sort_by(|a, b| a.code.cmp(&b.code));
         let mut slots = Vec::new();
         for d in depts {
-            slots.extend(available_slots(d, st.day(site, &d.id, q.date), local));
+            slots.extend(available_slots(d, st.day(site, &d.id, q.date, now), local));
         }
         metrics::counter!("frontdesk_view_answers_total", "what" => "availability", "site" => site.to_string())
             .increment(1);
@@ -359,7 +395,7 @@ impl View {
         let refusal = match cached {
             Some(r) => r,
             None => {
-                let day = st.day(site, &dept, date);
+                let day = st.day(site, &dept, date, now);
                 let ask = BookingRequest {
                     patient_id: &nobody,
                     channel: Channel::Online,
@@ -396,5 +432,59 @@ impl View {
                 .increment(1);
         }
         refusal
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+    use frontdesk_domain::lease::Lease;
+
+    /// The view's slot states hold the leases the change log tells of, a lease past its expiry
+    /// counted free, a tombstone ending one.
+    #[test]
+    fn leases_in_the_change_log_are_in_the_view_s_slot_states() {
+        let today = jiff::civil::date(2026, 11, 23);
+        let clinic = frontdesk_domain::demo::demo_clinic("demo", today, 1).unwrap();
+        let mut st = State::default();
+        st.apply(Record::Site(clinic.site.clone()));
+        let (session, slots) = clinic.sessions[0].clone();
+        st.apply(Record::Session(session.clone()));
+        for slot in &slots {
+            st.apply(Record::Slot(slot.clone()));
+        }
+        let slot = &slots[0];
+        let desk: Vec<u32> = slot.pool_numbers(frontdesk_domain::schedule::Pool::Desk).collect();
+        let at = |s: &str| s.parse::<Timestamp>().unwrap();
+        let lease = |n: u32, expires: &str| Lease {
+            session_id: session.id.clone(),
+            slot_id: slot.id.clone(),
+            queue_no: n,
+            device_id: DeviceId::from("desk-a"),
+            expires_at: at(expires),
+        };
+        st.apply(Record::Lease(lease(desk[0], "2026-11-23T07:50:00+08:00")));
+        st.apply(Record::Lease(lease(desk[1], "2026-11-23T09:50:00+08:00")));
+        let leased = |st: &State, now: &str| -> Vec<u32> {
+            let day = st.day(&session.site_id, &session.department_id, session.date, at(now));
+            let mut v: Vec<u32> =
+                day.iter().find(|s| s.slot.id == slot.id).unwrap().leased.iter().map(|l| l.0).collect();
+            v.sort_unstable();
+            v
+        };
+        assert_eq!(leased(&st, "2026-11-23T07:00:00+08:00"), [desk[0], desk[1]]);
+        assert_eq!(leased(&st, "2026-11-23T08:00:00+08:00"), [desk[1]], "an expired lease counts as free");
+        st.apply(Record::Tombstone { entity: "lease".into(), id: Lease::key(&session.id, desk[1]) });
+        assert_eq!(leased(&st, "2026-11-23T07:00:00+08:00"), [desk[0]]);
+        // A lease granted again replaces the old one (one holder per number).
+        st.apply(Record::Lease(Lease {
+            device_id: DeviceId::from("desk-b"),
+            ..lease(desk[0], "2026-11-23T07:50:00+08:00")
+        }));
+        let day = st.day(&session.site_id, &session.department_id, session.date, at("2026-11-23T07:00:00+08:00"));
+        let state = day.iter().find(|s| s.slot.id == slot.id).unwrap();
+        assert_eq!(state.leased, [(desk[0], DeviceId::from("desk-b"))]);
+        assert!(!state.free_numbers(frontdesk_domain::schedule::Pool::Desk).any(|n| n == desk[0]));
     }
 }

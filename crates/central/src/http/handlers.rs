@@ -8,16 +8,17 @@ use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::{Extension, Json};
+use frontdesk_domain::lease::LeasePolicy;
 use frontdesk_domain::schedule::{BookingId, Department, DeviceId, Provider, SessionId, Site, SiteId};
 use frontdesk_protocol::PROTOCOL_VERSION;
 use frontdesk_protocol::admin::{AuditVerification, GenerateSessions, SetPools, SuspendSession};
 use frontdesk_protocol::enroll::{DeviceList, EnrollCodeRequest, EnrollRequest};
 use frontdesk_protocol::online::{AvailabilityQuery, OnlineBookingRequest, OnlineCancelRequest};
-use frontdesk_protocol::sync::{PullQuery, PushRequest};
+use frontdesk_protocol::sync::{LeaseRequest, PullQuery, PushRequest};
 use serde::Deserialize;
 
 use super::body::JsonBody;
-use super::{ApiFailure, ApiResult, AppState, forbid_cross_site};
+use super::{ApiFailure, ApiResult, AppState, Protocol, forbid_cross_site, spoken, unsupported_version};
 use crate::store::DeviceAuth;
 
 fn query<T>(q: Result<Query<T>, QueryRejection>) -> ApiResult<T> {
@@ -79,12 +80,8 @@ pub async fn push(
     Extension(auth): Extension<DeviceAuth>,
     JsonBody(req): JsonBody<PushRequest>,
 ) -> ApiResult<Response> {
-    if req.protocol != PROTOCOL_VERSION {
-        return Err(ApiFailure::new(
-            StatusCode::UPGRADE_REQUIRED,
-            "protocol_version",
-            format!("this platform speaks protocol version {PROTOCOL_VERSION}"),
-        ));
+    if !spoken(req.protocol) {
+        return Err(unsupported_version());
     }
     if req.device_id != auth.device_id || req.ops.iter().any(|o| o.device_id != auth.device_id) {
         return Err(ApiFailure::new(StatusCode::FORBIDDEN, "forbidden_device", "ops must be the token's device's own"));
@@ -100,7 +97,9 @@ pub async fn push(
     Ok(Json(resp).into_response())
 }
 
-/// Changes of the device's site after `cursor` (`PullResponse`); cursor 0 is a snapshot.
+/// Changes of the device's site after `cursor` (`PullResponse`); cursor 0 is a snapshot. A
+/// protocol-1 desk gets the page without the records it does not know (leases, lease
+/// policies); `next_cursor` still moves past them.
 #[utoipa::path(get, path = "/v1/sync/pull", tag = "sync", security(("device_token" = [])),
     params(("cursor" = Option<u64>, Query, description = "changes after this position"),
            ("limit" = Option<u32>, Query, description = "page size, at most 5000")),
@@ -108,11 +107,17 @@ pub async fn push(
 pub async fn pull(
     State(st): State<AppState>,
     Extension(auth): Extension<DeviceAuth>,
+    Extension(Protocol(version)): Extension<Protocol>,
     headers: HeaderMap,
     q: Result<Query<PullQuery>, QueryRejection>,
 ) -> ApiResult<Response> {
     let q = query(q)?;
-    let resp = st.store.pull(auth, q.cursor, q.limit.unwrap_or(500)).await?;
+    let mut resp = st.store.pull(auth, q.cursor, q.limit.unwrap_or(500), q.pending).await?;
+    if version < 2 {
+        resp.changes.retain(|c| !c.record.needs_v2());
+        resp.server_now = None;
+    }
+    resp.protocol = version;
     let gzip = accepts_gzip(&headers);
     // A page of thousands of changes takes milliseconds to serialize and compress: off the
     // request threads.
@@ -123,6 +128,36 @@ pub async fn pull(
     })
     .await
     .map_err(|e| ApiFailure::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", format!("pull page: {e}")))?
+}
+
+/// A desk gives leased numbers back and/or asks to be topped up to its share
+/// (`LeaseRequest` → `LeaseAnswer`: every number leased to it now, and the platform's clock).
+#[utoipa::path(post, path = "/v1/sync/leases", tag = "sync", request_body = Object,
+    security(("device_token" = [])),
+    responses((status = 200, description = "LeaseAnswer", body = Object),
+              (status = 403, description = "another device's leases", body = Object),
+              (status = 426, description = "protocol version below 2", body = Object),
+              (status = 429, description = "rate limited (Retry-After)", body = Object)))]
+pub async fn leases(
+    State(st): State<AppState>,
+    Extension(auth): Extension<DeviceAuth>,
+    Extension(Protocol(version)): Extension<Protocol>,
+    JsonBody(req): JsonBody<LeaseRequest>,
+) -> ApiResult<Response> {
+    if version < 2 || req.protocol < 2 || !spoken(req.protocol) {
+        return Err(ApiFailure::new(
+            StatusCode::UPGRADE_REQUIRED,
+            "protocol_version",
+            format!("capacity leases need protocol version 2 to {PROTOCOL_VERSION}"),
+        ));
+    }
+    if req.device_id != auth.device_id {
+        return Err(ApiFailure::new(StatusCode::FORBIDDEN, "forbidden_device", "a desk asks for its own leases only"));
+    }
+    if req.give_back.len() > 5_000 {
+        return Err(ApiFailure::bad_request("batch_too_large", "at most 5000 numbers given back per request"));
+    }
+    Ok(Json(st.store.leases(auth, req).await?).into_response())
 }
 
 /// Pages smaller than this go out as they are.
@@ -377,4 +412,45 @@ pub async fn verify_audit(
     let q = query(q)?;
     let chains = st.store.verify_audit(q.site).await?;
     Ok(Json(AuditVerification { chains }).into_response())
+}
+
+/// A site's capacity-lease policy (`LeasePolicy`, or `null`: the site leases nothing).
+#[utoipa::path(get, path = "/v1/admin/sites/{site}/lease-policy", tag = "admin", security(("admin_token" = [])),
+    params(("site" = String, Path)),
+    responses((status = 200, description = "LeasePolicy or null", body = Object), (status = 404, description = "no such site", body = Object)))]
+pub async fn get_lease_policy(State(st): State<AppState>, Path(site): Path<String>) -> ApiResult<Response> {
+    Ok(Json(st.store.site_leases(SiteId(site)).await?.policy).into_response())
+}
+
+/// Set a site's capacity-lease policy (`LeasePolicy` → the policy), or clear it (`null`: every
+/// lease of the site is taken back); 400 `invalid_policy` names what is out of range.
+#[utoipa::path(put, path = "/v1/admin/sites/{site}/lease-policy", tag = "admin", security(("admin_token" = [])),
+    params(("site" = String, Path)), request_body = Object,
+    responses((status = 200, description = "LeasePolicy or null", body = Object),
+              (status = 400, description = "invalid_policy", body = Object),
+              (status = 404, description = "no such site", body = Object)))]
+pub async fn put_lease_policy(
+    State(st): State<AppState>,
+    Path(site): Path<String>,
+    JsonBody(policy): JsonBody<Option<LeasePolicy>>,
+) -> ApiResult<Response> {
+    Ok(Json(st.store.set_lease_policy(SiteId(site), policy, "admin".into()).await?).into_response())
+}
+
+/// A site's policy and each desk's leases: held, expiring within the hour, the next expiry and
+/// what happened to its numbers (`SiteLeases`).
+#[utoipa::path(get, path = "/v1/admin/sites/{site}/leases", tag = "admin", security(("admin_token" = [])),
+    params(("site" = String, Path)),
+    responses((status = 200, description = "SiteLeases", body = Object), (status = 404, description = "no such site", body = Object)))]
+pub async fn site_leases(State(st): State<AppState>, Path(site): Path<String>) -> ApiResult<Response> {
+    Ok(Json(st.store.site_leases(SiteId(site)).await?).into_response())
+}
+
+/// Run the platform's lease round now (expiry, then every desk topped up to its share):
+/// `{granted, expired}`.
+#[utoipa::path(post, path = "/v1/admin/leases/round", tag = "admin", security(("admin_token" = [])),
+    responses((status = 200, description = "{granted, expired}", body = Object)))]
+pub async fn lease_round(State(st): State<AppState>) -> ApiResult<Response> {
+    let r = st.store.lease_round().await?;
+    Ok(Json(serde_json::json!({"granted": r.granted, "expired": r.expired})).into_response())
 }

@@ -66,6 +66,9 @@ pub struct ServerConfig {
     /// Answer availability and sold-out refusals from this process's in-memory view of the
     /// change log ([`crate::view`]) while it is fresh.
     pub view: bool,
+    /// How often the server runs the platform's lease round ([`Store::lease_round`]: expiry,
+    /// then topping every desk up); zero = never (rounds only on request).
+    pub lease_interval: Duration,
 }
 
 impl Default for ServerConfig {
@@ -81,6 +84,7 @@ impl Default for ServerConfig {
             trusted_proxies: Vec::new(),
             proxy_rate: None,
             view: true,
+            lease_interval: Duration::from_secs(30),
         }
     }
 }
@@ -256,6 +260,7 @@ pub fn router(store: Arc<dyn Store>, config: ServerConfig, metrics: PrometheusHa
     let device = Router::new()
         .route("/v1/sync/push", post(handlers::push))
         .route("/v1/sync/pull", get(handlers::pull))
+        .route("/v1/sync/leases", post(handlers::leases))
         .route("/v1/sites/{site}", get(handlers::device_site))
         .route_layer(middleware::from_fn_with_state(state.clone(), require_device));
     let public = Router::new()
@@ -277,6 +282,9 @@ pub fn router(store: Arc<dyn Store>, config: ServerConfig, metrics: PrometheusHa
         .route("/v1/admin/devices", get(handlers::list_devices))
         .route("/v1/admin/devices/{id}/revoke", post(handlers::revoke_device))
         .route("/v1/admin/audit/verify", get(handlers::verify_audit))
+        .route("/v1/admin/sites/{site}/lease-policy", get(handlers::get_lease_policy).put(handlers::put_lease_policy))
+        .route("/v1/admin/sites/{site}/leases", get(handlers::site_leases))
+        .route("/v1/admin/leases/round", post(handlers::lease_round))
         .route_layer(middleware::from_fn_with_state(state.clone(), require_admin));
     let ops = Router::new()
         .route("/healthz", get(handlers::healthz))
@@ -404,18 +412,40 @@ async fn require_device(State(st): State<AppState>, mut req: Request, next: Next
     {
         return f.into_response();
     }
-    if let Some(v) = req.headers().get(frontdesk_protocol::VERSION_HEADER)
-        && v.to_str().ok().and_then(|s| s.trim().parse::<u32>().ok()) != Some(frontdesk_protocol::PROTOCOL_VERSION)
-    {
-        return ApiFailure::new(
-            StatusCode::UPGRADE_REQUIRED,
-            "protocol_version",
-            format!("this platform speaks protocol version {}", frontdesk_protocol::PROTOCOL_VERSION),
-        )
-        .into_response();
-    }
+    // No header: the current version.
+    let version = match req.headers().get(frontdesk_protocol::VERSION_HEADER) {
+        None => frontdesk_protocol::PROTOCOL_VERSION,
+        Some(v) => match v.to_str().ok().and_then(|s| s.trim().parse::<u32>().ok()) {
+            Some(n) if spoken(n) => n,
+            _ => return unsupported_version().into_response(),
+        },
+    };
     req.extensions_mut().insert(auth);
+    req.extensions_mut().insert(Protocol(version));
     next.run(req).await
+}
+
+/// The protocol version a desk request speaks (the `x-frontdesk-protocol` header; the current
+/// version when it has none).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Protocol(pub u32);
+
+/// True for the protocol versions this platform answers.
+pub(crate) fn spoken(version: u32) -> bool {
+    (frontdesk_protocol::MIN_PROTOCOL_VERSION..=frontdesk_protocol::PROTOCOL_VERSION).contains(&version)
+}
+
+/// 426: a protocol version this platform does not answer.
+pub(crate) fn unsupported_version() -> ApiFailure {
+    ApiFailure::new(
+        StatusCode::UPGRADE_REQUIRED,
+        "protocol_version",
+        format!(
+            "this platform speaks protocol versions {} to {}",
+            frontdesk_protocol::MIN_PROTOCOL_VERSION,
+            frontdesk_protocol::PROTOCOL_VERSION
+        ),
+    )
 }
 
 /// Public endpoints: the client address's rate limit.

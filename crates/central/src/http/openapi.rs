@@ -25,7 +25,9 @@ impl Modify for BearerSchemes {
         handlers::availability, handlers::book_online, handlers::cancel_online,
         handlers::list_sites, handlers::put_site, handlers::put_department, handlers::put_provider,
         handlers::generate_sessions, handlers::create_enroll_code, handlers::suspend_session,
-        handlers::resume_session, handlers::set_session_pools, handlers::delete_session, handlers::list_devices, handlers::revoke_device, handlers::verify_audit,
+        handlers::resume_session, handlers::set_session_pools, handlers::delete_session, handlers::list_devices,
+        handlers::revoke_device, handlers::verify_audit, handlers::leases, handlers::get_lease_policy,
+        handlers::put_lease_policy, handlers::site_leases, handlers::lease_round,
     ),
     modifiers(&BearerSchemes)
 )]

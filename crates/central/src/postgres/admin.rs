@@ -10,10 +10,11 @@ use frontdesk_protocol::online::OnlineRefusal;
 use frontdesk_protocol::sync::{Outcome, Record};
 use jiff::{SignedDuration, Timestamp};
 
+use super::lease::{self, Scope};
 use super::rows::{self, q1, x};
 use super::{Ctx, Fail, R, audit, push};
 use crate::error::StoreError;
-use crate::outcome::site_now;
+use crate::outcome::{LeaseEvent, site_now};
 use crate::secret;
 
 fn store(e: StoreError) -> Fail {
@@ -28,14 +29,16 @@ async fn site(ctx: &Ctx, id: &SiteId) -> R<Site> {
     rows::load_site(&ctx.conn, id).await?.ok_or_else(|| store(StoreError::NotFound(format!("site {id}"))))
 }
 
-pub(crate) async fn touch_device(ctx: &mut Ctx, device: &DeviceId, pulled: u64) -> R<()> {
+/// A device pulled: `pulled` is where the page it was sent ends, `clean_at` the arrival of a
+/// pull it made with nothing pending in its outbox (for the return of its expired leases).
+pub(crate) async fn touch_device(ctx: &mut Ctx, device: &DeviceId, pulled: u64, clean_at: Option<Timestamp>) -> R<()> {
     x(
         &ctx.conn,
         "UPDATE devices SET last_sync_at = $2, last_pull_cursor = GREATEST(last_pull_cursor, $3) WHERE id = $1",
         &[&device.as_str(), &ctx.now, &(pulled as i64)],
     )
     .await?;
-    Ok(())
+    lease::receipt(&ctx.conn, device, pulled, clean_at).await
 }
 
 pub(crate) async fn create_enroll_code(ctx: &mut Ctx, site_id: &SiteId, ttl_hours: u32, actor: &str) -> R<EnrollCode> {
@@ -108,7 +111,9 @@ pub(crate) async fn revoke_device(ctx: &mut Ctx, device: &DeviceId, actor: &str)
         &[&device.as_str(), &ctx.now],
     )
     .await?;
-    let detail = serde_json::json!({"device_id": device});
+    // Its leased numbers are taken back with it, in the same transaction.
+    let leases_ended = lease::end(ctx, Scope::Device(device), LeaseEvent::Revoked).await?;
+    let detail = serde_json::json!({"device_id": device, "leases_ended": leases_ended});
     audit::append(ctx, &site, actor, "device_revoked", &detail.to_string()).await?;
     Ok(())
 }
@@ -267,6 +272,7 @@ pub(crate) async fn delete_session(ctx: &mut Ctx, id: &SessionId) -> R<()> {
     if bookings > 0 {
         return Err(refused("session_has_bookings", format!("session {id} has bookings; suspend it instead")));
     }
+    lease::end(ctx, Scope::Session(id), LeaseEvent::Revoked).await?;
     for slot in rows::session_slots(&ctx.conn, id).await? {
         let tomb = Record::Tombstone { entity: "slot".into(), id: slot.id.to_string() };
         rows::log_change(ctx, &session.site_id, "slot", slot.id.as_str(), &tomb).await?;
@@ -291,6 +297,9 @@ pub(crate) async fn set_session_pools(ctx: &mut Ctx, id: &SessionId, desk_per_sl
         None => return Err(store(StoreError::NotFound(format!("session {id}")))),
     };
     x(&ctx.conn, "SELECT 1 FROM numbers WHERE session_id = $1 FOR UPDATE", &[&id.as_str()]).await?;
+    // The session's leases end: numbers may change pool, and the next round leases the new
+    // split. (A refusal below rolls this back with the rest.)
+    lease::end(ctx, Scope::Session(id), LeaseEvent::Revoked).await?;
     let held = rows::session_held(&ctx.conn, id).await?;
     let slots = crate::outcome::resplit_pools(rows::session_slots(&ctx.conn, id).await?, &held, desk_per_slot)?;
     for slot in &slots {

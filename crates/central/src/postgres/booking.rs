@@ -4,8 +4,14 @@
 //! this transaction reads it. The database then claims the number: the lowest free one of the
 //! pool that no concurrent transaction is claiming (`FOR UPDATE SKIP LOCKED`), or exactly the
 //! number asked for. When the claim finds the number (or the whole pool) gone — another
-//! process booked it meanwhile — the day is updated with what was learnt and the rules decide
-//! again, so every answer, a refusal with its suggestions included, is the rules' answer.
+//! process booked or leased it meanwhile — the day is updated with what was learnt and the
+//! rules decide again, so every answer, a refusal with its suggestions included, is the rules'
+//! answer.
+//!
+//! Capacity leases: the day carries the numbers leased to desks, so the rules never give one to
+//! a booking outside a lease, and the claims skip them too. A desk's spend
+//! ([`QueueChoice::Leased`]) claims its number if it is still leased to that desk, or free (a
+//! late spend); the lease ends in the same transaction.
 
 use std::convert::Infallible;
 
@@ -13,10 +19,13 @@ use frontdesk_domain::booking::{
     BookingError, BookingRequest, DayDecision, DayTarget, Grant, MAX_SUGGESTIONS, QueueChoice, SlotState,
     decide_in_day, overbook_next,
 };
-use frontdesk_domain::schedule::{BookingId, Channel, DepartmentId, PatientId, Site};
+use frontdesk_domain::schedule::{BookingId, Channel, DepartmentId, DeviceId, PatientId, Site};
 use jiff::civil::{Date, DateTime};
 
-use super::{Ctx, R, rows};
+use super::lease;
+use super::rows::{self, Claim};
+use super::{Ctx, R};
+use crate::outcome::LeaseEvent;
 pub(crate) use crate::outcome::{Decided, Target};
 
 /// What a booking asks for.
@@ -32,6 +41,8 @@ pub(crate) struct Ask<'a> {
     pub target: &'a Target,
     /// The booking that will hold the number.
     pub booking_id: &'a BookingId,
+    /// The desk booking (whose lease a [`QueueChoice::Leased`] spends); `None` online.
+    pub device: Option<&'a DeviceId>,
 }
 
 /// Decides with the rules and claims the granted number.
@@ -98,7 +109,7 @@ async fn decide_in(
         now: ask.now,
         queue_no: ask.queue_no,
         overbook_reason: ask.overbook_reason,
-        device: None,
+        device: ask.device,
     };
     // Each lost claim takes a number or a whole pool out of the day: this ends.
     let bound = day.iter().map(|s| s.slot.capacity() as usize + 1).sum::<usize>() + 2;
@@ -125,19 +136,31 @@ async fn decide_in(
         if grant.overbooked {
             return Ok(Some(Decided::Granted { state: Box::new(state.clone()), grant }));
         }
-        let exact = match ask.queue_no {
-            QueueChoice::Exactly(n) => Some(n),
-            QueueChoice::Prefer(n) if n == grant.queue_no => Some(n),
-            _ => None,
+        let (exact, spender) = match ask.queue_no {
+            QueueChoice::Exactly(n) => (Some(n), None),
+            QueueChoice::Prefer(n) if n == grant.queue_no => (Some(n), None),
+            QueueChoice::Leased(n) if n == grant.queue_no => (Some(n), ask.device),
+            _ => (None, None),
         };
         match exact {
-            Some(n) => {
-                if rows::claim_exact(ctx, &state.session.id, n, ask.booking_id).await? {
-                    return Ok(Some(Decided::Granted { state: Box::new(state.clone()), grant }));
+            Some(n) => match rows::claim_exact(ctx, &state.session.id, n, ask.booking_id, spender).await? {
+                Claim::Took(prior) => {
+                    let state = Box::new(state.clone());
+                    match prior {
+                        Some(prior) => lease::spent(ctx, &state.session.id, n, &prior).await?,
+                        // A desk's spend of a number no longer leased to it, free: late.
+                        None if matches!(ask.queue_no, QueueChoice::Leased(_)) => ctx.leases.add(LeaseEvent::Late, 1),
+                        None => {}
+                    }
+                    return Ok(Some(Decided::Granted { state, grant }));
                 }
-                // Taken meanwhile: the rules decide again knowing it.
-                day[slot_index].taken.push(n);
-            }
+                Claim::Lost => {
+                    // Booked or leased meanwhile: the rules decide again knowing it.
+                    let st = &mut day[slot_index];
+                    st.leased.retain(|(m, _)| *m != n);
+                    st.taken.push(n);
+                }
+            },
             None => {
                 let pool = ask.channel.pool();
                 match rows::claim_lowest(ctx, &state.slot.id, pool, ask.booking_id).await? {

@@ -11,8 +11,10 @@ use super::{Fail, R};
 use crate::error::StoreError;
 
 /// The migrations, in order (version = place in this list + 1).
-const MIGRATIONS: &[(&str, &str)] =
-    &[("0001_init", include_str!("../../../../migrations/central/postgres/0001_init.sql"))];
+const MIGRATIONS: &[(&str, &str)] = &[
+    ("0001_init", include_str!("../../../../migrations/central/postgres/0001_init.sql")),
+    ("0002_leases", include_str!("../../../../migrations/central/postgres/0002_leases.sql")),
+];
 
 /// Brings the schema up to date.
 pub(crate) async fn to_latest(conn: &mut Object) -> R<()> {

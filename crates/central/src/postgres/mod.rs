@@ -20,7 +20,11 @@
 //!   transactions older than the oldest running one wrote (see [`rows::log_change`] and
 //!   [`read::pull`]): a change never appears behind a cursor a desk has passed;
 //! - the audit log is a set of hash chains per site, one per lane, so lanes never wait on
-//!   one chain head; enrollment and revocation are rows every process reads per request.
+//!   one chain head; enrollment and revocation are rows every process reads per request;
+//! - a capacity lease is its number's row with the lessee beside the booking: a claim outside a
+//!   lease skips rows leased and unexpired, and every grant of a site holds the site's policy
+//!   row locked, so the platform's rounds on every process and the desks' own requests take
+//!   turns; a job that grants runs in a transaction of its own (see [`lease`]).
 //!
 //! Written for PostgreSQL 13 or later (it relies on `pg_current_xact_id()` and
 //! `pg_current_snapshot()`); no advisory locks, no LISTEN/NOTIFY.
@@ -28,6 +32,7 @@
 mod admin;
 mod audit;
 mod booking;
+mod lease;
 mod migrate;
 mod online;
 mod push;
@@ -40,18 +45,19 @@ use std::time::Duration;
 
 use deadpool_postgres::{Manager, ManagerConfig, Object, Pool, RecyclingMethod};
 use frontdesk_domain::clock::Clock;
+use frontdesk_domain::lease::LeasePolicy;
 use frontdesk_domain::schedule::{BookingId, Department, DeviceId, Provider, Session, SessionId, Site, SiteId, Slot};
-use frontdesk_protocol::admin::{AuditReport, GenerateSessions, GeneratedSessions};
+use frontdesk_protocol::admin::{AuditReport, GenerateSessions, GeneratedSessions, SiteLeases};
 use frontdesk_protocol::enroll::{DeviceInfo, EnrollCode, EnrollResponse};
 use frontdesk_protocol::online::{
     Availability, AvailabilityQuery, OnlineBooking, OnlineBookingRequest, OnlineCancelled,
 };
-use frontdesk_protocol::sync::{PullResponse, PushRequest, PushResponse};
+use frontdesk_protocol::sync::{LeaseAnswer, LeaseRequest, PullResponse, PushRequest, PushResponse};
 use jiff::Timestamp;
 use tokio::sync::{mpsc, oneshot};
 
 use crate::error::{StoreError, StoreResult};
-use crate::store::{AuditEntry, BoxFut, DeviceAuth, Store};
+use crate::store::{AuditEntry, BoxFut, DeviceAuth, LeaseRound, Store};
 
 /// Options of the PostgreSQL store.
 #[derive(Debug, Clone)]
@@ -162,6 +168,8 @@ pub(crate) struct Ctx {
     next_cursor: i64,
     cursor_end: i64,
     audit: audit::Heads,
+    /// What happened to leased numbers in this transaction, counted once it commits.
+    pub(crate) leases: crate::outcome::LeaseTally,
 }
 
 /// Changes one transaction may log (the low bits of a cursor).
@@ -189,6 +197,10 @@ trait Job: Send {
     fn failed(&self) -> bool;
     /// Answers the caller once the group committed (or failed to).
     fn finish(self: Box<Self>, committed: Result<(), StoreError>);
+    /// True for a job that runs in a transaction of its own, never grouped: one that takes a
+    /// lock others queue on (a site's lease grants), so it never holds that lock while a job
+    /// grouped with it waits for another transaction.
+    fn alone(&self) -> bool;
 }
 
 type Work<I, T> = for<'a> fn(&'a mut Ctx, &'a I) -> BoxFut<'a, R<T>>;
@@ -196,6 +208,7 @@ type Work<I, T> = for<'a> fn(&'a mut Ctx, &'a I) -> BoxFut<'a, R<T>>;
 struct FnJob<I, T> {
     input: I,
     work: Work<I, T>,
+    alone: bool,
     result: Option<StoreResult<T>>,
     reply: oneshot::Sender<StoreResult<T>>,
 }
@@ -224,6 +237,10 @@ impl<I: Send + Sync, T: Send> Job for FnJob<I, T> {
 
     fn failed(&self) -> bool {
         !matches!(self.result, Some(Ok(_)))
+    }
+
+    fn alone(&self) -> bool {
+        self.alone
     }
 
     fn finish(self: Box<Self>, committed: Result<(), StoreError>) {
@@ -324,6 +341,23 @@ impl PgStore {
         I: Send + Sync + 'static,
         T: Send + 'static,
     {
+        self.queue(key, input, work, false).await
+    }
+
+    /// Queues a job that runs in a transaction of its own ([`Job::alone`]).
+    async fn write_alone<I, T>(&self, key: Option<&str>, input: I, work: Work<I, T>) -> StoreResult<T>
+    where
+        I: Send + Sync + 'static,
+        T: Send + 'static,
+    {
+        self.queue(key, input, work, true).await
+    }
+
+    async fn queue<I, T>(&self, key: Option<&str>, input: I, work: Work<I, T>, alone: bool) -> StoreResult<T>
+    where
+        I: Send + Sync + 'static,
+        T: Send + 'static,
+    {
         if self.shared.closed.load(Ordering::Relaxed) {
             return Err(StoreError::Unavailable("shutting down".into()));
         }
@@ -342,7 +376,7 @@ impl PgStore {
             None => self.shared.next_lane.fetch_add(1, Ordering::Relaxed) % n,
         };
         let (reply, answer) = oneshot::channel();
-        let job: Box<dyn Job> = Box::new(FnJob { input, work, result: None, reply });
+        let job: Box<dyn Job> = Box::new(FnJob { input, work, alone, result: None, reply });
         self.shared.depth.fetch_add(1, Ordering::Relaxed);
         if let Err(e) = lanes[k].try_send(job) {
             self.shared.depth.fetch_sub(1, Ordering::Relaxed);
@@ -393,10 +427,24 @@ const RACE_RETRIES: usize = 8;
 impl Lane {
     async fn run(self, mut rx: mpsc::Receiver<Box<dyn Job>>) {
         let mut conn: Option<Object> = None;
-        while let Some(first) = rx.recv().await {
+        // A job that must run alone, taken from the queue while filling a group: the next
+        // group's first.
+        let mut held: Option<Box<dyn Job>> = None;
+        loop {
+            let first = match held.take() {
+                Some(j) => j,
+                None => match rx.recv().await {
+                    Some(j) => j,
+                    None => break,
+                },
+            };
             let mut jobs = vec![first];
-            while jobs.len() < self.max_group {
+            while jobs.len() < self.max_group && !jobs[0].alone() {
                 match rx.try_recv() {
+                    Ok(j) if j.alone() => {
+                        held = Some(j);
+                        break;
+                    }
                     Ok(j) => jobs.push(j),
                     Err(_) => break,
                 }
@@ -424,6 +472,7 @@ impl Lane {
                 next_cursor: 0,
                 cursor_end: 0,
                 audit: audit::Heads::default(),
+                leases: crate::outcome::LeaseTally::default(),
             };
             // A group runs on a task of its own: should a job panic (a bug), the lane lives on.
             // The panicking group's connection is dropped (PostgreSQL rolls its transaction
@@ -441,7 +490,10 @@ impl Lane {
                 }
             };
             let committed = match outcome {
-                Ok(()) => Ok(()),
+                Ok(()) => {
+                    ctx.leases.record();
+                    Ok(())
+                }
                 Err(e) => {
                     let e = e.into_store();
                     if !ctx.conn.is_closed() {
@@ -477,7 +529,7 @@ async fn run_group(ctx: &mut Ctx, jobs: &mut [Box<dyn Job>]) -> R<()> {
         let mut tries = 0;
         loop {
             ctx.conn.batch_execute("SAVEPOINT job").await?;
-            let mark = ctx.audit.clone();
+            let mark = (ctx.audit.clone(), ctx.leases);
             let r = job.run(ctx).await;
             match r {
                 Ok(()) if !job.failed() => {
@@ -487,19 +539,19 @@ async fn run_group(ctx: &mut Ctx, jobs: &mut [Box<dyn Job>]) -> R<()> {
                 Ok(()) => {
                     // Refused or invalid: undo whatever it wrote before it knew.
                     ctx.conn.batch_execute("ROLLBACK TO job; RELEASE job").await?;
-                    ctx.audit = mark;
+                    (ctx.audit, ctx.leases) = mark.clone();
                     break;
                 }
                 Err(Fail::Db(e)) if is_race(&e) && tries < RACE_RETRIES && !ctx.conn.is_closed() => {
                     ctx.conn.batch_execute("ROLLBACK TO job; RELEASE job").await?;
-                    ctx.audit = mark;
+                    (ctx.audit, ctx.leases) = mark.clone();
                     tries += 1;
                     metrics::counter!("frontdesk_pg_job_retries_total").increment(1);
                 }
                 Err(Fail::Db(e)) if ctx.conn.is_closed() || e.code().is_none() => return Err(Fail::Db(e)),
                 Err(e) => {
                     ctx.conn.batch_execute("ROLLBACK TO job; RELEASE job").await?;
-                    ctx.audit = mark;
+                    (ctx.audit, ctx.leases) = mark.clone();
                     let e = e.into_store();
                     let e = match e {
                         StoreError::Internal(d) if tries >= RACE_RETRIES => {
@@ -569,8 +621,8 @@ fn revoke_work<'a>(ctx: &'a mut Ctx, i: &'a (DeviceId, String)) -> BoxFut<'a, R<
     Box::pin(admin::revoke_device(ctx, &i.0, &i.1))
 }
 
-fn touch_work<'a>(ctx: &'a mut Ctx, i: &'a (DeviceId, u64)) -> BoxFut<'a, R<()>> {
-    Box::pin(admin::touch_device(ctx, &i.0, i.1))
+fn touch_work<'a>(ctx: &'a mut Ctx, i: &'a (DeviceId, u64, Option<Timestamp>)) -> BoxFut<'a, R<()>> {
+    Box::pin(admin::touch_device(ctx, &i.0, i.1, i.2))
 }
 
 fn put_site_work<'a>(ctx: &'a mut Ctx, i: &'a Site) -> BoxFut<'a, R<Site>> {
@@ -609,6 +661,37 @@ fn seed_work<'a>(ctx: &'a mut Ctx, i: &'a (SiteId, u16)) -> BoxFut<'a, R<()>> {
     Box::pin(admin::seed_demo(ctx, &i.0, i.1))
 }
 
+fn leases_work<'a>(ctx: &'a mut Ctx, i: &'a (DeviceAuth, LeaseRequest)) -> BoxFut<'a, R<LeaseAnswer>> {
+    Box::pin(lease::request(ctx, &i.0, &i.1))
+}
+
+fn lease_round_work<'a>(ctx: &'a mut Ctx, i: &'a SiteId) -> BoxFut<'a, R<LeaseRound>> {
+    Box::pin(lease::round_site(ctx, i))
+}
+
+type PolicyChange = (SiteId, Option<LeasePolicy>, String);
+
+fn lease_policy_work<'a>(ctx: &'a mut Ctx, i: &'a PolicyChange) -> BoxFut<'a, R<Option<LeasePolicy>>> {
+    Box::pin(lease::set_policy(ctx, &i.0, i.1, &i.2))
+}
+
+/// Sets (`Some`) or clears (`None`) a site's lease policy in the database at `url`, audited as
+/// done by `actor`: what `frontdesk-central lease-policy` runs beside the serving processes (it
+/// opens a small store of its own, with the clock of `FRONTDESK_NOW`, and closes it).
+pub async fn set_lease_policy_as(
+    url: &str,
+    site: &SiteId,
+    policy: Option<LeasePolicy>,
+    actor: &str,
+) -> StoreResult<Option<LeasePolicy>> {
+    let clock = crate::clock_from_env().map_err(|e| StoreError::invalid("clock_invalid", e.to_string()))?;
+    let options = PgOptions { lanes: 1, read_connections: 1, instance: "cli".into(), ..PgOptions::default() };
+    let store = PgStore::open(url, clock, options).await?;
+    let r = store.write_alone(None, (site.clone(), policy, actor.to_string()), lease_policy_work).await;
+    store.close().await;
+    r
+}
+
 impl Store for PgStore {
     fn push(&self, device: DeviceAuth, req: PushRequest) -> BoxFut<'_, StoreResult<PushResponse>> {
         Box::pin(async move {
@@ -622,15 +705,27 @@ impl Store for PgStore {
         })
     }
 
-    fn pull(&self, device: DeviceAuth, cursor: u64, limit: u32) -> BoxFut<'_, StoreResult<PullResponse>> {
+    fn pull(
+        &self,
+        device: DeviceAuth,
+        cursor: u64,
+        limit: u32,
+        pending: Option<u64>,
+    ) -> BoxFut<'_, StoreResult<PullResponse>> {
         Box::pin(async move {
-            let site = device.site_id.clone();
-            let resp = read::pull(&self.shared.pool, &site, cursor, limit).await.map_err(Fail::into_store)?;
-            // Sync health for the admin's device list; not worth making the puller wait.
+            // Nothing pending when the request arrived: every spend the desk made before its
+            // deadlines has been pushed (never later than the arrival).
+            let clean_at = (pending == Some(0)).then(|| self.shared.clock.now());
+            let resp = read::pull(&self.shared.pool, &device, cursor, limit, self.shared.clock.as_ref(), clean_at)
+                .await
+                .map_err(Fail::into_store)?;
+            // Sync health for the admin's device list, and what the desk was served (a page
+            // with the desk's own leases, or a clean pull, was recorded before it was
+            // answered): not worth making the puller wait.
             let next = resp.next_cursor;
             let store = self.clone();
             tokio::spawn(async move {
-                let _ = store.write(None, (device.device_id, next), touch_work).await;
+                let _ = store.write(None, (device.device_id, next, clean_at), touch_work).await;
             });
             Ok(resp)
         })
@@ -717,6 +812,46 @@ impl Store for PgStore {
 
     fn verify_audit(&self, site: Option<String>) -> BoxFut<'_, StoreResult<Vec<AuditReport>>> {
         Box::pin(async move { self.read(async |c| audit::verify_chains(c, site.as_deref()).await).await })
+    }
+
+    fn leases(&self, device: DeviceAuth, req: LeaseRequest) -> BoxFut<'_, StoreResult<LeaseAnswer>> {
+        Box::pin(async move {
+            // On the device's lane, like its pushes: one desk's requests queue in one place.
+            let key = device.device_id.to_string();
+            let mut answer = self.write_alone(Some(&key), (device, req), leases_work).await?;
+            // The platform's clock as the answer leaves: the desk counts the time left from
+            // here, so the later the safer.
+            answer.server_now = self.shared.clock.now();
+            Ok(answer)
+        })
+    }
+
+    fn lease_round(&self) -> BoxFut<'_, StoreResult<LeaseRound>> {
+        Box::pin(async move {
+            let sites = self.read(async |c| lease::policy_sites(c).await).await?;
+            let mut round = LeaseRound::default();
+            // One transaction per site: a site's grants hold its policy row only briefly.
+            for site in sites {
+                let done = self.write_alone(None, site, lease_round_work).await?;
+                round.granted += done.granted;
+                round.expired += done.expired;
+            }
+            Ok(round)
+        })
+    }
+
+    fn set_lease_policy(
+        &self,
+        site: SiteId,
+        policy: Option<LeasePolicy>,
+        actor: String,
+    ) -> BoxFut<'_, StoreResult<Option<LeasePolicy>>> {
+        Box::pin(self.write_alone(None, (site, policy, actor), lease_policy_work))
+    }
+
+    fn site_leases(&self, site: SiteId) -> BoxFut<'_, StoreResult<SiteLeases>> {
+        let now = self.shared.clock.now();
+        Box::pin(async move { self.read(async |c| lease::site_leases(c, &site, now).await).await })
     }
 
     fn seed_demo(&self, site: SiteId, days: u16) -> BoxFut<'_, StoreResult<()>> {

@@ -54,6 +54,7 @@ pub(crate) async fn book(
             overbook_reason: None,
             target: &target,
             booking_id: &fresh.booking_id,
+            device: None,
         },
     )
     .await?;

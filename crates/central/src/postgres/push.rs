@@ -5,7 +5,7 @@
 use frontdesk_domain::Lang;
 use frontdesk_domain::booking::{Booking, BookingAction, BookingError, QueueChoice, decide_cancel, decide_check_in};
 use frontdesk_domain::patient::Patient;
-use frontdesk_domain::schedule::{BookingId, Channel, PatientId, SessionId, SessionStatus, Site, SlotId};
+use frontdesk_domain::schedule::{BookingId, Channel, DeviceId, PatientId, SessionId, SessionStatus, Site, SlotId};
 use frontdesk_domain::ticket::TicketCode;
 use frontdesk_protocol::sync::{
     Conflict, Effects, Op, OpEnvelope, OpResult, Outcome, PushRequest, PushResponse, Record, ServerState,
@@ -16,7 +16,7 @@ use super::rows::{self, q1, x};
 use super::{Ctx, Fail, R, audit};
 use crate::error::StoreError;
 use crate::outcome::{
-    OpAudit, OpCounts, booking_applied, booking_conflict, conflict, merged, rejected, replay, revalidate,
+    LeaseEvent, OpAudit, OpCounts, booking_applied, booking_conflict, conflict, merged, rejected, replay, revalidate,
     rule_conflict, site_now, status_of,
 };
 use crate::store::DeviceAuth;
@@ -126,6 +126,7 @@ async fn apply_one(ctx: &mut Ctx, site: &Site, device: &DeviceAuth, env: &OpEnve
             book(
                 ctx,
                 site,
+                &device.device_id,
                 BookOp {
                     booking_id,
                     patient_id,
@@ -227,7 +228,9 @@ struct BookOp<'a> {
     overbook_reason: Option<&'a str>,
 }
 
-async fn book(ctx: &mut Ctx, site: &Site, op: BookOp<'_>) -> R<Outcome> {
+/// A desk's booking. A `leased` number is the desk spending its capacity lease
+/// ([`QueueChoice::Leased`] for this device); any other number is the one it would like.
+async fn book(ctx: &mut Ctx, site: &Site, device: &DeviceId, op: BookOp<'_>) -> R<Outcome> {
     let (patient_id, patient_site) = rows::resolve_patient_site(&ctx.conn, op.patient_id).await?;
     if patient_site.as_deref() != Some(site.id.as_str()) {
         return Ok(conflict("not_found", format!("Patient {} is not on the platform", op.patient_id)));
@@ -254,10 +257,11 @@ async fn book(ctx: &mut Ctx, site: &Site, op: BookOp<'_>) -> R<Outcome> {
             patient: &patient_id,
             patient_is_new: false,
             channel: op.channel,
-            queue_no: if op.leased { QueueChoice::Exactly(op.queue_no) } else { QueueChoice::Prefer(op.queue_no) },
+            queue_no: if op.leased { QueueChoice::Leased(op.queue_no) } else { QueueChoice::Prefer(op.queue_no) },
             overbook_reason: op.overbook_reason,
             target: &target,
             booking_id: op.booking_id,
+            device: Some(device),
         },
     )
     .await?;
@@ -278,6 +282,9 @@ async fn book(ctx: &mut Ctx, site: &Site, op: BookOp<'_>) -> R<Outcome> {
             Ok(booking_applied(&booking, cursor))
         }
         Decided::Refused { error, suggestions, state, existing } => {
+            if let BookingError::LeaseLost { .. } = error {
+                ctx.leases.add(LeaseEvent::Lost, 1);
+            }
             Ok(booking_conflict(error, suggestions, state, existing, op.channel))
         }
     }

@@ -1,11 +1,12 @@
 //! Reads on pooled connections, outside any write transaction.
 
 use deadpool_postgres::Object;
+use frontdesk_domain::clock::Clock;
 use frontdesk_domain::schedule::{DeviceId, Site, SiteId};
 use frontdesk_protocol::PROTOCOL_VERSION;
 use frontdesk_protocol::enroll::DeviceInfo;
 use frontdesk_protocol::online::{Availability, AvailabilityQuery};
-use frontdesk_protocol::sync::{Change, PullResponse};
+use frontdesk_protocol::sync::{Change, PullResponse, Record};
 use jiff::Timestamp;
 
 use super::rows::{self, q, q1};
@@ -24,7 +25,22 @@ pub const MAX_PULL: u32 = 5000;
 /// A change committed just now may sit behind a transaction that is still running (another
 /// lane's group, anywhere in the cluster). Rather than make the desk come back for it, the
 /// pull waits for such transactions to end — they are short — for at most [`PULL_WAIT`].
-pub(crate) async fn pull(pool: &deadpool_postgres::Pool, site: &SiteId, cursor: u64, limit: u32) -> R<PullResponse> {
+///
+/// Every page carries the platform's clock as the page was made (`server_now`): a desk counts
+/// a lease's time left from it. A page that carries one of the desk's own leases is recorded
+/// as served before it is answered — an expired lease returns only once the platform can be
+/// sure it is unspent, and a desk holding one must never look as if it had not been sent it —,
+/// and so is a pull with nothing pending (`clean_at`, its arrival), which lets the desk's
+/// expired leases return.
+pub(crate) async fn pull(
+    pool: &deadpool_postgres::Pool,
+    device: &DeviceAuth,
+    cursor: u64,
+    limit: u32,
+    clock: &dyn Clock,
+    clean_at: Option<Timestamp>,
+) -> R<PullResponse> {
+    let site = &device.site_id;
     let limit = limit.clamp(1, MAX_PULL);
     let deadline = tokio::time::Instant::now() + PULL_WAIT;
     loop {
@@ -54,7 +70,13 @@ pub(crate) async fn pull(pool: &deadpool_postgres::Pool, site: &SiteId, cursor: 
             changes.push(Change { cursor: cur as u64, record: serde_json::from_str(rec)? });
         }
         let next_cursor = changes.last().map(|c| c.cursor).unwrap_or(cursor);
-        return Ok(PullResponse { protocol: PROTOCOL_VERSION, changes, next_cursor, more });
+        let own_lease =
+            changes.iter().any(|c| matches!(&c.record, Record::Lease(l) if l.device_id == device.device_id));
+        if own_lease || clean_at.is_some() {
+            super::lease::receipt(&pool.get().await?, &device.device_id, next_cursor, clean_at).await?;
+        }
+        let server_now = Some(clock.now());
+        return Ok(PullResponse { protocol: PROTOCOL_VERSION, changes, next_cursor, more, server_now });
     }
 }
 

@@ -7,7 +7,8 @@ use deadpool_postgres::Object;
 use frontdesk_domain::booking::{Booking, SlotState};
 use frontdesk_domain::patient::Patient;
 use frontdesk_domain::schedule::{
-    BookingId, Department, DepartmentId, PatientId, Pool, Provider, Session, SessionId, Site, SiteId, Slot, SlotId,
+    BookingId, Department, DepartmentId, DeviceId, PatientId, Pool, Provider, Session, SessionId, Site, SiteId, Slot,
+    SlotId,
 };
 use frontdesk_protocol::sync::Record;
 use jiff::civil::Date;
@@ -110,7 +111,9 @@ pub(crate) async fn load_session(c: &Object, id: &SessionId) -> R<Option<Session
 /// Every slot of a department on a day, with its session and the numbers held in it: what the
 /// booking rules need for a decision and for suggestions. Both queries go out together. The
 /// numbers held are read as the slot's regular numbers less its *free* ones (a partial index):
-/// the busier a day, the less there is to read — not the other way round.
+/// the busier a day, the less there is to read — not the other way round. Of the unbooked
+/// numbers, those leased to a desk are the slot's `leased` (until the platform ends a lease,
+/// past its expiry too: docs/SYNC.md, "Return").
 pub(crate) async fn day_states(c: &Object, site: &SiteId, dept: &DepartmentId, date: Date) -> R<Vec<SlotState>> {
     let slots_st = c
         .prepare_cached(
@@ -120,15 +123,16 @@ pub(crate) async fn day_states(c: &Object, site: &SiteId, dept: &DepartmentId, d
         .await?;
     let free_st = c
         .prepare_cached(
-            "SELECT n.slot_id, n.queue_no FROM slots sl JOIN numbers n ON n.slot_id = sl.id \
+            "SELECT n.slot_id, n.queue_no, n.lease_device FROM slots sl \
+             JOIN numbers n ON n.slot_id = sl.id \
              WHERE sl.site_id = $1 AND sl.department_id = $2 AND sl.date = $3 AND n.booking_id IS NULL",
         )
         .await?;
     let params: [&(dyn ToSql + Sync); 3] = [&site.as_str(), &dept.as_str(), &date];
     let (slot_rows, free_rows) = tokio::try_join!(c.query(&slots_st, &params), c.query(&free_st, &params))?;
-    let mut free: HashMap<String, Vec<u32>> = HashMap::new();
+    let mut free: HashMap<String, Unbooked> = HashMap::new();
     for r in &free_rows {
-        free.entry(r.get(0)).or_default().push(r.get::<_, i32>(1) as u32);
+        free.entry(r.get(0)).or_default().add(r.get::<_, i32>(1) as u32, r.get(2));
     }
     let mut sessions: HashMap<String, Session> = HashMap::new();
     let mut out = Vec::with_capacity(slot_rows.len());
@@ -143,15 +147,31 @@ pub(crate) async fn day_states(c: &Object, site: &SiteId, dept: &DepartmentId, d
                 s
             }
         };
-        let free = free.remove(&id).unwrap_or_default();
-        let taken =
-            (slot.first_queue_no..slot.first_queue_no + slot.capacity()).filter(|n| !free.contains(n)).collect();
-        out.push(SlotState { session, slot, taken, leased: Vec::new() });
+        let unbooked = free.remove(&id).unwrap_or_default();
+        let taken = held_numbers(&slot, &unbooked.numbers);
+        out.push(SlotState { session, slot, taken, leased: unbooked.leased });
     }
     Ok(out)
 }
 
-/// One slot as the rules see it, with where it lives: (site, department, date, state).
+/// A slot's numbers no booking holds, and which of them are leased.
+#[derive(Default)]
+struct Unbooked {
+    numbers: Vec<u32>,
+    leased: Vec<(u32, DeviceId)>,
+}
+
+impl Unbooked {
+    fn add(&mut self, n: u32, lessee: Option<String>) {
+        self.numbers.push(n);
+        if let Some(device) = lessee {
+            self.leased.push((n, DeviceId(device)));
+        }
+    }
+}
+
+/// One slot as the rules see it (leases as in [`day_states`]), with where it lives: (site,
+/// department, date, state).
 pub(crate) async fn slot_state(c: &Object, id: &SlotId) -> R<Option<(SiteId, DepartmentId, Date, SlotState)>> {
     let slot_st = c
         .prepare_cached(
@@ -159,16 +179,22 @@ pub(crate) async fn slot_state(c: &Object, id: &SlotId) -> R<Option<(SiteId, Dep
              JOIN sessions se ON se.id = sl.session_id WHERE sl.id = $1",
         )
         .await?;
-    let free_st = c.prepare_cached("SELECT queue_no FROM numbers WHERE slot_id = $1 AND booking_id IS NULL").await?;
+    let free_st = c
+        .prepare_cached("SELECT queue_no, lease_device FROM numbers WHERE slot_id = $1 AND booking_id IS NULL")
+        .await?;
     let id_s = id.as_str();
     let params: [&(dyn ToSql + Sync); 1] = [&id_s];
     let (row, free_rows) = tokio::try_join!(c.query_opt(&slot_st, &params), c.query(&free_st, &params))?;
     let Some(r) = row else { return Ok(None) };
     let slot: Slot = json(r.get(3))?;
     let session: Session = json(r.get(4))?;
-    let free: Vec<u32> = free_rows.iter().map(|f| f.get::<_, i32>(0) as u32).collect();
-    let taken = held_numbers(&slot, &free);
-    Ok(Some((SiteId(r.get(0)), DepartmentId(r.get(1)), r.get(2), SlotState { session, slot, taken, leased: Vec::new() })))
+    let mut unbooked = Unbooked::default();
+    for f in &free_rows {
+        unbooked.add(f.get::<_, i32>(0) as u32, f.get(1));
+    }
+    let taken = held_numbers(&slot, &unbooked.numbers);
+    let state = SlotState { session, slot, taken, leased: unbooked.leased };
+    Ok(Some((SiteId(r.get(0)), DepartmentId(r.get(1)), r.get(2), state)))
 }
 
 /// A slot's regular numbers that are not free.
@@ -323,6 +349,40 @@ async fn log_change_text(ctx: &mut Ctx, site: &SiteId, entity: &str, id: &str, t
     Ok(cursor as u64)
 }
 
+/// Writes many rows' latest states of one entity to the change log at once, each under a
+/// fresh cursor of this transaction: (site, id, record). Ids must be distinct.
+pub(crate) async fn log_changes(ctx: &mut Ctx, entity: &str, items: &[(SiteId, String, Record)]) -> R<()> {
+    let mut at = Vec::with_capacity(items.len());
+    for (site, id, record) in items {
+        at.push((site.clone(), id.clone(), ctx.take_cursor()?, record.clone()));
+    }
+    log_changes_at(ctx, entity, &at).await
+}
+
+/// [`log_changes`] under cursors taken before ([`Ctx::take_cursor`]): (site, id, cursor,
+/// record).
+pub(crate) async fn log_changes_at(ctx: &Ctx, entity: &str, items: &[(SiteId, String, i64, Record)]) -> R<()> {
+    if items.is_empty() {
+        return Ok(());
+    }
+    let (mut sites, mut ids, mut cursors, mut texts) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+    for (site, id, cursor, record) in items {
+        sites.push(site.as_str());
+        ids.push(id.as_str());
+        cursors.push(*cursor);
+        texts.push(serde_json::to_string(record)?);
+    }
+    x(
+        &ctx.conn,
+        "INSERT INTO changes (site_id, entity, entity_id, cursor, record) \
+         SELECT s, $1, i, c, r FROM unnest($2::text[], $3::text[], $4::bigint[], $5::text[]) AS u(s, i, c, r) \
+         ON CONFLICT (site_id, entity, entity_id) DO UPDATE SET cursor = excluded.cursor, record = excluded.record",
+        &[&entity, &sites, &ids, &cursors, &texts],
+    )
+    .await?;
+    Ok(())
+}
+
 /// Inserts or replaces a patient and logs the change.
 pub(crate) async fn save_patient(ctx: &mut Ctx, p: &Patient, by: &str) -> R<u64> {
     let row = serde_json::to_string(p)?;
@@ -348,26 +408,76 @@ async fn log_booking(ctx: &mut Ctx, b: &Booking, row: &str) -> R<u64> {
     }
 }
 
-/// Claims exactly queue number `n` of a session for a booking: `false` when another live
-/// booking holds it (waits for a transaction that is claiming it right now).
-pub(crate) async fn claim_exact(ctx: &Ctx, session: &SessionId, n: u32, booking: &BookingId) -> R<bool> {
-    let changed = x(
+/// The lease a desk's spend ended: its number was leased to the spending desk.
+#[derive(Debug, Clone)]
+pub(crate) struct PriorLease {
+    /// The site it was logged under.
+    pub site: SiteId,
+    /// Its desk.
+    pub device: DeviceId,
+}
+
+/// What a claim of a number got.
+#[derive(Debug)]
+pub(crate) enum Claim {
+    /// Another booking holds the number, or a lease the booking may not spend.
+    Lost,
+    /// The booking holds it now; the lease it spent, when it was leased to the spender.
+    Took(Option<PriorLease>),
+}
+
+/// Claims exactly queue number `n` of a session for a booking (waits for a transaction that
+/// is claiming it right now). A leased number is taken only by its own desk (`spender`,
+/// spending its lease — past the lease's expiry too: the platform keeps a lease until it may
+/// return it); the lease ends in the claim's transaction, so a number is never booked and
+/// leased.
+pub(crate) async fn claim_exact(
+    ctx: &Ctx,
+    session: &SessionId,
+    n: u32,
+    booking: &BookingId,
+    spender: Option<&DeviceId>,
+) -> R<Claim> {
+    let Some(row) = q1(
         &ctx.conn,
-        "UPDATE numbers SET booking_id = $3 WHERE session_id = $1 AND queue_no = $2 AND booking_id IS NULL",
+        "SELECT booking_id IS NULL, lease_site, lease_device FROM numbers \
+         WHERE session_id = $1 AND queue_no = $2 FOR UPDATE",
+        &[&session.as_str(), &(n as i32)],
+    )
+    .await?
+    else {
+        return Ok(Claim::Lost);
+    };
+    if !row.get::<_, bool>(0) {
+        return Ok(Claim::Lost);
+    }
+    let prior = match (row.get::<_, Option<String>>(1), row.get::<_, Option<String>>(2)) {
+        (Some(site), Some(device)) if spender.is_some_and(|d| d.as_str() == device) => {
+            Some(PriorLease { site: SiteId(site), device: DeviceId(device) })
+        }
+        (_, Some(_)) => return Ok(Claim::Lost),
+        _ => None,
+    };
+    x(
+        &ctx.conn,
+        "UPDATE numbers SET booking_id = $3, lease_site = NULL, lease_device = NULL, lease_expires_at = NULL, \
+         lease_granted_at = NULL, lease_cursor = NULL, lease_slot_ends_at = NULL \
+         WHERE session_id = $1 AND queue_no = $2",
         &[&session.as_str(), &(n as i32), &booking.as_str()],
     )
     .await?;
-    Ok(changed == 1)
+    Ok(Claim::Took(prior))
 }
 
 /// Claims the lowest free number of a slot's pool that no running transaction is claiming:
-/// bookings of one slot at once take different numbers instead of queueing on one row.
+/// bookings of one slot at once take different numbers instead of queueing on one row. A
+/// leased number is not free.
 pub(crate) async fn claim_lowest(ctx: &Ctx, slot: &SlotId, pool: Pool, booking: &BookingId) -> R<Option<u32>> {
     Ok(q1(
         &ctx.conn,
         "UPDATE numbers SET booking_id = $3 WHERE (session_id, queue_no) = (SELECT session_id, queue_no FROM numbers \
-         WHERE slot_id = $1 AND pool = $2 AND booking_id IS NULL ORDER BY queue_no LIMIT 1 FOR UPDATE SKIP LOCKED) \
-         RETURNING queue_no",
+         WHERE slot_id = $1 AND pool = $2 AND booking_id IS NULL AND lease_device IS NULL ORDER BY queue_no LIMIT 1 \
+         FOR UPDATE SKIP LOCKED) RETURNING queue_no",
         &[&slot.as_str(), &pool_code(pool), &booking.as_str()],
     )
     .await?

@@ -8,18 +8,29 @@ use frontdesk_protocol::sync::{Outcome, Record};
 use jiff::{SignedDuration, Timestamp};
 use rusqlite::{OptionalExtension, params};
 
-use super::{WriteCtx, audit, push, rows};
+use super::{WriteCtx, audit, leases, push, rows};
 use crate::error::{StoreError, StoreResult};
 use crate::secret;
 
-pub(crate) fn touch_device(ctx: &mut WriteCtx<'_>, device: &DeviceId, pulled: Option<u64>) -> StoreResult<()> {
+/// A device synced: `pulled` is the change-log position a pull page it was sent ends at;
+/// `clean_at` the time of a pull it made with nothing pending in its outbox (taken when the
+/// request arrived, never later: a lease may return only if the desk could not spend it
+/// after that moment).
+pub(crate) fn touch_device(
+    ctx: &mut WriteCtx<'_>,
+    device: &DeviceId,
+    pulled: Option<u64>,
+    clean_at: Option<jiff::Timestamp>,
+) -> StoreResult<()> {
     match pulled {
         Some(c) => ctx
             .conn
             .prepare_cached(
-                "UPDATE devices SET last_sync_at = ?2, last_pull_cursor = MAX(last_pull_cursor, ?3) WHERE id = ?1",
+                "UPDATE devices SET last_sync_at = ?2, last_pull_cursor = MAX(last_pull_cursor, ?3), \
+                 served_cursor = MAX(served_cursor, ?3), \
+                 clean_pull_at = MAX(COALESCE(clean_pull_at, 0), COALESCE(?4, 0)) WHERE id = ?1",
             )?
-            .execute(params![device.as_str(), ctx.now.to_string(), c as i64])?,
+            .execute(params![device.as_str(), ctx.now.to_string(), c as i64, clean_at.map(|t| t.as_millisecond())])?,
         None => ctx
             .conn
             .prepare_cached("UPDATE devices SET last_sync_at = ?2 WHERE id = ?1")?
@@ -103,7 +114,9 @@ pub(crate) fn revoke_device(ctx: &mut WriteCtx<'_>, device: &DeviceId, actor: &s
     ctx.conn
         .prepare_cached("UPDATE devices SET revoked_at = COALESCE(revoked_at, ?2) WHERE id = ?1")?
         .execute(params![device.as_str(), ctx.now.to_string()])?;
-    let detail = serde_json::json!({"device_id": device});
+    // Its capacity leases are taken back with it.
+    let leases_ended = leases::end_device(ctx, device)?;
+    let detail = serde_json::json!({"device_id": device, "leases_ended": leases_ended});
     audit::append(ctx, &site, actor, "device_revoked", &detail.to_string())?;
     Ok(())
 }
@@ -268,6 +281,7 @@ pub(crate) fn delete_session(ctx: &mut WriteCtx<'_>, id: &SessionId) -> StoreRes
             suggestions: vec![],
         }));
     }
+    leases::end_session(ctx, id)?;
     for slot in rows::session_slots(ctx.conn, id)? {
         let tomb = Record::Tombstone { entity: "slot".into(), id: slot.id.to_string() };
         rows::log_change(ctx, &session.site_id, "slot", slot.id.as_str(), &tomb)?;
@@ -291,6 +305,9 @@ pub(crate) fn set_session_pools(
     let session = rows::load_session(ctx.conn, id)?.ok_or_else(|| StoreError::NotFound(format!("session {id}")))?;
     let held = rows::session_held(ctx.conn, id)?;
     let slots = crate::outcome::resplit_pools(rows::session_slots(ctx.conn, id)?, &held, desk_per_slot)?;
+    // Leased numbers may change pool: the session's leases are taken back (the next round or
+    // request leases the new desk pool).
+    leases::end_session(ctx, id)?;
     for slot in &slots {
         rows::update_slot(ctx, &session, slot)?;
     }

@@ -5,7 +5,7 @@
 use frontdesk_domain::booking::{
     BookingRequest, DayTarget, MAX_SUGGESTIONS, QueueChoice, SlotState, decide_in_day, overbook_next,
 };
-use frontdesk_domain::schedule::{Channel, PatientId, Site};
+use frontdesk_domain::schedule::{Channel, DeviceId, PatientId, Site};
 use jiff::civil::DateTime;
 
 use super::{WriteCtx, rows};
@@ -23,6 +23,7 @@ pub(crate) fn decide(
     channel: Channel,
     queue_no: QueueChoice,
     overbook_reason: Option<&str>,
+    device: Option<&DeviceId>,
     target: &Target,
 ) -> StoreResult<Decided> {
     let conn = ctx.conn;
@@ -37,7 +38,7 @@ pub(crate) fn decide(
     let patient_bookings =
         if patient_is_new { Vec::new() } else { rows::patient_day_bookings(conn, patient, &dept, date)? };
     let states = ctx.day_states(&site.id, &dept, date)?;
-    let req = BookingRequest { patient_id: patient, channel, now, queue_no, overbook_reason, device: None };
+    let req = BookingRequest { patient_id: patient, channel, now, queue_no, overbook_reason, device };
     // Only an overbook needs the session's numbers: loaded then.
     let next_overbook = |st: &SlotState| -> StoreResult<u32> {
         Ok(overbook_next(&rows::session_slots(conn, &st.session.id)?, &rows::session_numbers(conn, &st.session.id)?))

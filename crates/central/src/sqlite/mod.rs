@@ -23,6 +23,7 @@
 mod admin;
 mod audit;
 mod booking;
+mod leases;
 mod online;
 mod push;
 mod read;
@@ -35,22 +36,23 @@ use std::sync::mpsc::{Receiver, SyncSender, TrySendError};
 use std::sync::{Arc, Mutex};
 
 use frontdesk_domain::clock::Clock;
+use frontdesk_domain::lease::LeasePolicy;
 use frontdesk_domain::schedule::{
     BookingId, Department, DepartmentId, DeviceId, Provider, Session, SessionId, Site, SiteId,
 };
-use frontdesk_protocol::admin::{AuditReport, GenerateSessions, GeneratedSessions};
+use frontdesk_protocol::admin::{AuditReport, GenerateSessions, GeneratedSessions, SiteLeases};
 use frontdesk_protocol::enroll::{DeviceInfo, EnrollCode, EnrollResponse};
 use frontdesk_protocol::online::{
     Availability, AvailabilityQuery, OnlineBooking, OnlineBookingRequest, OnlineCancelled,
 };
-use frontdesk_protocol::sync::{PullResponse, PushRequest, PushResponse};
+use frontdesk_protocol::sync::{LeaseAnswer, LeaseRequest, PullResponse, PushRequest, PushResponse, Record};
 use jiff::Timestamp;
 use rusqlite::{Connection, OpenFlags};
 use rusqlite_migration::{M, Migrations};
 use tokio::sync::oneshot;
 
 use crate::error::{StoreError, StoreResult};
-use crate::store::{AuditEntry, BoxFut, DeviceAuth, Store};
+use crate::store::{AuditEntry, BoxFut, DeviceAuth, LeaseRound, Store};
 
 pub use audit::verify_chains;
 
@@ -58,6 +60,7 @@ const MIGRATION_SLICE: &[M<'static>] = &[
     M::up(include_str!("../../../../migrations/central/sqlite/0001_init.sql")),
     M::up(include_str!("../../../../migrations/central/sqlite/0002_leaner_writes.sql")),
     M::up(include_str!("../../../../migrations/central/sqlite/0003_audit_without_site_index.sql")),
+    M::up(include_str!("../../../../migrations/central/sqlite/0004_leases.sql")),
 ];
 const MIGRATIONS: Migrations<'static> = Migrations::from_slice(MIGRATION_SLICE);
 
@@ -212,6 +215,11 @@ pub(crate) struct WriterCache {
     audit: audit::Heads,
     /// Which department-day a slot belongs to (a hint: the day's states are the truth).
     slot_days: HashMap<frontdesk_domain::schedule::SlotId, DayKey>,
+    /// Lease events of this group, recorded as metrics once it committed.
+    lease_tally: crate::outcome::LeaseTally,
+    /// `PRAGMA data_version` at the last group: when it changed, another connection (the
+    /// command line) committed in between, and nothing cached can be trusted.
+    data_version: Option<i64>,
 }
 
 /// Where a savepoint started, for [`WriterCache::roll_back_to`].
@@ -221,6 +229,7 @@ pub(crate) struct CacheMark {
     loaded: usize,
     writes: u64,
     audit: audit::Heads,
+    lease_tally: crate::outcome::LeaseTally,
 }
 
 impl WriterCache {
@@ -244,6 +253,7 @@ impl WriterCache {
             loaded: self.loaded.len(),
             writes: self.writes,
             audit: self.audit.clone(),
+            lease_tally: self.lease_tally,
         }
     }
 
@@ -261,6 +271,7 @@ impl WriterCache {
         }
         self.sites.clear();
         self.audit = mark.audit;
+        self.lease_tally = mark.lease_tally;
     }
 }
 
@@ -320,12 +331,41 @@ impl WriteCtx<'_> {
             if let Some(st) = states.iter_mut().find(|s| &s.slot.id == slot) {
                 if holds {
                     st.taken.push(queue_no);
+                    // A booking takes only a free number or the desk's own leased one: no
+                    // lease on it stands afterwards.
+                    st.leased.retain(|(n, _)| *n != queue_no);
                 } else if let Some(i) = st.taken.iter().position(|n| *n == queue_no) {
                     st.taken.swap_remove(i);
                 }
             }
             self.cache.touched.push(key);
         }
+    }
+
+    /// Number `queue_no` of `slot` is now leased (`Some`: to this desk) or no longer leased
+    /// (`None`).
+    pub(crate) fn note_lease(
+        &mut self,
+        slot: &frontdesk_domain::schedule::SlotId,
+        queue_no: u32,
+        lessee: Option<&DeviceId>,
+    ) {
+        self.cache.writes += 1;
+        // A day that is not in memory is loaded from the database when needed.
+        let Some(key) = self.cache.slot_days.get(slot).cloned() else { return };
+        let Some(states) = self.cache.days.get_mut(&key) else { return };
+        if let Some(st) = states.iter_mut().find(|s| &s.slot.id == slot) {
+            st.leased.retain(|(n, _)| *n != queue_no);
+            if let Some(device) = lessee {
+                st.leased.push((queue_no, device.clone()));
+            }
+        }
+        self.cache.touched.push(key);
+    }
+
+    /// Counts lease events of this group (metrics once it committed).
+    pub(crate) fn tally_lease(&mut self, event: crate::outcome::LeaseEvent, n: u64) {
+        self.cache.lease_tally.add(event, n);
     }
 
     /// The schedule of a department-day changed: forget it.
@@ -526,6 +566,10 @@ fn writer_loop(conn: Connection, rx: Receiver<Box<dyn Job>>, shared: Arc<Shared>
         shared.depth.fetch_sub(jobs.len(), Ordering::Relaxed);
         let started = std::time::Instant::now();
         let outcome = run_group(&conn, &shared, &mut cache, &mut jobs);
+        let tally = std::mem::take(&mut cache.lease_tally);
+        if outcome.is_ok() {
+            tally.record();
+        }
         if outcome.is_err() {
             let _ = conn.execute_batch("ROLLBACK");
             cache.clear();
@@ -550,6 +594,13 @@ fn run_group(
     jobs: &mut [Box<dyn Job>],
 ) -> Result<(), String> {
     conn.execute_batch("BEGIN IMMEDIATE").map_err(|e| e.to_string())?;
+    // Another connection (the command line: a revocation, a lease policy) committed since the
+    // last group: what the writer keeps in memory may no longer be true.
+    let version: i64 = conn.query_row("PRAGMA data_version", [], |r| r.get(0)).map_err(|e| e.to_string())?;
+    if cache.data_version.is_some_and(|v| v != version) {
+        cache.clear();
+    }
+    cache.data_version = Some(version);
     let max: i64 =
         conn.query_row("SELECT COALESCE(MAX(cursor), 0) FROM changes", [], |r| r.get(0)).map_err(|e| e.to_string())?;
     let mut ctx =
@@ -584,16 +635,34 @@ impl Store for SqliteStore {
         })
     }
 
-    fn pull(&self, device: DeviceAuth, cursor: u64, limit: u32) -> BoxFut<'_, StoreResult<PullResponse>> {
+    fn pull(
+        &self,
+        device: DeviceAuth,
+        cursor: u64,
+        limit: u32,
+        pending: Option<u64>,
+    ) -> BoxFut<'_, StoreResult<PullResponse>> {
         Box::pin(async move {
             let site = device.site_id.clone();
-            let resp = self.read(move |c| read::pull(c, &site, cursor, limit)).await?;
-            // Sync health for the admin's device list; not worth making the puller wait.
+            let now = self.shared.clock.now();
+            let resp = self.read(move |c| read::pull(c, &site, cursor, limit, now)).await?;
             let next = resp.next_cursor;
-            let store = self.clone();
-            tokio::spawn(async move {
-                let _ = store.write_decided(move |ctx| admin::touch_device(ctx, &device.device_id, Some(next))).await;
-            });
+            let clean_at = (pending == Some(0)).then_some(now);
+            // A page that sends the desk a lease of its own must be on record before the desk
+            // can have it (the round returns an expired lease it never sent), and a clean pull
+            // lets leases return: those wait for the write. Otherwise the record is only
+            // sync health for the admin's device list, not worth making the puller wait.
+            let own_lease =
+                resp.changes.iter().any(|c| matches!(&c.record, Record::Lease(l) if l.device_id == device.device_id));
+            let id = device.device_id;
+            if own_lease || clean_at.is_some() {
+                self.write_decided(move |ctx| admin::touch_device(ctx, &id, Some(next), clean_at)).await?;
+            } else {
+                let store = self.clone();
+                tokio::spawn(async move {
+                    let _ = store.write_decided(move |ctx| admin::touch_device(ctx, &id, Some(next), None)).await;
+                });
+            }
             Ok(resp)
         })
     }
@@ -686,6 +755,28 @@ impl Store for SqliteStore {
         Box::pin(self.read(move |c| verify_chains(c, site.as_deref())))
     }
 
+    fn leases(&self, device: DeviceAuth, req: LeaseRequest) -> BoxFut<'_, StoreResult<LeaseAnswer>> {
+        Box::pin(self.write(move |ctx| leases::request(ctx, &device, &req)))
+    }
+
+    fn lease_round(&self) -> BoxFut<'_, StoreResult<LeaseRound>> {
+        Box::pin(self.write(leases::round))
+    }
+
+    fn set_lease_policy(
+        &self,
+        site: SiteId,
+        policy: Option<LeasePolicy>,
+        actor: String,
+    ) -> BoxFut<'_, StoreResult<Option<LeasePolicy>>> {
+        Box::pin(self.write(move |ctx| leases::set_policy(ctx, &site, policy, &actor)))
+    }
+
+    fn site_leases(&self, site: SiteId) -> BoxFut<'_, StoreResult<SiteLeases>> {
+        let now = self.shared.clock.now();
+        Box::pin(self.read(move |c| leases::site_leases(c, &site, now)))
+    }
+
     fn seed_demo(&self, site: SiteId, days: u16) -> BoxFut<'_, StoreResult<()>> {
         Box::pin(self.write(move |ctx| admin::seed_demo(ctx, &site, days)))
     }
@@ -763,6 +854,23 @@ pub mod cli {
         with_ctx(path, now, |ctx| admin::revoke_device(ctx, device, "cli"))
     }
 
+    /// Sets (`Some`) or clears (`None`) a site's lease policy; clearing takes back every lease
+    /// of the site. A server running on the same file notices at its next write.
+    pub fn set_lease_policy(
+        path: &Path,
+        now: Timestamp,
+        site: &SiteId,
+        policy: Option<LeasePolicy>,
+    ) -> StoreResult<Option<LeasePolicy>> {
+        with_ctx(path, now, |ctx| leases::set_policy(ctx, site, policy, "cli"))
+    }
+
+    /// A site's lease policy and each desk's leases.
+    pub fn site_leases(path: &Path, now: Timestamp, site: &SiteId) -> StoreResult<SiteLeases> {
+        let conn = open_and_migrate(path)?;
+        leases::site_leases(&conn, site, now)
+    }
+
     /// Verifies the audit chains.
     pub fn verify_audit(path: &Path, site: Option<&str>) -> StoreResult<Vec<AuditReport>> {
         let conn = open_connection(path, true)?;
@@ -778,6 +886,7 @@ mod tests {
     use frontdesk_domain::clock::ManualClock;
     use frontdesk_domain::schedule::{Period, SessionTemplate, SlotId};
     use frontdesk_protocol::online::OnlinePatient;
+    use frontdesk_protocol::sync::{LeaseRequest, PushRequest};
 
     fn patient(n: u64) -> OnlinePatient {
         crate::demo::patient(n)
@@ -789,9 +898,8 @@ mod tests {
     async fn writer_cache_matches_the_database() {
         let dir = tempfile::tempdir().unwrap();
         let now: Timestamp = "2026-11-23T07:00:00+08:00".parse().unwrap();
-        let store =
-            SqliteStore::open(&dir.path().join("c.db"), Arc::new(ManualClock::new(now)), SqliteOptions::default())
-                .unwrap();
+        let clock = Arc::new(ManualClock::new(now));
+        let store = SqliteStore::open(&dir.path().join("c.db"), clock.clone(), SqliteOptions::default()).unwrap();
         store.seed_demo(SiteId::from("demo"), 2).await.unwrap();
         let site = SiteId::from("demo");
         let mut booked = Vec::new();
@@ -838,6 +946,75 @@ mod tests {
                 OnlineBookingRequest { patient: patient(i), slot_id: None, department: Some("NK".into()), date: None };
             let _ = store.book_online(site.clone(), req).await;
         }
+        // Capacity leases: granted, spent, given back, taken back with a revoked desk, expired.
+        let mut desks = Vec::new();
+        for name in ["a", "b"] {
+            let code = store.create_enroll_code(site.clone(), 1).await.unwrap();
+            let e = store.enroll(code.code, name.into()).await.unwrap();
+            desks.push(DeviceAuth { device_id: e.device_id, site_id: site.clone() });
+        }
+        store.set_lease_policy(site.clone(), Some(LeasePolicy::default()), "test".into()).await.unwrap();
+        assert!(store.lease_round().await.unwrap().granted > 0);
+        let ask = |d: &DeviceAuth, give_back| LeaseRequest {
+            protocol: 2,
+            device_id: d.device_id.clone(),
+            top_up: false,
+            give_back,
+        };
+        let held = store.leases(desks[0].clone(), ask(&desks[0], Vec::new())).await.unwrap().leases;
+        let back: Vec<_> = held[..2]
+            .iter()
+            .map(|l| frontdesk_protocol::sync::LeasedNumber { session_id: l.session_id.clone(), queue_no: l.queue_no })
+            .collect();
+        assert_eq!(store.leases(desks[0].clone(), ask(&desks[0], back)).await.unwrap().returned, 2);
+        let spend = &held[2];
+        let p = crate::outcome::online_patient(
+            frontdesk_domain::schedule::PatientId("p-lease".into()),
+            &frontdesk_domain::schedule::Site {
+                id: site.clone(),
+                name: String::new(),
+                timezone: "Asia/Shanghai".into(),
+            },
+            &OnlineBookingRequest { patient: patient(90), slot_id: None, department: None, date: None },
+            now.in_tz("Asia/Shanghai").unwrap().date(),
+        )
+        .unwrap();
+        let envelope = |seq: u64, op| frontdesk_protocol::sync::OpEnvelope {
+            op_id: uuid::Uuid::now_v7(),
+            device_id: desks[0].device_id.clone(),
+            seq,
+            staff_id: "nurse".into(),
+            hlc: frontdesk_domain::hlc::Hlc { wall_ms: seq as i64, counter: 0 },
+            site_id: site.clone(),
+            base_cursor: 0,
+            depends_on: Vec::new(),
+            op,
+        };
+        let ops = vec![
+            envelope(1, frontdesk_protocol::sync::Op::RegisterPatient { patient: p.clone() }),
+            envelope(
+                2,
+                frontdesk_protocol::sync::Op::Book {
+                    booking_id: BookingId("b-lease".into()),
+                    patient_id: p.id.clone(),
+                    slot_id: spend.slot_id.clone(),
+                    channel: frontdesk_domain::schedule::Channel::Desk,
+                    queue_no: spend.queue_no,
+                    leased: true,
+                    ticket_code: frontdesk_domain::ticket::TicketCode::from_random(77),
+                    overbook_reason: None,
+                },
+            ),
+        ];
+        let req = PushRequest { protocol: 2, device_id: desks[0].device_id.clone(), ops };
+        let r = store.push(desks[0].clone(), req).await.unwrap();
+        assert!(matches!(r.results[1].outcome, frontdesk_protocol::sync::Outcome::Applied { .. }), "{r:?}");
+        store.revoke_device(desks[1].device_id.clone(), "test".into()).await.unwrap();
+        // The first slots' leases expire (10 minutes before 08:00); once the desk pulled with
+        // nothing pending, the round takes them back.
+        clock.advance(jiff::SignedDuration::from_mins(55));
+        store.pull(desks[0].clone(), 0, 5_000, Some(0)).await.unwrap();
+        assert!(store.lease_round().await.unwrap().expired > 0);
         let checked = store
             .write(|ctx| {
                 let mut n = 0;
@@ -848,7 +1025,10 @@ mod tests {
                         let (mut x, mut y) = (a.taken.clone(), b.taken.clone());
                         x.sort_unstable();
                         y.sort_unstable();
-                        assert_eq!((&a.slot, &a.session, x), (&b.slot, &b.session, y));
+                        let (mut lx, mut ly) = (a.leased.clone(), b.leased.clone());
+                        lx.sort();
+                        ly.sort();
+                        assert_eq!((&a.slot, &a.session, x, lx), (&b.slot, &b.session, y, ly));
                         n += 1;
                     }
                 }

@@ -34,9 +34,19 @@ pub(crate) fn book(
     // Decide before writing: a refusal leaves nothing behind (see the module docs of sqlite).
     let known = rows::patient_id_by_key(ctx.conn, &site.id, &patient.identity_key())?;
     let patient_id = known.clone().unwrap_or_else(|| patient.id.clone());
-    let (state, grant) =
-        decide(ctx, &site, now, &patient_id, known.is_none(), Channel::Online, QueueChoice::Lowest, None, &target)?
-            .granted_online(req)?;
+    let (state, grant) = decide(
+        ctx,
+        &site,
+        now,
+        &patient_id,
+        known.is_none(),
+        Channel::Online,
+        QueueChoice::Lowest,
+        None,
+        None,
+        &target,
+    )?
+    .granted_online(req)?;
     if known.is_none() {
         rows::save_patient(ctx, &patient, "online")?;
     }

@@ -13,7 +13,7 @@
 use frontdesk_domain::Lang;
 use frontdesk_domain::booking::{Booking, BookingAction, BookingError, QueueChoice, decide_cancel, decide_check_in};
 use frontdesk_domain::patient::Patient;
-use frontdesk_domain::schedule::{BookingId, Channel, PatientId, SessionId, SessionStatus, Site, SlotId};
+use frontdesk_domain::schedule::{BookingId, Channel, DeviceId, PatientId, SessionId, SessionStatus, Site, SlotId};
 use frontdesk_domain::ticket::TicketCode;
 use frontdesk_protocol::sync::{
     Conflict, Effects, Op, OpEnvelope, OpResult, Outcome, PushRequest, PushResponse, Record, ServerState,
@@ -21,11 +21,11 @@ use frontdesk_protocol::sync::{
 use rusqlite::{OptionalExtension, params};
 
 use super::booking::decide;
-use super::{WriteCtx, audit, rows};
+use super::{WriteCtx, audit, leases, rows};
 use crate::error::{StoreError, StoreResult};
 use crate::outcome::{
-    Decided, OpAudit, OpCounts, Target, booking_applied, booking_conflict, conflict, merged, rejected, replay,
-    revalidate, rule_conflict, site_now, status_of,
+    Decided, LeaseEvent, OpAudit, OpCounts, Target, booking_applied, booking_conflict, conflict, merged, rejected,
+    replay, revalidate, rule_conflict, site_now, status_of,
 };
 use crate::store::DeviceAuth;
 
@@ -131,6 +131,7 @@ fn apply_one(ctx: &mut WriteCtx<'_>, site: &Site, device: &DeviceAuth, env: &OpE
             ctx,
             site,
             BookOp {
+                device: &device.device_id,
                 booking_id,
                 patient_id,
                 slot_id,
@@ -225,6 +226,7 @@ fn update_patient(
 }
 
 struct BookOp<'a> {
+    device: &'a DeviceId,
     booking_id: &'a BookingId,
     patient_id: &'a PatientId,
     slot_id: &'a SlotId,
@@ -254,7 +256,9 @@ fn book(ctx: &mut WriteCtx<'_>, site: &Site, op: BookOp<'_>) -> StoreResult<Outc
         }));
     }
     let now = site_now(ctx.now, site)?;
-    let queue_no = if op.leased { QueueChoice::Exactly(op.queue_no) } else { QueueChoice::Prefer(op.queue_no) };
+    // A number from the desk's capacity lease is granted as exactly that number whatever
+    // happened to the slot, when it is still leased to the desk (docs/SYNC.md, "Spend").
+    let queue_no = if op.leased { QueueChoice::Leased(op.queue_no) } else { QueueChoice::Prefer(op.queue_no) };
     let decision = decide(
         ctx,
         site,
@@ -264,6 +268,7 @@ fn book(ctx: &mut WriteCtx<'_>, site: &Site, op: BookOp<'_>) -> StoreResult<Outc
         op.channel,
         queue_no,
         op.overbook_reason,
+        Some(op.device),
         &Target::Slot(op.slot_id.clone()),
     )?;
     match decision {
@@ -279,10 +284,16 @@ fn book(ctx: &mut WriteCtx<'_>, site: &Site, op: BookOp<'_>) -> StoreResult<Outc
                 op.overbook_reason,
             );
             let cursor = rows::insert_booking(ctx, &booking, grant.overbooked)?;
+            if !grant.overbooked {
+                leases::booked(ctx, &booking, op.device, op.leased)?;
+            }
             metrics::counter!("frontdesk_bookings_total", "channel" => op.channel.code()).increment(1);
             Ok(booking_applied(&booking, cursor))
         }
         Decided::Refused { error, suggestions, state, existing } => {
+            if matches!(error, BookingError::LeaseLost { .. }) {
+                ctx.tally_lease(LeaseEvent::Lost, 1);
+            }
             Ok(booking_conflict(error, suggestions, state, existing, op.channel))
         }
     }

@@ -15,7 +15,15 @@ use crate::store::DeviceAuth;
 /// The most changes one pull page holds.
 pub const MAX_PULL: u32 = 5000;
 
-pub(crate) fn pull(c: &Connection, site: &SiteId, cursor: u64, limit: u32) -> StoreResult<PullResponse> {
+/// A page of a site's change log; `now` is the platform's clock (`server_now`: what a desk
+/// counts a lease's time left from).
+pub(crate) fn pull(
+    c: &Connection,
+    site: &SiteId,
+    cursor: u64,
+    limit: u32,
+    now: Timestamp,
+) -> StoreResult<PullResponse> {
     let limit = limit.clamp(1, MAX_PULL);
     let mut st = c.prepare_cached(
         "SELECT cursor, record FROM changes WHERE site_id = ?1 AND cursor > ?2 ORDER BY cursor LIMIT ?3",
@@ -33,7 +41,7 @@ pub(crate) fn pull(c: &Connection, site: &SiteId, cursor: u64, limit: u32) -> St
         changes.push(Change { cursor: cur as u64, record: serde_json::from_str(&rec)? });
     }
     let next_cursor = changes.last().map(|c| c.cursor).unwrap_or(cursor);
-    Ok(PullResponse { protocol: PROTOCOL_VERSION, changes, next_cursor, more })
+    Ok(PullResponse { protocol: PROTOCOL_VERSION, changes, next_cursor, more, server_now: Some(now) })
 }
 
 pub(crate) fn feed(c: &Connection, after: u64, limit: u32) -> StoreResult<crate::store::Feed> {

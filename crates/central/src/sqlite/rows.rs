@@ -6,9 +6,10 @@ use std::collections::HashMap;
 use frontdesk_domain::booking::{Booking, SlotState};
 use frontdesk_domain::patient::Patient;
 use frontdesk_domain::schedule::{
-    BookingId, Department, DepartmentId, PatientId, Provider, Session, SessionId, Site, SiteId, Slot, SlotId,
+    BookingId, Department, DepartmentId, DeviceId, PatientId, Provider, Session, SessionId, Site, SiteId, Slot, SlotId,
 };
 use frontdesk_protocol::sync::Record;
+use jiff::Timestamp;
 use jiff::civil::Date;
 use rusqlite::{Connection, OptionalExtension, params};
 
@@ -84,8 +85,9 @@ pub(crate) fn parse_date(s: &str) -> StoreResult<Date> {
     s.parse().map_err(|e| crate::error::StoreError::Internal(format!("stored date {s}: {e}")))
 }
 
-/// Every slot of a department on a day, with its session and the numbers held in it: what the
-/// booking rules need for a decision and for suggestions.
+/// Every slot of a department on a day, with its session, the numbers held in it and the
+/// numbers leased in it (a lease holds its number until the platform ends it, expired or not:
+/// docs/SYNC.md, "Return"): what the booking rules need for a decision and for suggestions.
 pub(crate) fn day_states(
     c: &Connection,
     site: &SiteId,
@@ -117,6 +119,17 @@ pub(crate) fn day_states(
             }
         }
     }
+    // The numbers leased, session by session (the leases' key).
+    let mut leased: HashMap<String, Vec<(u32, DeviceId)>> = HashMap::new();
+    {
+        let mut st = c.prepare_cached("SELECT slot_id, queue_no, device_id FROM leases WHERE session_id = ?1")?;
+        for id in sessions.keys() {
+            let mut rows = st.query([id.as_str()])?;
+            while let Some(r) = rows.next()? {
+                leased.entry(r.get(0)?).or_default().push((r.get::<_, u32>(1)?, DeviceId(r.get(2)?)));
+            }
+        }
+    }
     let mut out = Vec::new();
     let mut st = c.prepare_cached(
         "SELECT id, session_id, record FROM slots WHERE site_id = ?1 AND department_id = ?2 AND date = ?3 ORDER BY id",
@@ -128,9 +141,19 @@ pub(crate) fn day_states(
         let rec: String = r.get(2)?;
         let Some(session) = sessions.get(&session_id) else { continue };
         let slot: Slot = json(&rec)?;
-        out.push(SlotState { session: session.clone(), slot, taken: taken.remove(&id).unwrap_or_default(), leased: Vec::new() });
+        out.push(SlotState {
+            session: session.clone(),
+            slot,
+            taken: taken.remove(&id).unwrap_or_default(),
+            leased: leased.remove(&id).unwrap_or_default(),
+        });
     }
     Ok(out)
+}
+
+/// A stored instant in milliseconds since the epoch.
+pub(crate) fn millis(ms: i64) -> StoreResult<Timestamp> {
+    Timestamp::from_millisecond(ms).map_err(|e| crate::error::StoreError::Internal(format!("stored instant {ms}: {e}")))
 }
 
 /// Numbers held in a session (overbooks included), for the overbook rule.

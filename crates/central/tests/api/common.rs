@@ -123,9 +123,8 @@ impl Db {
     }
 }
 
-/// Opens a store of the given back-end on `db`.
-pub async fn open_store(db: &Db, now: Timestamp) -> Arc<dyn Store> {
-    let clock = Arc::new(ManualClock::new(now));
+/// Opens a store of the given back-end on `db` with the platform's clock `clock`.
+pub async fn open_store(db: &Db, clock: Arc<ManualClock>) -> Arc<dyn Store> {
     match db {
         Db::Sqlite(p) => Arc::new(SqliteStore::open(p, clock, SqliteOptions::default()).unwrap()),
         Db::Postgres(u) => Arc::new(PgStore::open(u, clock, PgOptions::default()).await.unwrap()),
@@ -136,6 +135,8 @@ pub struct TestServer {
     pub base: String,
     pub db: Db,
     pub client: reqwest::Client,
+    /// The platform's clock: a test moves it to make time pass.
+    pub clock: Arc<ManualClock>,
     dir: Option<tempfile::TempDir>,
     stop: Option<oneshot::Sender<()>>,
     handle: Option<tokio::task::JoinHandle<std::io::Result<()>>>,
@@ -155,12 +156,15 @@ impl TestServer {
             Backend::Postgres => Db::Postgres(fresh_postgres_db().await),
         };
         let now: Timestamp = now.parse().unwrap();
-        let store = open_store(&db, now).await;
+        let clock = Arc::new(ManualClock::new(now));
+        let store = open_store(&db, clock.clone()).await;
         store.seed_demo(SiteId::from("demo"), 8).await.unwrap();
         let mut config = ServerConfig {
             device_rate: None,
             public_rate: None,
             admin_token_hash: Some(frontdesk_central::secret::hash_secret(ADMIN_TOKEN)),
+            // Lease rounds run when a test asks for one.
+            lease_interval: std::time::Duration::ZERO,
             ..ServerConfig::default()
         };
         tune(&mut config);
@@ -171,7 +175,7 @@ impl TestServer {
             let _ = rx.await;
         }));
         let client = client_builder().pool_max_idle_per_host(256).build().unwrap();
-        TestServer { base, db, client, dir: Some(dir), stop: Some(tx), handle: Some(handle) }
+        TestServer { base, db, client, clock, dir: Some(dir), stop: Some(tx), handle: Some(handle) }
     }
 
     /// Stops the server (gracefully) and hands back its directory, database included.
@@ -224,7 +228,7 @@ impl TestServer {
     }
 
     pub async fn push(&self, dev: &Device, ops: Vec<OpEnvelope>) -> PushResponse {
-        let req = PushRequest { protocol: 1, device_id: dev.id.clone(), ops };
+        let req = PushRequest { protocol: frontdesk_protocol::PROTOCOL_VERSION, device_id: dev.id.clone(), ops };
         let r = self.client.post(self.url("/v1/sync/push")).bearer_auth(&dev.token).json(&req).send().await.unwrap();
         assert_eq!(r.status(), 200, "{}", r.text().await.unwrap_or_default());
         r.json().await.unwrap()
@@ -234,6 +238,19 @@ impl TestServer {
         let r = self
             .client
             .get(self.url(&format!("/v1/sync/pull?cursor={cursor}&limit={limit}")))
+            .bearer_auth(&dev.token)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 200);
+        r.json().await.unwrap()
+    }
+
+    /// One pull page, saying how many ops the desk still has pending.
+    pub async fn pull_pending(&self, dev: &Device, cursor: u64, pending: u64) -> PullResponse {
+        let r = self
+            .client
+            .get(self.url(&format!("/v1/sync/pull?cursor={cursor}&limit=5000&pending={pending}")))
             .bearer_auth(&dev.token)
             .send()
             .await

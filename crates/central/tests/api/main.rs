@@ -5,6 +5,7 @@
 mod admin;
 mod common;
 mod durability;
+mod leases;
 mod multi;
 mod online;
 mod protect;

@@ -2,13 +2,14 @@
 //! and every guarantee of one process holds across them. (SQLite is one process per file by
 //! design, so these scenarios are PostgreSQL's own.)
 
-use std::collections::{HashMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
+use frontdesk_domain::lease::{Lease, LeasePolicy};
 use frontdesk_domain::schedule::{BookingId, Channel, SlotId};
-use frontdesk_protocol::sync::{Op, PushRequest, PushResponse, Record};
+use frontdesk_protocol::sync::{LeaseAnswer, LeaseRequest, Op, Outcome, PushRequest, PushResponse, Record};
 use serde_json::{Value, json};
 
 use crate::common::*;
@@ -49,6 +50,63 @@ impl Cluster {
         Cluster::start_with(n, Db::Postgres(fresh_postgres_db().await)).await
     }
 
+    /// Starts one more process on the cluster's database, its clock pinned at `now`, running
+    /// lease rounds only when asked; its index.
+    fn add_process(&mut self, now: &str) -> usize {
+        let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_frontdesk-central"))
+            .args(["--db", &self.db.arg(), "serve", "--listen", "127.0.0.1:0", "--demo", "--lease-interval-secs", "0"])
+            .args(["--public-rate", "0", "--admin-token-file", self._dir.path().join("admin-token").to_str().unwrap()])
+            .env(frontdesk_central::NOW_ENV, now)
+            .env("RUST_LOG", "warn")
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        let stdout = child.stdout.take().unwrap();
+        let child = Killed(child);
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            use std::io::BufRead;
+            for line in std::io::BufReader::new(stdout).lines() {
+                let Ok(line) = line else { break };
+                if tx.send(line).is_err() {
+                    break;
+                }
+            }
+        });
+        let url = loop {
+            let line = rx.recv_timeout(Duration::from_secs(30)).expect("the server printed its address");
+            if let Some(addr) = line.strip_prefix("listening on ") {
+                break addr.trim().to_string();
+            }
+        };
+        self.procs.push(Some(child));
+        self.urls.push(url);
+        self.urls.len() - 1
+    }
+
+    /// Every page after `cursor` from process `on`, the desk saying it has `pending` ops.
+    async fn pull_from(&self, on: usize, dev: &Device, mut cursor: u64, pending: u64) -> Vec<Record> {
+        let mut out = Vec::new();
+        for _ in 0..10_000 {
+            let r = self
+                .client
+                .get(format!("{}/v1/sync/pull?cursor={cursor}&limit=5000&pending={pending}", self.urls[on]))
+                .bearer_auth(&dev.token)
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(r.status(), 200);
+            let p: frontdesk_protocol::sync::PullResponse = r.json().await.unwrap();
+            out.extend(p.changes.into_iter().map(|c| c.record));
+            cursor = p.next_cursor;
+            if !p.more {
+                return out;
+            }
+        }
+        panic!("pull did not end");
+    }
+
     async fn enroll(&self, on: usize) -> Device {
         let r = self
             .client
@@ -72,7 +130,7 @@ impl Cluster {
     }
 
     async fn push(&self, on: usize, dev: &Device, ops: Vec<frontdesk_protocol::sync::OpEnvelope>) -> PushResponse {
-        let req = PushRequest { protocol: 1, device_id: dev.id.clone(), ops };
+        let req = PushRequest { protocol: frontdesk_protocol::PROTOCOL_VERSION, device_id: dev.id.clone(), ops };
         let r = self
             .client
             .post(format!("{}/v1/sync/push", self.urls[on]))
@@ -105,6 +163,50 @@ impl Cluster {
             }
         }
         panic!("pull did not end");
+    }
+
+    /// A desk's lease request at process `on`: topped up to its share.
+    async fn top_up(&self, on: usize, dev: &Device) -> LeaseAnswer {
+        let req = LeaseRequest { protocol: 2, device_id: dev.id.clone(), top_up: true, give_back: Vec::new() };
+        let r = self
+            .client
+            .post(format!("{}/v1/sync/leases", self.urls[on]))
+            .bearer_auth(&dev.token)
+            .json(&req)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 200, "{}", r.text().await.unwrap_or_default());
+        r.json().await.unwrap()
+    }
+
+    /// Sets the demo site's lease policy at process `on`.
+    async fn put_policy(&self, on: usize, policy: &LeasePolicy) {
+        let r = self
+            .client
+            .put(format!("{}/v1/admin/sites/demo/lease-policy", self.urls[on]))
+            .bearer_auth(ADMIN_TOKEN)
+            .json(policy)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 200, "{}", r.text().await.unwrap_or_default());
+    }
+
+    /// The platform's lease round, run now at process `on`: numbers (granted, returned at
+    /// expiry).
+    async fn lease_round(&self, on: usize) -> (u64, u64) {
+        let r = self
+            .client
+            .post(format!("{}/v1/admin/leases/round", self.urls[on]))
+            .bearer_auth(ADMIN_TOKEN)
+            .json(&json!({}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 200, "{}", r.text().await.unwrap_or_default());
+        let v: Value = r.json().await.unwrap();
+        (v["granted"].as_u64().unwrap(), v["expired"].as_u64().unwrap())
     }
 
     /// The online numbers of a department still free for booking now.
@@ -601,6 +703,413 @@ async fn a_database_restart_mid_burst_gives_503s_then_recovers_by_itself() {
     }
 }
 
+/// The rows of a query on the cluster's database, each column as text (NULL as "").
+async fn rows(db: &Db, sql: &str) -> Vec<Vec<String>> {
+    let Db::Postgres(url) = db else { panic!("a PostgreSQL scenario") };
+    let (client, conn) = tokio_postgres::connect(url, tokio_postgres::NoTls).await.unwrap();
+    tokio::spawn(conn);
+    client
+        .simple_query(sql)
+        .await
+        .unwrap()
+        .into_iter()
+        .filter_map(|m| match m {
+            tokio_postgres::SimpleQueryMessage::Row(r) => {
+                Some((0..r.len()).map(|i| r.get(i).unwrap_or_default().to_string()).collect())
+            }
+            _ => None,
+        })
+        .collect()
+}
+
+/// What the change log says is leased now, (session#number → desk), replaying every lease
+/// record and tombstone in log order.
+fn leased_in(records: &[Record]) -> BTreeMap<String, String> {
+    let mut out = BTreeMap::new();
+    for r in records {
+        match r {
+            Record::Lease(l) => {
+                out.insert(Lease::key(&l.session_id, l.queue_no), l.device_id.to_string());
+            }
+            Record::Tombstone { entity, id } if entity == "lease" => {
+                out.remove(id);
+            }
+            _ => {}
+        }
+    }
+    out
+}
+
+/// What the database holds leased now, (session#number → desk).
+async fn leased_in_db(db: &Db) -> BTreeMap<String, String> {
+    rows(db, "SELECT session_id || '#' || queue_no, lease_device FROM numbers WHERE lease_device IS NOT NULL")
+        .await
+        .into_iter()
+        .map(|r| (r[0].clone(), r[1].clone()))
+        .collect()
+}
+
+/// Each desk's lease counts from the database: desk → (what → numbers).
+async fn lease_counts(db: &Db) -> HashMap<String, HashMap<String, i64>> {
+    let mut out: HashMap<String, HashMap<String, i64>> = HashMap::new();
+    for r in rows(db, "SELECT device_id, what, SUM(n) FROM lease_events GROUP BY device_id, what").await {
+        out.entry(r[0].clone()).or_default().insert(r[1].clone(), r[2].parse().unwrap());
+    }
+    out
+}
+
+/// Numbers leased per (session, desk) now.
+async fn held_per_session(db: &Db) -> HashMap<(String, String), u32> {
+    rows(db, "SELECT session_id, lease_device, COUNT(*) FROM numbers WHERE lease_device IS NOT NULL GROUP BY 1, 2")
+        .await
+        .into_iter()
+        .map(|r| ((r[0].clone(), r[1].clone()), r[2].parse().unwrap()))
+        .collect()
+}
+
+/// Three processes lease one site's desks concurrently — each process's own round, rounds on
+/// request at every process, and every desk asking for its share at every process — and then
+/// desks spend their leases while other desks book outside a lease, asking for leased
+/// numbers, and an online burst books, on all three processes at once: every desk holds
+/// exactly its share, no number is leased twice, nothing outside a lease takes a leased
+/// number, every spend gets its number, and the change log says what the database holds.
+async fn three_processes_lease_each_desk_exactly_its_share_and_nothing_else_takes_a_leased_number() {
+    let c = Arc::new(Cluster::start(3).await);
+    let mut desks = Vec::new();
+    for i in 0..6 {
+        desks.push(c.enroll(i % 3).await);
+    }
+    // 20 % held back; leases end 10 minutes before their slot; today's and tomorrow's sessions.
+    let policy = LeasePolicy {
+        hold_back_percent: 20,
+        min_per_desk: 1,
+        max_per_desk: 0,
+        expire_before_minutes: 10,
+        horizon_days: 1,
+        low_water: 1,
+    };
+    c.put_policy(1, &policy).await;
+    // Each session's desk pool, and the share of each of the 6 desks in it: the demo's pools
+    // (16, 14 and 12 desk numbers) hold every desk's share, so each desk gets exactly it.
+    let all_pools: HashMap<String, u32> = rows(
+        &c.db,
+        "SELECT n.session_id, COUNT(*) FROM numbers n JOIN sessions s ON s.id = n.session_id \
+         WHERE s.site_id = 'demo' AND s.date BETWEEN '2026-11-23' AND '2026-11-25' AND n.pool = 'desk' \
+         GROUP BY n.session_id",
+    )
+    .await
+    .into_iter()
+    .map(|r| (r[0].clone(), r[1].parse().unwrap()))
+    .collect();
+    let share = |session: &str| policy.share(all_pools[session], 6);
+    let pools: HashMap<String, u32> =
+        all_pools.iter().filter(|(s, _)| !s.contains("20261125")).map(|(s, n)| (s.clone(), *n)).collect();
+    assert_eq!(pools.len(), 2 * (11 * 2 + 2), "the demo's sessions of today and tomorrow");
+    for (session, pool) in &all_pools {
+        assert!(6 * share(session) <= pool - policy.held_back(*pool), "{session}: the shares fit");
+    }
+
+    // The race: rounds on every process, and every desk asking at every process.
+    let mut tasks = Vec::new();
+    for on in 0..3 {
+        let c = c.clone();
+        tasks.push(tokio::spawn(async move {
+            for _ in 0..6 {
+                c.lease_round(on).await;
+            }
+        }));
+    }
+    for (i, d) in desks.iter().enumerate() {
+        let c = c.clone();
+        let d = Device { id: d.id.clone(), site: d.site.clone(), token: d.token.clone(), seq: 0 };
+        tasks.push(tokio::spawn(async move {
+            for k in 0..6 {
+                let answer = c.top_up((i + k) % 3, &d).await;
+                assert!(answer.leases.iter().all(|l| l.device_id == d.id));
+            }
+        }));
+    }
+    for t in tasks {
+        t.await.unwrap();
+    }
+    let held = held_per_session(&c.db).await;
+    for session in pools.keys() {
+        for d in &desks {
+            let n = held.get(&(session.clone(), d.id.to_string())).copied().unwrap_or(0);
+            assert_eq!(n, share(session), "desk {} in {session}", d.id);
+        }
+    }
+    assert!(held.keys().all(|(session, _)| pools.contains_key(session)), "only sessions the policy leases");
+    let counts = lease_counts(&c.db).await;
+    let total: u32 = held.values().sum();
+    for d in &desks {
+        let mine: u32 = held.iter().filter(|((_, dev), _)| *dev == d.id.as_str()).map(|(_, n)| n).sum();
+        let theirs = &counts[d.id.as_str()];
+        assert_eq!(theirs.get("granted").copied(), Some(i64::from(mine)), "granted once each, never overwritten");
+        assert_eq!(theirs.len(), 1, "nothing ended: {theirs:?}");
+    }
+    // The change log says the same, page by page from every process.
+    let (log, _) = c.pull_all(&desks[0], 0, 1000).await;
+    let db_leases = leased_in_db(&c.db).await;
+    assert_eq!(db_leases.len() as u32, total);
+    assert_eq!(leased_in(&log), db_leases);
+
+    // Spends, bookings outside a lease and an online burst, with rounds still running — and
+    // granting: the horizon now takes in the day after tomorrow, whose desk pools desks also
+    // book outside a lease at once, asking for the very numbers a grant takes first.
+    let phase1: HashSet<String> = db_leases.keys().cloned().collect();
+    let today = |l: &&Lease| l.session_id.as_str().contains("20261123");
+    let mut answers = Vec::new();
+    for d in &desks {
+        answers.push(c.top_up(0, d).await.leases);
+    }
+    c.put_policy(2, &LeasePolicy { horizon_days: 2, ..policy }).await;
+    let mut tasks = Vec::new();
+    for (i, d) in desks.iter_mut().enumerate() {
+        let spend: Vec<Lease> = answers[i].iter().filter(today).take(2).cloned().collect();
+        let want: Vec<Lease> = answers[(i + 1) % 6].iter().filter(today).take(2).cloned().collect();
+        assert_eq!((spend.len(), want.len()), (2, 2));
+        // Bookings outside a lease into the day after tomorrow: slot k's highest desk number
+        // (6k), the first a grant takes.
+        let later: Vec<Lease> = [1 + i % 4, 5 + i % 4]
+            .into_iter()
+            .map(|k| Lease {
+                session_id: "demo-ek-1-20261125-am".into(),
+                slot_id: SlotId(format!("demo-ek-1-20261125-am-{k:02}")),
+                queue_no: 6 * k as u32,
+                device_id: d.id.clone(),
+                expires_at: jiff::Timestamp::UNIX_EPOCH,
+            })
+            .collect();
+        let mut ops = Vec::new();
+        let asks = spend.iter().map(|l| (l, true)).chain(want.iter().chain(&later).map(|l| (l, false)));
+        for (k, (l, leased)) in asks.enumerate() {
+            let n = 40_000 + 10 * i as u64 + k as u64;
+            let p = patient("demo", n);
+            ops.push(d.op(Op::RegisterPatient { patient: p.clone() }));
+            ops.push(d.op(Op::Book {
+                booking_id: BookingId(uuid::Uuid::now_v7().to_string()),
+                patient_id: p.id.clone(),
+                slot_id: l.slot_id.clone(),
+                channel: Channel::Desk,
+                queue_no: l.queue_no,
+                leased,
+                ticket_code: ticket(n),
+                overbook_reason: None,
+            }));
+        }
+        let (c, dev) = (c.clone(), Device { id: d.id.clone(), site: d.site.clone(), token: d.token.clone(), seq: 0 });
+        tasks.push(tokio::spawn(async move {
+            let r = c.push((i + 1) % 3, &dev, ops).await;
+            let outcomes: Vec<Outcome> = r.results.into_iter().map(|r| r.outcome).collect();
+            (spend, want, later, outcomes)
+        }));
+    }
+    let mut others = Vec::new();
+    for on in 0..3 {
+        let c = c.clone();
+        others.push(tokio::spawn(async move {
+            for _ in 0..4 {
+                c.lease_round(on).await;
+            }
+        }));
+    }
+    for (i, d) in desks.iter().enumerate() {
+        let c = c.clone();
+        let d = Device { id: d.id.clone(), site: d.site.clone(), token: d.token.clone(), seq: 0 };
+        others.push(tokio::spawn(async move {
+            for k in 0..3 {
+                c.top_up((i + k + 2) % 3, &d).await;
+            }
+        }));
+    }
+    let online = Arc::new(AtomicUsize::new(0));
+    for i in 0..300u64 {
+        let (c, online) = (c.clone(), online.clone());
+        others.push(tokio::spawn(async move {
+            let dept = ["NK", "WK", "EK", "FK", "KQ"][(i % 5) as usize];
+            let body = json!({"patient": frontdesk_central::demo::patient(70_000 + i), "department": dept});
+            let (status, v) = book(&c.client, &c.urls[i as usize % 3], body).await;
+            assert!(status == 201 || status == 409, "{status} {v}");
+            if status == 201 {
+                online.fetch_add(1, Ordering::SeqCst);
+            }
+        }));
+    }
+    let (mut tentative, mut full, mut later_booked) = (Vec::new(), 0, 0);
+    for t in tasks {
+        let (spend, want, later, outcomes) = t.await.unwrap();
+        for (k, l) in spend.iter().chain(&want).chain(&later).enumerate() {
+            assert!(matches!(outcomes[2 * k], Outcome::Applied { .. }), "{:?}", outcomes[2 * k]);
+            let booked = &outcomes[2 * k + 1];
+            if k < 2 {
+                match booked {
+                    Outcome::Applied { effects } => {
+                        assert_eq!(effects.queue_no, Some(l.queue_no), "a spend gets its own number")
+                    }
+                    other => panic!("the spend of {} was refused: {other:?}", Lease::key(&l.session_id, l.queue_no)),
+                }
+            } else {
+                match booked {
+                    Outcome::Applied { effects } => {
+                        let n = effects.queue_no.unwrap();
+                        tentative.push(Lease::key(&l.session_id, n));
+                        later_booked += usize::from(k >= 4);
+                    }
+                    Outcome::Conflict(conflict) => {
+                        assert_eq!(conflict.reason, "slot_full", "{conflict:?}");
+                        full += 1;
+                    }
+                    other => panic!("unexpected {other:?}"),
+                }
+            }
+        }
+    }
+    for t in others {
+        t.await.unwrap();
+    }
+    // One more round after everything: what is checked below is then what every further round
+    // (each process runs its own every 30 s) leaves as it is.
+    c.lease_round(0).await;
+    assert!(online.load(Ordering::SeqCst) > 0, "the online burst booked");
+    // The slots of today's leased numbers are leased or spent: full for anyone else.
+    assert!(full > 0, "{tentative:?}, {full} full");
+    assert!(later_booked > 0, "bookings outside a lease into the day after tomorrow");
+    for key in &tentative {
+        assert!(!phase1.contains(key), "a booking outside a lease took leased number {key}");
+    }
+    // Nothing ended but the spends; whatever was granted is held or spent.
+    let counts = lease_counts(&c.db).await;
+    let held = held_per_session(&c.db).await;
+    for d in &desks {
+        let theirs = &counts[d.id.as_str()];
+        let mine: u32 = held.iter().filter(|((_, dev), _)| *dev == d.id.as_str()).map(|(_, n)| n).sum();
+        assert_eq!(theirs.get("spent").copied(), Some(2), "{theirs:?}");
+        assert_eq!(theirs.get("granted").copied(), Some(i64::from(mine) + 2), "{theirs:?}");
+        assert!(["returned", "expired", "revoked"].iter().all(|w| !theirs.contains_key(*w)), "{theirs:?}");
+    }
+    for ((session, desk), n) in &held {
+        assert!(*n <= share(session), "desk {desk} holds {n} in {session}, beyond its share");
+    }
+    assert!(held.keys().any(|(session, _)| session.contains("20261125")), "the wider horizon was leased");
+    // Per session: desk bookings + leased numbers within the desk pool; no online booking in it.
+    let over = rows(
+        &c.db,
+        "SELECT n.session_id FROM numbers n WHERE n.pool = 'desk' GROUP BY n.session_id \
+         HAVING COUNT(*) < COUNT(*) FILTER (WHERE n.lease_device IS NOT NULL) + (SELECT COUNT(*) FROM bookings b \
+         WHERE b.session_id = n.session_id AND b.channel = 'desk' AND b.status <> 'cancelled' AND NOT b.overbooked)",
+    )
+    .await;
+    assert!(over.is_empty(), "desk pools over capacity: {over:?}");
+    let online_in_desk_pool =
+        c.db.sql_i64(
+            "SELECT COUNT(*) FROM bookings b JOIN numbers n ON n.session_id = b.session_id AND n.queue_no = b.queue_no \
+             WHERE b.channel = 'online' AND n.pool = 'desk'",
+        )
+        .await;
+    assert_eq!(online_in_desk_pool, 0);
+    let desk_bookings = c.db.sql_i64("SELECT COUNT(*) FROM bookings WHERE channel = 'desk'").await;
+    assert_eq!(desk_bookings as usize, 12 + tentative.len());
+    let (log, _) = c.pull_all(&desks[3], 0, 700).await;
+    assert_eq!(leased_in(&log), leased_in_db(&c.db).await, "the change log says what the database holds");
+    let spent = bookings(&log)
+        .into_iter()
+        .filter(|b| b.channel == Channel::Desk && phase1.contains(&Lease::key(&b.session_id, b.queue_no)))
+        .count();
+    assert_eq!(spent, 12, "every spend is in the log as a booking of its leased number");
+}
+
+/// An expired lease returns only when the platform can be sure it is unspent, whichever
+/// process served the desk and whichever runs the round: a desk's pull of its own leases is on
+/// record before the page is answered (the process that served it is killed at once), so a
+/// process whose clock has passed the expiry returns the other desk's never-sent leases but
+/// keeps this desk's — nobody else books them — until the desk pulls with nothing pending.
+async fn an_expired_lease_a_desk_was_sent_stays_held_across_processes_until_it_pulls_clean() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("admin-token"), format!("{ADMIN_TOKEN}\n")).unwrap();
+    let client = client_builder().timeout(Duration::from_secs(30)).build().unwrap();
+    let db = Db::Postgres(fresh_postgres_db().await);
+    let mut c = Cluster { procs: Vec::new(), urls: Vec::new(), db, _dir: dir, client };
+    let (early, late) = (c.add_process(NOW), c.add_process(NOW));
+    let a = c.enroll(early).await;
+    let mut b = c.enroll(early).await;
+    // Today's sessions only; 25 % held back, two desks: 6 numbers each of a morning's 16, A
+    // the higher number of slots 1–6, B the lower. Slot 1 (08:00) leases expire at 07:50.
+    let policy = LeasePolicy {
+        hold_back_percent: 25,
+        min_per_desk: 1,
+        max_per_desk: 0,
+        expire_before_minutes: 10,
+        horizon_days: 0,
+        low_water: 1,
+    };
+    c.put_policy(early, &policy).await;
+    let (granted, _) = c.lease_round(early).await;
+    assert!(granted > 0);
+    let session = "demo-nk-1-20261123-am";
+    let db = c.db.clone();
+    let lessee = |n: u32| {
+        let db = db.clone();
+        async move {
+            rows(&db, &format!("SELECT lease_device FROM numbers WHERE session_id = '{session}' AND queue_no = {n}"))
+                .await[0][0]
+                .clone()
+        }
+    };
+    assert_eq!((lessee(6).await, lessee(5).await), (a.id.to_string(), b.id.to_string()));
+    // A learns its leases from a pull at one process (ops still pending), which dies at once.
+    let log = c.pull_from(late, &a, 0, 1).await;
+    assert!(log.iter().any(|r| matches!(r, Record::Lease(l) if l.device_id == a.id)));
+    c.procs[late].take();
+    let on_record =
+        c.db.sql_i64(&format!(
+            "SELECT COUNT(*) FROM lease_receipts r WHERE r.device_id = '{}' AND r.served_cursor >= \
+             (SELECT MAX(lease_cursor) FROM numbers WHERE lease_device = '{}')",
+            a.id, a.id
+        ))
+        .await;
+    assert_eq!(on_record, 1, "the page with A's leases was on record before A had it");
+    // 07:55 at another process: slot 1's leases have expired. B was never sent its own: they
+    // return (one per morning session, 11); A's stay held.
+    let later = c.add_process("2026-11-23T07:55:00+08:00");
+    let (_, returned) = c.lease_round(later).await;
+    assert_eq!(returned, 11, "B's slot-1 leases of the 11 morning sessions");
+    assert_eq!((lessee(6).await, lessee(5).await), (a.id.to_string(), String::new()));
+    // Nobody else takes A's expired number: B, booking outside a lease and asking for 6, gets 5.
+    let p = patient("demo", 91_001);
+    let ops = vec![
+        b.op(Op::RegisterPatient { patient: p.clone() }),
+        b.op(Op::Book {
+            booking_id: BookingId(uuid::Uuid::now_v7().to_string()),
+            patient_id: p.id.clone(),
+            slot_id: SlotId(format!("{session}-01")),
+            channel: Channel::Desk,
+            queue_no: 6,
+            leased: false,
+            ticket_code: ticket(91_001),
+            overbook_reason: None,
+        }),
+    ];
+    let r = c.push(later, &b, ops).await;
+    match &r.results[1].outcome {
+        Outcome::Applied { effects } => assert_eq!(effects.queue_no, Some(5), "A's expired lease is still A's"),
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(c.lease_round(later).await.1, 0, "nothing more may return");
+    // A pulls with nothing pending: its expired leases return at the next round.
+    c.pull_from(later, &a, 0, 0).await;
+    let (_, returned) = c.lease_round(later).await;
+    assert_eq!(returned, 11, "A's slot-1 leases of the 11 morning sessions");
+    assert_eq!(lessee(6).await, String::new());
+    let counts = lease_counts(&c.db).await;
+    assert_eq!(counts[a.id.as_str()].get("expired").copied(), Some(11));
+    assert_eq!(counts[b.id.as_str()].get("expired").copied(), Some(11));
+    // The change log agrees with the database, at either live process.
+    for on in [early, later] {
+        assert_eq!(leased_in(&c.pull_from(on, &b, 0, 1).await), leased_in_db(&c.db).await);
+    }
+}
+
 macro_rules! postgres_only {
     ($($name:ident),* $(,)?) => {$(
         mod $name {
@@ -618,4 +1127,6 @@ postgres_only!(
     pull_with_writers_on_three_processes_never_skips_a_change,
     sigkill_of_one_process_mid_burst_loses_nothing_and_the_others_keep_serving,
     a_database_restart_mid_burst_gives_503s_then_recovers_by_itself,
+    three_processes_lease_each_desk_exactly_its_share_and_nothing_else_takes_a_leased_number,
+    an_expired_lease_a_desk_was_sent_stays_held_across_processes_until_it_pulls_clean,
 );

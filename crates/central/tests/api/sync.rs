@@ -361,12 +361,14 @@ async fn every_conflict_reason_comes_from_a_real_scenario(b: Backend) {
     let r = s.push(&d, ops).await;
     assert!(matches!(r.results[0].outcome, Outcome::Applied { .. }), "{:?}", r.results[0]);
     let reasons: Vec<&str> = r.results[1..].iter().map(|x| conflict_reason(&x.outcome)).collect();
+    // A "leased" number this desk was never leased, held by a booking: lost; a leased
+    // number outside the desk pool: out of pool.
     assert_eq!(
         reasons,
         [
             "ticket_not_today",
             "ticket_mismatch",
-            "queue_number_taken",
+            "lease_lost",
             "queue_number_out_of_pool",
             "overbook_reason_missing",
             "booking_exists"
