@@ -14,7 +14,7 @@
 //! decided only by the store; the view never grants anything.
 //!
 //! The view follows capacity leases too, so its slot states are the store's (leased numbers
-//! included, a lease past its expiry counted free). Leases hold desk-pool numbers only, so
+//! included: a lease holds its number until its tombstone, expired or not). Leases hold desk-pool numbers only, so
 //! they never change an online answer.
 
 use std::collections::{BTreeSet, HashMap};
@@ -60,8 +60,8 @@ struct State {
     taken: HashMap<SlotId, Vec<u32>>,
     /// Capacity leases: the slot of each leased (session, number).
     lease_slots: HashMap<(SessionId, u32), SlotId>,
-    /// Numbers leased in each slot, with the desk and the lease's expiry.
-    leased: HashMap<SlotId, Vec<(u32, DeviceId, Timestamp)>>,
+    /// Numbers leased in each slot, with the desk.
+    leased: HashMap<SlotId, Vec<(u32, DeviceId)>>,
 }
 
 impl State {
@@ -93,7 +93,7 @@ impl State {
             Record::Lease(l) => {
                 self.end_lease(&l.session_id, l.queue_no);
                 self.lease_slots.insert((l.session_id, l.queue_no), l.slot_id.clone());
-                self.leased.entry(l.slot_id).or_default().push((l.queue_no, l.device_id, l.expires_at));
+                self.leased.entry(l.slot_id).or_default().push((l.queue_no, l.device_id));
             }
             Record::Tombstone { entity, id } => match entity.as_str() {
                 "session" => {
@@ -130,7 +130,7 @@ impl State {
         if let Some(slot) = self.lease_slots.remove(&(session.clone(), n))
             && let Some(v) = self.leased.get_mut(&slot)
         {
-            v.retain(|(m, _, _)| *m != n);
+            v.retain(|(m, _)| *m != n);
         }
     }
 
@@ -161,9 +161,9 @@ impl State {
             .sum()
     }
 
-    /// The slot states of a department-day at `now` (a lease past its expiry counts as free,
+    /// The slot states of a department-day (a lease holds its number until the store ends it,
     /// as the store counts it).
-    fn day(&self, site: &SiteId, dept: &DepartmentId, date: Date, now: Timestamp) -> Vec<SlotState> {
+    fn day(&self, site: &SiteId, dept: &DepartmentId, date: Date) -> Vec<SlotState> {
         let mut out = Vec::new();
         let Some(sessions) = self.days.get(&(site.clone(), dept.clone(), date)) else { return out };
         for sid in sessions {
@@ -174,11 +174,7 @@ impl State {
                         session: session.clone(),
                         slot: slot.clone(),
                         taken: self.taken.get(slot_id).cloned().unwrap_or_default(),
-                        leased: self
-                            .leased
-                            .get(slot_id)
-                            .map(|v| v.iter().filter(|(_, _, e)| *e > now).map(|(n, d, _)| (*n, d.clone())).collect())
-                            .unwrap_or_default(),
+                        leased: self.leased.get(slot_id).cloned().unwrap_or_default(),
                     });
                 }
             }
@@ -312,7 +308,7 @@ impl View {
         depts.sort_by(|a, b| a.code.cmp(&b.code));
         let mut slots = Vec::new();
         for d in depts {
-            slots.extend(available_slots(d, st.day(site, &d.id, q.date, now), local));
+            slots.extend(available_slots(d, st.day(site, &d.id, q.date), local));
         }
         metrics::counter!("frontdesk_view_answers_total", "what" => "availability", "site" => site.to_string())
             .increment(1);
@@ -395,7 +391,7 @@ impl View {
         let refusal = match cached {
             Some(r) => r,
             None => {
-                let day = st.day(site, &dept, date, now);
+                let day = st.day(site, &dept, date);
                 let ask = BookingRequest {
                     patient_id: &nobody,
                     channel: Channel::Online,
@@ -441,8 +437,8 @@ mod tests {
     use super::*;
     use frontdesk_domain::lease::Lease;
 
-    /// The view's slot states hold the leases the change log tells of, a lease past its expiry
-    /// counted free, a tombstone ending one.
+    /// The view's slot states hold the leases the change log tells of — past their expiry too,
+    /// until a tombstone ends one.
     #[test]
     fn leases_in_the_change_log_are_in_the_view_s_slot_states() {
         let today = jiff::civil::date(2026, 11, 23);
@@ -466,23 +462,22 @@ mod tests {
         };
         st.apply(Record::Lease(lease(desk[0], "2026-11-23T07:50:00+08:00")));
         st.apply(Record::Lease(lease(desk[1], "2026-11-23T09:50:00+08:00")));
-        let leased = |st: &State, now: &str| -> Vec<u32> {
-            let day = st.day(&session.site_id, &session.department_id, session.date, at(now));
+        let leased = |st: &State| -> Vec<u32> {
+            let day = st.day(&session.site_id, &session.department_id, session.date);
             let mut v: Vec<u32> =
                 day.iter().find(|s| s.slot.id == slot.id).unwrap().leased.iter().map(|l| l.0).collect();
             v.sort_unstable();
             v
         };
-        assert_eq!(leased(&st, "2026-11-23T07:00:00+08:00"), [desk[0], desk[1]]);
-        assert_eq!(leased(&st, "2026-11-23T08:00:00+08:00"), [desk[1]], "an expired lease counts as free");
+        assert_eq!(leased(&st), [desk[0], desk[1]]);
         st.apply(Record::Tombstone { entity: "lease".into(), id: Lease::key(&session.id, desk[1]) });
-        assert_eq!(leased(&st, "2026-11-23T07:00:00+08:00"), [desk[0]]);
+        assert_eq!(leased(&st), [desk[0]]);
         // A lease granted again replaces the old one (one holder per number).
         st.apply(Record::Lease(Lease {
             device_id: DeviceId::from("desk-b"),
             ..lease(desk[0], "2026-11-23T07:50:00+08:00")
         }));
-        let day = st.day(&session.site_id, &session.department_id, session.date, at("2026-11-23T07:00:00+08:00"));
+        let day = st.day(&session.site_id, &session.department_id, session.date);
         let state = day.iter().find(|s| s.slot.id == slot.id).unwrap();
         assert_eq!(state.leased, [(desk[0], DeviceId::from("desk-b"))]);
         assert!(!state.free_numbers(frontdesk_domain::schedule::Pool::Desk).any(|n| n == desk[0]));
