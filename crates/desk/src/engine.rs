@@ -212,6 +212,22 @@ pub struct ScanOutcome {
     pub booking: Option<BookingView>,
 }
 
+/// True when the desk is enrolled and its last sync attempt failed (or it never synced):
+/// bookings then prefer its own leased numbers, which the platform is bound to accept.
+fn cannot_reach_platform(conn: &Connection) -> Result<bool, DeskError> {
+    let enrolled: bool =
+        conn.query_row("SELECT EXISTS (SELECT 1 FROM meta WHERE key = 'server_url')", [], |r| r.get(0))?;
+    if !enrolled {
+        return Ok(false);
+    }
+    let failed: bool = conn.query_row(
+        "SELECT EXISTS (SELECT 1 FROM meta WHERE key = 'last_error') OR NOT EXISTS (SELECT 1 FROM meta WHERE key = 'last_sync')",
+        [],
+        |r| r.get(0),
+    )?;
+    Ok(failed)
+}
+
 /// What `seed_demo` added.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 pub struct DemoSeeded {
@@ -536,6 +552,7 @@ impl Desk {
         }
         let horizon = today.checked_add(LOOKAHEAD_DAYS.days()).unwrap_or(today);
         let own = OwnLeases::load(&tx, &*self.clock)?;
+        let offline = cannot_reach_platform(&tx)?;
         let target_state = match target {
             BookTarget::Slot(id) => {
                 let filter = SlotFilter { slot: Some(id), ..SlotFilter::default() };
@@ -554,7 +571,7 @@ impl Desk {
                     slot: None,
                 };
                 let candidates = load_slot_states(&tx, &filter)?;
-                match earliest_for_desk(&candidates, &own, now) {
+                match earliest_for_desk(&candidates, &own, now, offline) {
                     Some(s) => s.clone(),
                     None => {
                         return Err(DeskError::Refused(Refusal {
@@ -765,9 +782,10 @@ impl Desk {
             by_provider.entry(state.session.provider_id.clone()).or_default().push(state);
         }
         let own = OwnLeases::load(&self.conn, &*self.clock)?;
+        let offline = cannot_reach_platform(&self.conn)?;
         let mut options = Vec::new();
         for (provider_id, states) in by_provider {
-            if let Some(state) = earliest_for_desk(&states, &own, now) {
+            if let Some(state) = earliest_for_desk(&states, &own, now, offline) {
                 options.push(WalkInOption {
                     provider: self.provider(&provider_id)?,
                     department: dept.clone(),

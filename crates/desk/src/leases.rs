@@ -172,13 +172,18 @@ impl OwnLeases {
 }
 
 /// The earliest slot (the rules' ranking) among `candidates` this desk can book now, counting
-/// its own leased numbers.
+/// its own leased numbers. With `prefer_lease` (the desk cannot reach the platform), the
+/// earliest slot where it may spend a leased number comes first — a booking there is
+/// guaranteed, one elsewhere only tentative —, and the earliest bookable slot otherwise.
 pub(crate) fn earliest_for_desk<'a>(
     candidates: &'a [SlotState],
     own: &OwnLeases,
     now: DateTime,
+    prefer_lease: bool,
 ) -> Option<&'a SlotState> {
-    candidates.iter().filter(|s| own.bookable(s, now)).min_by_key(|s| s.rank())
+    let guaranteed = || candidates.iter().filter(|s| own.pick(s, now).is_some()).min_by_key(|s| s.rank());
+    let leased = if prefer_lease { guaranteed() } else { None };
+    leased.or_else(|| candidates.iter().filter(|s| own.bookable(s, now)).min_by_key(|s| s.rank()))
 }
 
 /// Where a leased number of this desk stands.

@@ -668,3 +668,23 @@ fn the_cli_lists_leases_and_says_which_bookings_are_guaranteed() {
     let again = frontdesk(&dir, &["leases", "return", "--session", S, "--number", "12", "--lang", "en"]);
     assert_eq!(again.status.code(), Some(2), "12 is no longer this desk's to give");
 }
+
+#[test]
+fn a_desk_that_cannot_reach_the_platform_books_its_own_lease_first() {
+    let mut f = Fixture::new(policy());
+    // This desk holds 18 (slot 3); slots 1 and 2 have free numbers.
+    f.pull(vec![lease(3, 18, ME, now() + mins(240))], Some(now()));
+    // Online (the last sync went through): the earliest slot, tentative for a moment.
+    f.desk.record_sync_attempt(None).unwrap();
+    let b = f.book_earliest();
+    assert_eq!((b.booking.slot_id.clone(), b.leased), (slot(1), false));
+    // The platform out of reach: the earliest slot where its lease is, guaranteed.
+    f.desk.record_sync_attempt(Some("platform unreachable")).unwrap();
+    let o = f.desk.walk_in_options("NK").unwrap().into_iter().find(|o| o.provider.id.as_str() == "demo-nk-1").unwrap();
+    assert_eq!((o.state.slot.id.clone(), o.guaranteed), (slot(3), 1));
+    let b = f.book_earliest();
+    assert_eq!((b.booking.slot_id.clone(), b.booking.queue_no, b.leased, b.guaranteed), (slot(3), 18, true, true));
+    // Its lease spent, the earliest bookable slot again.
+    let b = f.book_earliest();
+    assert_eq!((b.booking.slot_id, b.leased), (slot(1), false));
+}
