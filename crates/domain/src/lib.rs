@@ -13,6 +13,7 @@ pub mod lang;
 pub mod lease;
 pub mod names;
 pub mod patient;
+pub mod queue;
 pub mod scan;
 pub mod schedule;
 pub mod ticket;
