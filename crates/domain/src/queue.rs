@@ -71,6 +71,36 @@ pub struct QueueEntry {
     pub place: Place,
 }
 
+/// What staff do to one booking of a queue (a desk's op names the booking it acted on, as its
+/// own view of the queue showed it).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum QueueAction {
+    /// Call this waiting patient (the patient called before is done).
+    Call,
+    /// Call the patient called now once more.
+    Recall,
+    /// The called patient does not answer.
+    Skip,
+    /// The called patient was seen.
+    Seen,
+    /// This waiting patient goes to the end.
+    ToEnd,
+}
+
+impl QueueAction {
+    /// Stable code.
+    pub fn code(self) -> &'static str {
+        match self {
+            QueueAction::Call => "call",
+            QueueAction::Recall => "recall",
+            QueueAction::Skip => "skip",
+            QueueAction::Seen => "seen",
+            QueueAction::ToEnd => "to_end",
+        }
+    }
+}
+
 /// What a call announces.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Call {
@@ -104,9 +134,15 @@ pub enum QueueError {
         /// The booking.
         booking_id: BookingId,
     },
-    /// Only a waiting patient can be moved.
+    /// Only a waiting patient can be called or moved.
     #[error("booking {booking_id} is not waiting")]
     NotWaiting {
+        /// The booking.
+        booking_id: BookingId,
+    },
+    /// The booking is not the one called now.
+    #[error("booking {booking_id} is not the one called now")]
+    NotCalled {
         /// The booking.
         booking_id: BookingId,
     },
@@ -121,6 +157,7 @@ impl QueueError {
             QueueError::NotInQueue { .. } => "not_in_queue",
             QueueError::AlreadyInQueue { .. } => "already_in_queue",
             QueueError::NotWaiting { .. } => "not_waiting",
+            QueueError::NotCalled { .. } => "not_called",
         }
     }
 
@@ -135,8 +172,11 @@ impl QueueError {
             QueueError::AlreadyInQueue { .. } => {
                 lang.pick("该患者已在候诊队列里", "The patient is already in the queue").to_string()
             }
-            QueueError::NotWaiting { .. } => {
-                lang.pick("只能移动正在候诊的患者", "Only a waiting patient can be moved").to_string()
+            QueueError::NotWaiting { .. } => lang
+                .pick("该患者不在候诊中（可能已被叫号或已就诊）", "The patient is not waiting (called or seen already)")
+                .to_string(),
+            QueueError::NotCalled { .. } => {
+                lang.pick("该患者不是当前叫到的患者", "The patient is not the one being called").to_string()
             }
         }
     }
@@ -218,6 +258,57 @@ impl SessionQueue {
         };
         self.entries.push(QueueEntry { booking_id: booking, queue_no, state: QueueState::Waiting, calls: 0, place });
         Ok(place)
+    }
+
+    /// Does `action` to `booking`, as a desk's op asks (the desk chose the booking from its own
+    /// view of the queue): calling a waiting patient (the one called before is then seen),
+    /// recalling, skipping or seeing the called one, moving a waiting one to the end. The
+    /// entries changed, the acted-on one first, and the call to announce, if any.
+    pub fn act(
+        &mut self,
+        booking: &BookingId,
+        action: QueueAction,
+        policy: &QueuePolicy,
+    ) -> Result<(Vec<QueueEntry>, Option<Call>), QueueError> {
+        let state = self
+            .entry(booking)
+            .map(|e| e.state)
+            .ok_or_else(|| QueueError::NotInQueue { booking_id: booking.clone() })?;
+        let called_now = |q: &SessionQueue| q.called().map(|e| e.booking_id.clone());
+        let is_called = called_now(self).as_ref() == Some(booking);
+        let entry = |q: &SessionQueue, b: &BookingId| {
+            q.entry(b).cloned().ok_or_else(|| QueueError::NotInQueue { booking_id: b.clone() })
+        };
+        match action {
+            QueueAction::Call => {
+                if state != QueueState::Waiting {
+                    return Err(QueueError::NotWaiting { booking_id: booking.clone() });
+                }
+                let before = called_now(self);
+                if let Some(current) = self.entries.iter_mut().find(|e| e.state == QueueState::Called) {
+                    current.state = QueueState::Seen;
+                }
+                let call = self.call(booking)?;
+                let mut changed = vec![entry(self, booking)?];
+                if let Some(b) = before {
+                    changed.push(entry(self, &b)?);
+                }
+                Ok((changed, Some(call)))
+            }
+            QueueAction::Recall if is_called => {
+                let call = self.call(booking)?;
+                Ok((vec![entry(self, booking)?], Some(call)))
+            }
+            QueueAction::Skip if is_called => Ok((vec![self.skip(policy)?], None)),
+            QueueAction::Seen if is_called => Ok((vec![self.mark_seen()?], None)),
+            QueueAction::Recall | QueueAction::Skip | QueueAction::Seen => {
+                Err(QueueError::NotCalled { booking_id: booking.clone() })
+            }
+            QueueAction::ToEnd => {
+                self.move_to_end(booking)?;
+                Ok((vec![entry(self, booking)?], None))
+            }
+        }
     }
 
     /// Calls the next waiting patient; the patient called before is done (seen).

@@ -146,3 +146,31 @@ proptest! {
         }
     }
 }
+
+#[test]
+fn a_desks_action_names_the_booking_it_saw() {
+    use frontdesk_domain::queue::QueueAction;
+    let policy = QueuePolicy::default();
+    let mut q = SessionQueue::default();
+    for n in 1..=4 {
+        q.check_in(b(n), n, &policy).unwrap();
+    }
+    // A desk calls 2 out of turn (1 stepped out): 2 is called; nobody was called before.
+    let (changed, call) = q.act(&b(2), QueueAction::Call, &policy).unwrap();
+    assert_eq!((changed.len(), call.unwrap().queue_no), (1, 2));
+    // Another desk, on an old view, calls 2 as well: refused, 2 is not waiting any more.
+    assert_eq!(q.act(&b(2), QueueAction::Call, &policy).unwrap_err().code(), "not_waiting");
+    // Calling 1 makes 2 seen: both entries changed, the called one first.
+    let (changed, _) = q.act(&b(1), QueueAction::Call, &policy).unwrap();
+    assert_eq!(
+        changed.iter().map(|e| (e.queue_no, e.state)).collect::<Vec<_>>(),
+        [(1, QueueState::Called), (2, QueueState::Seen)]
+    );
+    // Recall, skip and seen act on the called patient only.
+    assert_eq!(q.act(&b(3), QueueAction::Recall, &policy).unwrap_err().code(), "not_called");
+    assert_eq!(q.act(&b(1), QueueAction::Recall, &policy).unwrap().1.unwrap().call, 2);
+    assert_eq!(q.act(&b(1), QueueAction::Skip, &policy).unwrap().0[0].state, QueueState::Waiting);
+    assert_eq!(q.act(&b(4), QueueAction::ToEnd, &policy).unwrap().0[0].queue_no, 4);
+    assert_eq!(order(&q), [3, 1, 4]);
+    assert_eq!(q.act(&b(9), QueueAction::Seen, &policy).unwrap_err().code(), "not_in_queue");
+}
