@@ -4,6 +4,7 @@
 //! only by [`clock::SystemClock`] and [`clock::clock_from_env`], which the binaries call at
 //! their edge), randomness from the caller.
 
+pub mod announce;
 pub mod booking;
 pub mod clock;
 pub mod demo;
