@@ -11,6 +11,7 @@ mod printing;
 mod rows;
 pub mod staff;
 pub mod sync;
+pub mod voice;
 
 pub use engine::{
     Board, BoardDepartment, BoardProvider, BoardSession, BoardSlot, BookTarget, BookingView, DemoSeeded, Desk,

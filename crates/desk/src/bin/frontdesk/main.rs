@@ -156,6 +156,28 @@ enum Command {
         #[command(subcommand)]
         action: Option<LeasesCommand>,
     },
+    /// Render what the waiting room hears for a call ("请 12 号 到 内科 3 诊室") as a WAV file.
+    Announce {
+        /// The queue number called.
+        #[arg(long)]
+        number: u32,
+        /// The department's code (e.g. NK).
+        #[arg(long)]
+        department: String,
+        /// The consultation room's number.
+        #[arg(long)]
+        room: Option<u32>,
+        /// Say it in English too, after Mandarin.
+        #[arg(long)]
+        english: bool,
+        /// A folder of the site's own recordings (`zh/dept_NK.wav`, …); may be given more than
+        /// once, the first that has a clip wins; bundled clips fill the rest.
+        #[arg(long = "clips", value_name = "DIR")]
+        clips: Vec<PathBuf>,
+        /// The WAV file to write.
+        #[arg(long)]
+        out: PathBuf,
+    },
 }
 
 #[derive(Subcommand)]
@@ -367,8 +389,39 @@ fn parse_date(s: &str, lang: Lang) -> Result<Date, DeskError> {
     })
 }
 
+/// `frontdesk announce`: needs no replica.
+fn announce(
+    a: &frontdesk_domain::announce::Announcement<'_>,
+    english: bool,
+    folders: &[PathBuf],
+    file: &std::path::Path,
+    out: &Out,
+) -> Result<(), DeskError> {
+    use frontdesk_domain::announce::{Voices, clips};
+    let voices = if english { Voices::MandarinThenEnglish } else { Voices::Mandarin };
+    let folders: Vec<&std::path::Path> = folders.iter().map(PathBuf::as_path).collect();
+    let rendered = frontdesk_desk::voice::render(&clips(a, voices), &folders).map_err(|e| {
+        let code = match e {
+            frontdesk_desk::voice::VoiceError::Missing(_) => "clip_missing",
+            _ => "clip_invalid",
+        };
+        DeskError::Invalid(vec![FieldError { field: "clips".into(), code: code.into(), message: e.to_string() }])
+    })?;
+    std::fs::write(file, &rendered.wav)?;
+    out.announced(&rendered, file);
+    Ok(())
+}
+
 fn run(cli: &Cli, out: &Out) -> Result<(), DeskError> {
     let lang = out.lang;
+    if let Command::Announce { number, department, room, english, clips, out: file } = &cli.command {
+        let a = frontdesk_domain::announce::Announcement {
+            queue_no: *number,
+            department_code: department.trim(),
+            room: *room,
+        };
+        return announce(&a, *english, clips, file, out);
+    }
     let mut desk = open(cli)?;
     match &cli.command {
         Command::Init { demo, staff, demo_staff } => {
@@ -581,6 +634,8 @@ fn run(cli: &Cli, out: &Out) -> Result<(), DeskError> {
         Command::Conflicts(ConflictsCommand::Notice { id, printer }) => {
             out.printed(&desk.print_notice(*id, printer.as_deref(), lang)?);
         }
+        // Answered before the replica is opened (it needs none).
+        Command::Announce { .. } => {}
         Command::Leases { action: None } => {
             out.leases(&desk.lease_status()?, &desk.leases()?, desk.site().ok().as_ref());
         }

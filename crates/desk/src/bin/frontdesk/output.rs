@@ -583,6 +583,29 @@ impl Out {
         outln!("{}: {} ({} KB)", self.t("已保存", "Saved"), file.display(), bytes.div_ceil(1024));
     }
 
+    /// An announcement rendered to a WAV file.
+    pub fn announced(&self, r: &frontdesk_desk::voice::Rendered, file: &std::path::Path) {
+        if self.json {
+            self.json(&serde_json::json!({ "file": file, "millis": r.millis, "clips": r.sources }));
+            return;
+        }
+        let clips: Vec<&str> = r.sources.iter().map(|s| s.clip.as_str()).collect();
+        outln!(
+            "{}: {} ({:.1} s, {} {})",
+            self.t("叫号语音", "Announcement"),
+            file.display(),
+            r.millis as f64 / 1000.0,
+            clips.len(),
+            self.t("段", "clips")
+        );
+        outln!("  {}", clips.join(" "));
+        for s in r.sources.iter().filter(|s| s.file.is_some()) {
+            if let Some(f) = &s.file {
+                outln!("  {} {} ← {}", self.t("本院录音", "site recording"), s.clip, f.display());
+            }
+        }
+    }
+
     pub fn printed(&self, p: &frontdesk_desk::Printed) {
         if self.json {
             self.json(p);
