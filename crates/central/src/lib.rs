@@ -61,7 +61,13 @@ where
     });
     let leases =
         (!config.lease_interval.is_zero()).then(|| tokio::spawn(lease_rounds(store.clone(), config.lease_interval)));
-    let app = http::router(store.clone(), config, metrics);
+    let (app, stopper) = http::router(store.clone(), config, metrics);
+    // Held live-board waits end as soon as the server starts to stop, so draining never waits
+    // for their timeouts.
+    let shutdown = async move {
+        shutdown.await;
+        stopper.stop();
+    };
     let result = axum::serve(listener, app.into_make_service_with_connect_info::<SocketAddr>())
         .with_graceful_shutdown(shutdown)
         .await;

@@ -118,6 +118,9 @@ struct ServeArgs {
     /// Requests in flight before new ones are shed (503).
     #[arg(long, default_value_t = 4096)]
     max_in_flight: usize,
+    /// Live-board waits (GET /v1/sync/wait) held at once; beyond that they are answered at once.
+    #[arg(long, default_value_t = 2000)]
+    live_waits: usize,
     /// Log human-readable lines instead of JSON.
     #[arg(long)]
     plain_logs: bool,
@@ -259,6 +262,7 @@ async fn serve(db: &Db, args: ServeArgs) -> anyhow::Result<()> {
         body_limit: args.body_limit,
         request_timeout: Duration::from_secs(args.request_timeout.max(1)),
         max_in_flight: args.max_in_flight,
+        live_waits: args.live_waits,
         device_rate: rate(args.device_rate, args.device_burst),
         public_rate: rate(args.public_rate, args.public_burst),
         trusted_proxies: args.trusted_proxies.clone(),

@@ -16,6 +16,11 @@
 //! The view follows capacity leases too, so its slot states are the store's (leased numbers
 //! included: a lease holds its number until its tombstone, expired or not). Leases hold desk-pool numbers only, so
 //! they never change an online answer.
+//!
+//! The same loop publishes, per site, the newest change-log position it has seen
+//! ([`View::head`]): the live board's long-polls (`GET /v1/sync/wait`) wait on it. It follows the
+//! change log under the pull's own visibility rule, so a wait never wakes for something a pull
+//! cannot serve yet. It runs whether or not the view answers requests.
 
 use std::collections::{BTreeSet, HashMap};
 use std::sync::{Arc, Mutex, RwLock};
@@ -65,6 +70,32 @@ struct State {
 }
 
 impl State {
+    /// The site a change belongs to, as far as the view knows (before it is applied: a
+    /// tombstone's row is still there). `None` for a row of something already forgotten.
+    fn site_of(&self, record: &Record) -> Option<SiteId> {
+        let of_session = |id: &SessionId| self.sessions.get(id).map(|s| s.site_id.clone());
+        let of_slot = |id: &SlotId| self.slots.get(id).and_then(|s| of_session(&s.session_id));
+        match record {
+            Record::Site(s) => Some(s.id.clone()),
+            Record::Department(d) => Some(d.site_id.clone()),
+            Record::Provider(p) => Some(p.site_id.clone()),
+            Record::Session(s) => Some(s.site_id.clone()),
+            Record::Slot(s) => of_session(&s.session_id),
+            Record::Booking(b) => Some(b.site_id.clone()),
+            Record::Patient(p) => Some(p.site_id.clone()),
+            Record::Lease(l) => of_session(&l.session_id),
+            Record::LeasePolicy { site_id, .. } => Some(site_id.clone()),
+            Record::PatientMerged { .. } => None,
+            Record::Tombstone { entity, id } => match entity.as_str() {
+                "session" => of_session(&SessionId(id.clone())),
+                "slot" => of_slot(&SlotId(id.clone())),
+                "booking" => self.holds.get(&BookingId(id.clone())).and_then(|(slot, _)| of_slot(slot)),
+                "lease" => parse_lease_key(id).and_then(|(session, _)| of_session(&session)),
+                _ => None,
+            },
+        }
+    }
+
     fn apply(&mut self, record: Record) {
         match record {
             Record::Site(s) => {
@@ -217,6 +248,8 @@ pub struct View {
     version: std::sync::atomic::AtomicU64,
     rendered: Mutex<Rendered>,
     decided: Mutex<SoldOut>,
+    /// Per site, the newest change-log position seen (0 until one is seen).
+    heads: Mutex<HashMap<SiteId, tokio::sync::watch::Sender<u64>>>,
 }
 
 impl Default for View {
@@ -227,6 +260,7 @@ impl Default for View {
             version: std::sync::atomic::AtomicU64::new(0),
             rendered: Mutex::new(HashMap::new()),
             decided: Mutex::new(HashMap::new()),
+            heads: Mutex::new(HashMap::new()),
         }
     }
 }
@@ -271,21 +305,50 @@ impl View {
         for _ in 0..100 {
             let cursor = self.state.read().unwrap_or_else(|p| p.into_inner()).cursor;
             let feed = store.feed(cursor, PAGE).await?;
+            let mut newest: HashMap<SiteId, u64> = HashMap::new();
             {
                 let mut st = self.state.write().unwrap_or_else(|p| p.into_inner());
                 if !feed.changes.is_empty() {
                     self.version.fetch_add(1, std::sync::atomic::Ordering::Release);
                 }
                 for change in feed.changes {
+                    if let Some(site) = st.site_of(&change.record) {
+                        let head = newest.entry(site).or_default();
+                        *head = (*head).max(change.cursor);
+                    }
                     st.apply(change.record);
                 }
                 st.cursor = st.cursor.max(feed.next);
             }
+            self.publish(newest);
             if !feed.more {
                 return Ok(());
             }
         }
         Err(crate::error::StoreError::Unavailable("view: the change log is far ahead".into()))
+    }
+
+    /// Moves each site's published head forward (never back), waking the waits on it.
+    fn publish(&self, newest: HashMap<SiteId, u64>) {
+        if newest.is_empty() {
+            return;
+        }
+        let mut heads = lock(&self.heads);
+        for (site, cursor) in newest {
+            heads.entry(site).or_insert_with(|| tokio::sync::watch::Sender::new(0)).send_if_modified(|head| {
+                let moved = cursor > *head;
+                if moved {
+                    *head = cursor;
+                }
+                moved
+            });
+        }
+    }
+
+    /// The newest change-log position of `site` this process has seen, kept current: a
+    /// receiver is told each time it moves (see the module docs).
+    pub fn head(&self, site: &SiteId) -> tokio::sync::watch::Receiver<u64> {
+        lock(&self.heads).entry(site.clone()).or_insert_with(|| tokio::sync::watch::Sender::new(0)).subscribe()
     }
 
     fn fresh(&self) -> bool {
@@ -436,6 +499,38 @@ mod tests {
     #![allow(clippy::unwrap_used)]
     use super::*;
     use frontdesk_domain::lease::Lease;
+
+    /// Each site's head moves with the changes of that site only (a slot's and a tombstone's
+    /// site found through what the view holds), and never back.
+    #[test]
+    fn heads_follow_each_site_s_changes_and_never_go_back() {
+        let today = jiff::civil::date(2026, 11, 23);
+        let clinic = frontdesk_domain::demo::demo_clinic("demo", today, 1).unwrap();
+        let view = View::default();
+        let demo = clinic.site.id.clone();
+        let other = SiteId::from("other");
+        let (demo_head, other_head) = (view.head(&demo), view.head(&other));
+        let (session, slots) = clinic.sessions[0].clone();
+        let mut st = view.state.write().unwrap();
+        let mut newest = HashMap::new();
+        for (cursor, record) in [
+            (1, Record::Site(clinic.site.clone())),
+            (2, Record::Session(session.clone())),
+            (3, Record::Slot(slots[0].clone())),
+        ] {
+            newest.insert(st.site_of(&record).unwrap(), cursor);
+            st.apply(record);
+        }
+        let tombstone = Record::Tombstone { entity: "slot".into(), id: slots[0].id.to_string() };
+        assert_eq!(st.site_of(&tombstone), Some(demo.clone()));
+        drop(st);
+        view.publish(newest);
+        assert_eq!(*demo_head.borrow(), 3);
+        assert_eq!(*other_head.borrow(), 0, "another site's head did not move");
+        assert!(demo_head.has_changed().unwrap() && !other_head.has_changed().unwrap());
+        view.publish(HashMap::from([(demo.clone(), 2)]));
+        assert_eq!(*view.head(&demo).borrow(), 3, "never back");
+    }
 
     /// The view's slot states hold the leases the change log tells of — past their expiry too,
     /// until a tombstone ends one.

@@ -404,6 +404,30 @@ pub fn conflict_title(reason: &str, lang: Lang) -> &'static str {
     }
 }
 
+/// `GET /v1/sync/wait?cursor=N&timeout_ms=T`: a long-poll for the live board. The platform
+/// answers as soon as the site's change log holds a change after `cursor` that a pull would
+/// serve, or when the timeout has passed (docs/SYNC.md, "Live board").
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct WaitQuery {
+    /// The desk's pull cursor.
+    #[serde(default)]
+    pub cursor: u64,
+    /// How long to wait at most, in milliseconds (the platform's default when absent; the
+    /// platform caps it).
+    #[serde(default)]
+    pub timeout_ms: Option<u32>,
+}
+
+/// The answer to a [`WaitQuery`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct WaitAnswer {
+    /// The newest change-log position of the site the platform knows (0 when it knows none).
+    pub head: u64,
+    /// True when there is something to pull after the cursor asked about; false after the
+    /// timeout, or when the platform sheds the wait (then with `Retry-After`).
+    pub changed: bool,
+}
+
 #[cfg(test)]
 mod tests {
     #![allow(clippy::unwrap_used)]

@@ -14,7 +14,7 @@ use frontdesk_protocol::PROTOCOL_VERSION;
 use frontdesk_protocol::admin::{AuditVerification, GenerateSessions, SetPools, SuspendSession};
 use frontdesk_protocol::enroll::{DeviceList, EnrollCodeRequest, EnrollRequest};
 use frontdesk_protocol::online::{AvailabilityQuery, OnlineBookingRequest, OnlineCancelRequest};
-use frontdesk_protocol::sync::{LeaseRequest, PullQuery, PushRequest};
+use frontdesk_protocol::sync::{LeaseRequest, PullQuery, PushRequest, WaitAnswer, WaitQuery};
 use serde::Deserialize;
 
 use super::body::JsonBody;
@@ -130,6 +130,104 @@ pub async fn pull(
     .map_err(|e| ApiFailure::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", format!("pull page: {e}")))?
 }
 
+/// How long a live-board wait lasts when the desk does not say.
+pub const DEFAULT_WAIT: std::time::Duration = std::time::Duration::from_secs(20);
+/// How long a live-board wait lasts at most.
+pub const MAX_WAIT: std::time::Duration = std::time::Duration::from_secs(25);
+/// What a shed wait asks the desk to wait before it waits again (seconds).
+const SHED_RETRY_SECS: u64 = 5;
+
+/// A wait held: counted in `frontdesk_live_waits` while it lives.
+struct Held {
+    _permit: tokio::sync::OwnedSemaphorePermit,
+}
+
+impl Held {
+    fn new(permit: tokio::sync::OwnedSemaphorePermit) -> Held {
+        metrics::gauge!("frontdesk_live_waits").increment(1.0);
+        Held { _permit: permit }
+    }
+}
+
+impl Drop for Held {
+    fn drop(&mut self) {
+        metrics::gauge!("frontdesk_live_waits").decrement(1.0);
+    }
+}
+
+fn wait_answer(head: u64, changed: bool) -> Response {
+    Json(WaitAnswer { head, changed }).into_response()
+}
+
+/// A wait answered at once without waiting: `changed: false`, with `Retry-After`, so the desk
+/// goes back to its normal cycle for a while.
+fn shed_wait(head: u64, why: &'static str) -> Response {
+    metrics::counter!("frontdesk_live_waits_shed_total", "why" => why).increment(1);
+    let mut resp = wait_answer(head, false);
+    resp.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(SHED_RETRY_SECS));
+    resp
+}
+
+/// The live board's long-poll (`WaitQuery` → `WaitAnswer`): answers as soon as the device's
+/// site has a change after `cursor` that a pull would serve (`changed: true`, `head` the newest
+/// position known), or after `timeout_ms` (20 s by default, 25 s at most) with
+/// `changed: false`. The site is the token's. Past this process's bound of waits held at once,
+/// while the write queue is deep, or while the server stops, it answers at once
+/// `changed: false` with `Retry-After`.
+#[utoipa::path(get, path = "/v1/sync/wait", tag = "sync", security(("device_token" = [])),
+    params(("cursor" = Option<u64>, Query, description = "the desk's pull cursor"),
+           ("timeout_ms" = Option<u32>, Query, description = "how long to wait, 20000 by default, at most 25000")),
+    responses((status = 200, description = "WaitAnswer (Retry-After when the wait was shed)", body = Object),
+              (status = 401, description = "no, unknown or revoked device token", body = Object),
+              (status = 429, description = "rate limited (Retry-After)", body = Object)))]
+pub async fn wait(
+    State(st): State<AppState>,
+    Extension(auth): Extension<DeviceAuth>,
+    q: Result<Query<WaitQuery>, QueryRejection>,
+) -> ApiResult<Response> {
+    let q = query(q)?;
+    let timeout = q.timeout_ms.map_or(DEFAULT_WAIT, |ms| std::time::Duration::from_millis(u64::from(ms))).min(MAX_WAIT);
+    let Some(view) = st.view.as_ref() else {
+        // No runtime to follow the change log with (never the case in `serve`).
+        return Ok(shed_wait(0, "no_view"));
+    };
+    let mut heads = view.head(&auth.site_id);
+    let head = *heads.borrow_and_update();
+    if head > q.cursor {
+        return Ok(wait_answer(head, true));
+    }
+    let mut stopping = st.stopping.subscribe();
+    if *stopping.borrow_and_update() {
+        return Ok(shed_wait(head, "stopping"));
+    }
+    // The store is struggling: the desks' normal cycle is enough until it has caught up.
+    if st.store.queue_depth() >= st.config.max_write_queue / 2 {
+        return Ok(shed_wait(head, "write_queue"));
+    }
+    let Ok(permit) = st.live_waits.clone().try_acquire_owned() else {
+        return Ok(shed_wait(head, "bound"));
+    };
+    let _held = Held::new(permit);
+    let deadline = tokio::time::sleep(timeout);
+    tokio::pin!(deadline);
+    loop {
+        tokio::select! {
+            () = &mut deadline => return Ok(wait_answer(*heads.borrow(), false)),
+            moved = heads.changed() => {
+                if moved.is_err() {
+                    // The view is gone (the server is stopping).
+                    return Ok(wait_answer(head, false));
+                }
+                let now = *heads.borrow_and_update();
+                if now > q.cursor {
+                    return Ok(wait_answer(now, true));
+                }
+            }
+            _ = stopping.wait_for(|s| *s) => return Ok(wait_answer(*heads.borrow(), false)),
+        }
+    }
+}
+
 /// A desk gives leased numbers back and/or asks to be topped up to its share
 /// (`LeaseRequest` → `LeaseAnswer`: every number leased to it now, and the platform's clock).
 #[utoipa::path(post, path = "/v1/sync/leases", tag = "sync", request_body = Object,
@@ -230,7 +328,9 @@ pub async fn availability(
 ) -> ApiResult<Response> {
     let q = query(q)?;
     let site = SiteId(site);
-    if let Some(body) = st.view.as_ref().and_then(|v| v.availability_json(&site, &q, st.store.now())) {
+    if let Some(body) =
+        st.view.as_ref().filter(|_| st.config.view).and_then(|v| v.availability_json(&site, &q, st.store.now()))
+    {
         return Ok(([(axum::http::header::CONTENT_TYPE, "application/json")], body).into_response());
     }
     Ok(Json(st.store.availability(site, q).await?).into_response())
@@ -250,7 +350,9 @@ pub async fn book_online(
 ) -> ApiResult<Response> {
     let site = SiteId(site);
     // Sold out as far as a view at most a second old can tell: the rules' refusal at once.
-    if let Some(refusal) = st.view.as_ref().and_then(|v| v.sold_out(&site, &req, st.store.now())) {
+    if let Some(refusal) =
+        st.view.as_ref().filter(|_| st.config.view).and_then(|v| v.sold_out(&site, &req, st.store.now()))
+    {
         metrics::counter!("frontdesk_online_refused_total", "reason" => refusal.reason.clone()).increment(1);
         return Err(crate::error::StoreError::Refused(refusal).into());
     }

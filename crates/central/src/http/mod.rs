@@ -64,8 +64,12 @@ pub struct ServerConfig {
     /// All public requests through one trusted proxy together; `None` = unlimited.
     pub proxy_rate: Option<Rate>,
     /// Answer availability and sold-out refusals from this process's in-memory view of the
-    /// change log ([`crate::view`]) while it is fresh.
+    /// change log ([`crate::view`]) while it is fresh. The view follows the change log either
+    /// way: the live board's waits need it.
     pub view: bool,
+    /// Live-board waits (`GET /v1/sync/wait`) held at once by this process; beyond that a wait
+    /// is answered at once, `changed: false` with `Retry-After`.
+    pub live_waits: usize,
     /// How often the server runs the platform's lease round ([`Store::lease_round`]: expiry,
     /// then topping every desk up); zero = never (rounds only on request).
     pub lease_interval: Duration,
@@ -84,6 +88,7 @@ impl Default for ServerConfig {
             trusted_proxies: Vec::new(),
             proxy_rate: None,
             view: true,
+            live_waits: 2000,
             lease_interval: Duration::from_secs(30),
         }
     }
@@ -118,7 +123,24 @@ pub struct AppInner {
     proxy_limiter: Option<Arc<Limiter>>,
     in_flight: Arc<Semaphore>,
     pub(crate) metrics: PrometheusHandle,
+    /// This process's view of the change log (always followed when there is a runtime; it
+    /// answers requests only when [`ServerConfig::view`] is set).
     pub(crate) view: Option<Arc<crate::view::View>>,
+    /// Live-board waits held at once.
+    pub(crate) live_waits: Arc<Semaphore>,
+    /// Set when the server stops: held waits end at once.
+    pub(crate) stopping: tokio::sync::watch::Sender<bool>,
+}
+
+/// Ends the live board's held waits when the server stops (see [`router`]).
+#[derive(Debug, Clone)]
+pub struct Stopper(tokio::sync::watch::Sender<bool>);
+
+impl Stopper {
+    /// Answers every held wait now (`changed: false`) and every later one at once.
+    pub fn stop(&self) {
+        self.0.send_replace(true);
+    }
 }
 
 /// An error answer: a status and an [`ApiError`] body (plus `Retry-After` when it helps).
@@ -212,20 +234,23 @@ impl From<StoreError> for ApiFailure {
 /// Result alias of handlers.
 pub type ApiResult<T> = Result<T, ApiFailure>;
 
-/// Builds the application router.
-pub fn router(store: Arc<dyn Store>, config: ServerConfig, metrics: PrometheusHandle) -> Router {
+/// Builds the application router, and what ends its held live-board waits when the server
+/// stops (graceful shutdown waits for every request to finish).
+pub fn router(store: Arc<dyn Store>, config: ServerConfig, metrics: PrometheusHandle) -> (Router, Stopper) {
     // The view follows the change log on a task of its own, which ends when the router (and
-    // with it the view) is dropped.
-    let view = match (config.view, tokio::runtime::Handle::try_current()) {
-        (true, Ok(_)) => {
-            let view = Arc::new(crate::view::View::default());
-            view.follow(store.clone());
-            Some(view)
-        }
-        _ => None,
-    };
+    // with it the view) is dropped. It runs even when it does not answer requests
+    // (`config.view` off): the live board's waits follow it.
+    let view = tokio::runtime::Handle::try_current().ok().map(|_| {
+        let view = Arc::new(crate::view::View::default());
+        view.follow(store.clone());
+        view
+    });
+    let (stopping, _) = tokio::sync::watch::channel(false);
+    let stopper = Stopper(stopping.clone());
     let state = AppState(Arc::new(AppInner {
         view,
+        live_waits: Arc::new(Semaphore::new(config.live_waits)),
+        stopping,
         store,
         device_limiter: limiter(config.device_rate),
         public_limiter: limiter(config.public_rate),
@@ -263,6 +288,11 @@ pub fn router(store: Arc<dyn Store>, config: ServerConfig, metrics: PrometheusHa
         .route("/v1/sync/leases", post(handlers::leases))
         .route("/v1/sites/{site}", get(handlers::device_site))
         .route_layer(middleware::from_fn_with_state(state.clone(), require_device));
+    // Held for up to `handlers::MAX_WAIT`, longer than the request timeout: outside the
+    // timeout layer, bounded by `live_waits` instead of the in-flight cap.
+    let live = Router::new()
+        .route(LIVE_WAIT_PATH, get(handlers::wait))
+        .route_layer(middleware::from_fn_with_state(state.clone(), require_device));
     let public = Router::new()
         .route("/v1/devices/enroll", post(handlers::enroll))
         .route("/v1/public/sites/{site}/availability", get(handlers::availability))
@@ -293,7 +323,7 @@ pub fn router(store: Arc<dyn Store>, config: ServerConfig, metrics: PrometheusHa
         .route("/openapi.json", get(handlers::openapi));
     let limit = BodyLimit(state.config.body_limit);
     let timeout = state.config.request_timeout;
-    Router::new()
+    let app = Router::new()
         .merge(device)
         .merge(public)
         .merge(admin)
@@ -304,10 +334,15 @@ pub fn router(store: Arc<dyn Store>, config: ServerConfig, metrics: PrometheusHa
         .layer(RequestDecompressionLayer::new().gzip(true).zstd(true))
         .layer(axum::Extension(limit))
         .layer(TimeoutLayer::with_status_code(StatusCode::SERVICE_UNAVAILABLE, timeout))
+        .merge(live)
         .layer(middleware::from_fn_with_state(state.clone(), shed_load))
         .layer(middleware::from_fn(track))
-        .with_state(state)
+        .with_state(state);
+    (app, stopper)
 }
+
+/// The live board's long-poll.
+const LIVE_WAIT_PATH: &str = "/v1/sync/wait";
 
 /// Records latency per route and status.
 async fn track(req: Request, next: Next) -> Response {
@@ -325,7 +360,9 @@ async fn track(req: Request, next: Next) -> Response {
 /// Sheds load instead of collapsing: beyond `max_in_flight` requests, or when the writer's
 /// queue is long, new requests get 503 with `Retry-After` at once.
 async fn shed_load(State(st): State<AppState>, req: Request, next: Next) -> Response {
-    let cheap = matches!(req.uri().path(), "/healthz" | "/readyz" | "/metrics");
+    // A live-board wait is bounded by its own limit (`live_waits`) and sheds itself with an
+    // answer, not a 503.
+    let cheap = matches!(req.uri().path(), "/healthz" | "/readyz" | "/metrics" | LIVE_WAIT_PATH);
     if cheap {
         return next.run(req).await;
     }

@@ -21,7 +21,7 @@ impl Modify for BearerSchemes {
         Bodies are the serde forms of the frontdesk-protocol types named in each response description."),
     paths(
         handlers::healthz, handlers::readyz, handlers::metrics, handlers::openapi,
-        handlers::enroll, handlers::push, handlers::pull, handlers::device_site,
+        handlers::enroll, handlers::push, handlers::pull, handlers::wait, handlers::device_site,
         handlers::availability, handlers::book_online, handlers::cancel_online,
         handlers::list_sites, handlers::put_site, handlers::put_department, handlers::put_provider,
         handlers::generate_sessions, handlers::create_enroll_code, handlers::suspend_session,

@@ -6,6 +6,7 @@ mod admin;
 mod common;
 mod durability;
 mod leases;
+mod live;
 mod multi;
 mod online;
 mod protect;

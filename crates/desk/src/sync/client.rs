@@ -1,5 +1,7 @@
 //! The thin network loop around [`super::machine::SyncMachine`]: HTTP with reqwest (rustls),
-//! gzip-compressed pushes, and the replica changes in [`super::replica`].
+//! gzip-compressed pushes, and the replica changes in [`super::replica`]. While the loop runs,
+//! a watcher thread holds the live board's long-poll (`GET /v1/sync/wait`) and wakes the loop
+//! when the platform has something to pull (docs/SYNC.md, "Live board").
 
 use std::io::Write;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -8,7 +10,7 @@ use std::time::{Duration, Instant};
 
 use frontdesk_domain::Lang;
 use frontdesk_protocol::enroll::{EnrollRequest, EnrollResponse};
-use frontdesk_protocol::sync::{LeaseAnswer, LeaseRequest, PullResponse, PushRequest, PushResponse};
+use frontdesk_protocol::sync::{LeaseAnswer, LeaseRequest, PullResponse, PushRequest, PushResponse, WaitAnswer};
 use frontdesk_protocol::{ApiError, PROTOCOL_VERSION, VERSION_HEADER};
 use reqwest::StatusCode;
 use reqwest::blocking::{Client, Response};
@@ -23,6 +25,8 @@ pub const MAX_BATCH_OPS: usize = 500;
 pub const MAX_BATCH_BYTES: usize = 512 * 1024;
 /// Changes per pull page asked for.
 pub const PULL_LIMIT: u32 = 5000;
+/// How long a live-board wait asks the platform to hold it (the platform's default).
+pub const LIVE_WAIT: Duration = Duration::from_secs(20);
 
 /// Why a sync attempt failed.
 #[derive(Debug, thiserror::Error)]
@@ -188,6 +192,18 @@ impl HttpTransport {
     pub fn leases(&self, request: &LeaseRequest) -> Result<LeaseAnswer, SyncError> {
         let resp = self.send(self.client.post(format!("{}/v1/sync/leases", self.base)).json(request))?;
         resp.json().map_err(|e| SyncError::Unreachable(short(&e)))
+    }
+
+    /// Waits (`GET /v1/sync/wait`) until the platform has a change of the site after `cursor`
+    /// or `timeout` has passed; the answer and the platform's `Retry-After` (set when it shed
+    /// the wait). A platform without the live board answers 404: [`SyncError::Refused`].
+    pub fn wait(&self, cursor: u64, timeout: Duration) -> Result<(WaitAnswer, Option<Duration>), SyncError> {
+        let ms = u32::try_from(timeout.as_millis()).unwrap_or(u32::MAX);
+        let url = format!("{}/v1/sync/wait?cursor={cursor}&timeout_ms={ms}", self.base);
+        let resp = self.send(self.client.get(url))?;
+        let retry = retry_after(&resp);
+        let answer = resp.json().map_err(|e| SyncError::Unreachable(short(&e)))?;
+        Ok((answer, retry))
     }
 
     /// Pulls a page of changes after `cursor`.
@@ -429,6 +445,120 @@ impl SyncSignal {
     }
 }
 
+/// What the sync loop shares with its live-board watcher.
+#[derive(Debug, Default)]
+struct Live {
+    state: Mutex<LiveState>,
+    cv: Condvar,
+}
+
+#[derive(Debug, Default, Clone, Copy)]
+struct LiveState {
+    /// The desk's pull cursor after the last cycle.
+    cursor: u64,
+    /// A cycle is under way.
+    running: bool,
+    /// Cycles ended so far.
+    cycles: u64,
+    /// The sync loop has ended.
+    done: bool,
+}
+
+impl Live {
+    fn now(&self) -> LiveState {
+        *self.state.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn update(&self, f: impl FnOnce(&mut LiveState)) {
+        f(&mut self.state.lock().unwrap_or_else(|p| p.into_inner()));
+        self.cv.notify_all();
+    }
+
+    /// Waits until `ready` holds, the loop has ended, `stop` is set or `limit` has passed; the
+    /// state then.
+    fn wait_until(&self, limit: Duration, stop: &AtomicBool, ready: impl Fn(&LiveState) -> bool) -> LiveState {
+        let until = Instant::now() + limit;
+        let mut guard = self.state.lock().unwrap_or_else(|p| p.into_inner());
+        while !ready(&guard) && !guard.done && !stop.load(Ordering::Relaxed) {
+            let left = until.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                break;
+            }
+            // `stop` is not signalled through the condition variable: look at it every 200 ms.
+            guard =
+                self.cv.wait_timeout(guard, left.min(Duration::from_millis(200))).unwrap_or_else(|p| p.into_inner()).0;
+        }
+        *guard
+    }
+
+    fn pause(&self, d: Duration, stop: &AtomicBool) {
+        self.wait_until(d, stop, |_| false);
+    }
+}
+
+/// A source of random numbers in `[0, 1)` for backoff jitter (xorshift64*: jitter only needs to
+/// differ between desks, not to be secret).
+fn jitter() -> impl FnMut() -> f64 {
+    let mut seed = uuid::Uuid::now_v7().as_u128() as u64 | 1;
+    move || {
+        seed ^= seed >> 12;
+        seed ^= seed << 25;
+        seed ^= seed >> 27;
+        (seed.wrapping_mul(0x2545_F491_4F6C_DD1D) >> 11) as f64 / (1u64 << 53) as f64
+    }
+}
+
+/// The live-board watcher: holds a wait with the desk's current pull cursor and, when the
+/// platform has something newer that the loop has not pulled yet, wakes the loop through
+/// `signal`. Failures and shed waits back off (full jitter, `Retry-After` a floor); the loop's
+/// own cycle goes on regardless. A refusal retrying cannot fix — a platform without the live
+/// board (404), a revoked token — ends the watcher for good. Ends when the loop ends or `stop`
+/// is set, at most one wait later.
+fn watch_live(transport: &HttpTransport, live: &Live, signal: &SyncSignal, stop: &AtomicBool) {
+    let backoff = Backoff::default();
+    let mut unit = jitter();
+    let mut failures = 0u32;
+    loop {
+        let before = live.now();
+        if before.done || stop.load(Ordering::Relaxed) {
+            return;
+        }
+        let retry = match transport.wait(before.cursor, LIVE_WAIT) {
+            Ok((answer, _)) if answer.changed => {
+                // A cycle under way may already be pulling this change: let it end first.
+                let now = live.wait_until(LIVE_WAIT, stop, |s| !s.running);
+                if now.cursor >= answer.head {
+                    failures = 0;
+                    continue;
+                }
+                signal.notify();
+                // Ask again only with the cursor of the cycle this starts.
+                let after = live.wait_until(LIVE_WAIT, stop, |s| s.cycles > now.cycles && !s.running);
+                if after.cycles == now.cycles || after.cursor >= answer.head {
+                    // Pulled (or the loop is backing off: the wait then asks the same again,
+                    // once per wait at most).
+                    failures = 0;
+                    continue;
+                }
+                // The cycle ended without reaching what the platform announced: do not ask
+                // in a tight loop.
+                None
+            }
+            // Shed: the platform asks for a pause; the normal cycle goes on meanwhile.
+            Ok((_, Some(retry))) => Some(retry),
+            Ok((_, None)) => {
+                failures = 0;
+                continue;
+            }
+            Err(SyncError::Busy { retry_after, .. }) => retry_after,
+            Err(SyncError::Unreachable(_)) => None,
+            Err(_) => return,
+        };
+        failures = failures.saturating_add(1);
+        live.pause(backoff.delay(failures, unit(), retry), stop);
+    }
+}
+
 /// Syncs until `stop` is set: a cycle, then a pause of `poll` (or a backoff after a failure,
 /// with full jitter and the platform's Retry-After). Failures are recorded, never fatal —
 /// except a refusal that retrying cannot fix (revoked token), which ends the loop.
@@ -444,24 +574,55 @@ pub fn sync_watch(
 /// [`sync_watch`], woken early by `signal`: after a successful cycle a local change starts
 /// the next one at once; while backing off after a failure it waits out the backoff (the op is
 /// safe in the outbox).
+///
+/// While the desk is enrolled, a watcher thread with its own connection holds the live
+/// board's wait (docs/SYNC.md, "Live board") and wakes the loop through `signal` as soon as
+/// the platform has a change of the site to pull. Returning waits for that thread: at most
+/// one wait ([`LIVE_WAIT`]) after `stop` is set.
 pub fn sync_watch_with(
     desk: &mut Desk,
     stop: &AtomicBool,
     poll: Duration,
     signal: &SyncSignal,
+    on_cycle: impl FnMut(&Result<CycleReport, SyncError>),
+) -> Result<(), SyncError> {
+    let live = Live::default();
+    live.update(|s| s.cursor = desk.pull_cursor().unwrap_or(0));
+    // Its own transport: a held wait never holds up a push.
+    let watcher = match desk.credentials() {
+        Ok(Some(c)) => HttpTransport::new(&c.server_url, Some(c.token), LIVE_WAIT + request_timeout()).ok(),
+        _ => None,
+    };
+    std::thread::scope(|scope| {
+        if let Some(transport) = &watcher {
+            let live = &live;
+            scope.spawn(move || watch_live(transport, live, signal, stop));
+        }
+        let result = watch_loop(desk, stop, poll, signal, &live, on_cycle);
+        live.update(|s| s.done = true);
+        result
+    })
+}
+
+fn watch_loop(
+    desk: &mut Desk,
+    stop: &AtomicBool,
+    poll: Duration,
+    signal: &SyncSignal,
+    live: &Live,
     mut on_cycle: impl FnMut(&Result<CycleReport, SyncError>),
 ) -> Result<(), SyncError> {
     let mut machine = SyncMachine::new(Backoff::default());
-    let mut seed = uuid::Uuid::now_v7().as_u128() as u64 | 1;
-    let mut unit = move || {
-        // xorshift64*: jitter only needs to differ between desks, not to be secret.
-        seed ^= seed >> 12;
-        seed ^= seed << 25;
-        seed ^= seed >> 27;
-        (seed.wrapping_mul(0x2545_F491_4F6C_DD1D) >> 11) as f64 / (1u64 << 53) as f64
-    };
+    let mut unit = jitter();
     while !stop.load(Ordering::Relaxed) {
+        live.update(|s| s.running = true);
         let result = sync_once(desk);
+        let cursor = desk.pull_cursor().ok();
+        live.update(|s| {
+            s.cursor = cursor.unwrap_or(s.cursor);
+            s.running = false;
+            s.cycles += 1;
+        });
         on_cycle(&result);
         let wait = match &result {
             Ok(_) => {

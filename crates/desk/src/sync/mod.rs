@@ -18,6 +18,10 @@
 //! back, and a top-up when a session it may still book is below the policy's low water
 //! (docs/SYNC.md, "Capacity leases"); then it pulls again.
 //!
+//! While `sync_watch` runs, a watcher thread holds the live board's long-poll on its own
+//! connection and starts a cycle as soon as the platform has a change of the site
+//! (docs/SYNC.md, "Live board"); the normal cycle goes on regardless.
+//!
 //! The decisions (what next, how long to back off) are in [`machine`], free of I/O; the
 //! network loop is [`client`]; what sync does to the replica is in [`replica`].
 
@@ -26,7 +30,7 @@ pub mod machine;
 pub mod replica;
 
 pub use client::{
-    CycleReport, HttpTransport, LeaseReport, SyncError, SyncSignal, enroll, request_leases, sync_once, sync_watch,
-    sync_watch_with,
+    CycleReport, HttpTransport, LIVE_WAIT, LeaseReport, SyncError, SyncSignal, enroll, request_leases, sync_once,
+    sync_watch, sync_watch_with,
 };
 pub use replica::{ConflictEntry, Credentials, PushSummary, Resolution, ResolutionOutcome, SyncStatus};
