@@ -450,6 +450,7 @@ async fn hot_site_days(
             slot_minutes: 30,
             per_slot,
             desk_per_slot: desk,
+            room: None,
         };
         let req =
             GenerateSessions { provider_id: id.clone(), templates: vec![template], from: date(2026, 11, 23), days };

@@ -21,6 +21,7 @@ pub mod error;
 pub mod http;
 mod outcome;
 pub mod postgres;
+mod queue;
 pub mod secret;
 pub mod sqlite;
 pub mod store;

@@ -13,6 +13,7 @@ use frontdesk_central::sqlite::{SqliteOptions, SqliteStore, cli};
 use frontdesk_central::{Rate, ServerConfig, Store, clock_from_env, secret, telemetry};
 use frontdesk_domain::lease::LeasePolicy;
 use frontdesk_domain::schedule::{DeviceId, SiteId};
+use frontdesk_protocol::enroll::DeviceRole;
 
 /// Frontdesk central platform.
 #[derive(Parser, Debug)]
@@ -30,7 +31,7 @@ struct Cli {
 enum Command {
     /// Serve the API.
     Serve(ServeArgs),
-    /// Print a one-time enrollment code for a desk device of SITE.
+    /// Print a one-time enrollment code for a device of SITE.
     EnrollCode {
         /// The site the device will belong to.
         #[arg(long)]
@@ -38,6 +39,9 @@ enum Command {
         /// Hours the code stays valid.
         #[arg(long, default_value_t = 24)]
         ttl: u32,
+        /// `desk`, or `display` for a waiting-room display PC that may only read.
+        #[arg(long, default_value = "desk", value_parser = parse_role)]
+        role: DeviceRole,
     },
     /// Enrolled devices.
     Devices {
@@ -383,6 +387,10 @@ fn lease_policy(db: &Db, args: LeasePolicyArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
+fn parse_role(s: &str) -> Result<DeviceRole, String> {
+    DeviceRole::parse(s).ok_or_else(|| format!("unknown role {s:?}: `desk` or `display`"))
+}
+
 fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
     let db = Db::parse(&cli.db);
@@ -391,19 +399,19 @@ fn main() -> anyhow::Result<()> {
             let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
             rt.block_on(serve(&db, args))
         }
-        Command::EnrollCode { site, ttl } => {
+        Command::EnrollCode { site, ttl, role } => {
             let site_id = SiteId::from(site.as_str());
             let code = match &db {
                 Db::Sqlite(path) => {
-                    cli::enroll_code(path, clock_from_env()?.now(), &site_id, ttl).map_err(anyhow::Error::from)
+                    cli::enroll_code(path, clock_from_env()?.now(), &site_id, ttl, role).map_err(anyhow::Error::from)
                 }
                 Db::Postgres(url) => {
-                    with_pg(url, async |s| Ok(s.create_enroll_code_as(site_id.clone(), ttl, "cli").await?))
+                    with_pg(url, async |s| Ok(s.create_enroll_code_as(site_id.clone(), ttl, role, "cli").await?))
                 }
             }
             .with_context(|| format!("issuing an enrollment code for site {site}"))?;
             println!("{}", code.code);
-            println!("site {} — valid until {}", code.site_id, code.expires_at);
+            println!("site {} — {} — valid until {}", code.site_id, code.role.code(), code.expires_at);
             Ok(())
         }
         Command::Devices { action: DevicesAction::List { site } } => {
@@ -413,14 +421,15 @@ fn main() -> anyhow::Result<()> {
                 Db::Postgres(url) => with_pg(url, async |s| Ok(s.devices(site.clone()).await?))?,
             };
             println!(
-                "{:<38} {:<10} {:<20} {:<27} {:>8} {:>8} revoked",
-                "device", "site", "name", "last sync", "behind", "seq"
+                "{:<38} {:<10} {:<8} {:<20} {:<27} {:>8} {:>8} revoked",
+                "device", "site", "role", "name", "last sync", "behind", "seq"
             );
             for d in devices {
                 println!(
-                    "{:<38} {:<10} {:<20} {:<27} {:>8} {:>8} {}",
+                    "{:<38} {:<10} {:<8} {:<20} {:<27} {:>8} {:>8} {}",
                     d.id,
                     d.site_id,
+                    d.role.code(),
                     d.name,
                     d.last_sync_at.map(|t| t.to_string()).unwrap_or_else(|| "never".into()),
                     d.behind,

@@ -10,7 +10,7 @@ use std::pin::Pin;
 use frontdesk_domain::lease::LeasePolicy;
 use frontdesk_domain::schedule::{BookingId, Department, DeviceId, Provider, SessionId, Site, SiteId};
 use frontdesk_protocol::admin::{AuditReport, GenerateSessions, GeneratedSessions, SiteLeases};
-use frontdesk_protocol::enroll::{DeviceInfo, EnrollCode, EnrollResponse};
+use frontdesk_protocol::enroll::{DeviceInfo, DeviceRole, EnrollCode, EnrollResponse};
 use frontdesk_protocol::online::{
     Availability, AvailabilityQuery, OnlineBooking, OnlineBookingRequest, OnlineCancelled,
 };
@@ -28,6 +28,8 @@ pub struct DeviceAuth {
     pub device_id: DeviceId,
     /// The site it is bound to.
     pub site_id: SiteId,
+    /// What it may do.
+    pub role: DeviceRole,
 }
 
 /// An entry for the audit log that is not an applied op (those are audited by the back-end
@@ -57,8 +59,9 @@ pub struct Feed {
 }
 
 /// The entities the view follows (not patients: they are not needed to answer availability;
-/// leases, so the view's slot states hold the leased numbers as the store's do).
-pub const FEED_ENTITIES: &str = "('site', 'department', 'session', 'slot', 'booking', 'lease')";
+/// leases, so the view's slot states hold the leased numbers as the store's do; queue entries,
+/// so a call wakes the site's live-board waits).
+pub const FEED_ENTITIES: &str = "('site', 'department', 'session', 'slot', 'booking', 'lease', 'queue_entry')";
 
 /// What one round of the platform's own lease work did ([`Store::lease_round`]).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -89,7 +92,16 @@ pub trait Store: Send + Sync + 'static {
     /// The device a token hash belongs to, if it is enrolled and not revoked.
     fn authenticate(&self, token_hash: String) -> BoxFut<'_, StoreResult<Option<DeviceAuth>>>;
     /// Issues a one-time enrollment code for a site.
-    fn create_enroll_code(&self, site: SiteId, ttl_hours: u32) -> BoxFut<'_, StoreResult<EnrollCode>>;
+    fn create_enroll_code(&self, site: SiteId, ttl_hours: u32) -> BoxFut<'_, StoreResult<EnrollCode>> {
+        self.create_enroll_code_for(site, ttl_hours, DeviceRole::Desk)
+    }
+    /// Issues a one-time enrollment code for a device of `role` at a site.
+    fn create_enroll_code_for(
+        &self,
+        site: SiteId,
+        ttl_hours: u32,
+        role: DeviceRole,
+    ) -> BoxFut<'_, StoreResult<EnrollCode>>;
     /// Trades an enrollment code for a device token.
     fn enroll(&self, code: String, name: String) -> BoxFut<'_, StoreResult<EnrollResponse>>;
     /// Devices, of one site or all.

@@ -85,11 +85,12 @@ impl State {
             Record::Patient(p) => Some(p.site_id.clone()),
             Record::Lease(l) => of_session(&l.session_id),
             Record::LeasePolicy { site_id, .. } => Some(site_id.clone()),
+            Record::QueueEntry(q) => Some(q.site_id.clone()),
             Record::PatientMerged { .. } => None,
             Record::Tombstone { entity, id } => match entity.as_str() {
                 "session" => of_session(&SessionId(id.clone())),
                 "slot" => of_slot(&SlotId(id.clone())),
-                "booking" => self.holds.get(&BookingId(id.clone())).and_then(|(slot, _)| of_slot(slot)),
+                "booking" | "queue_entry" => self.holds.get(&BookingId(id.clone())).and_then(|(slot, _)| of_slot(slot)),
                 "lease" => parse_lease_key(id).and_then(|(session, _)| of_session(&session)),
                 _ => None,
             },
@@ -152,7 +153,11 @@ impl State {
                 }
                 _ => {}
             },
-            Record::Provider(_) | Record::Patient(_) | Record::PatientMerged { .. } | Record::LeasePolicy { .. } => {}
+            Record::Provider(_)
+            | Record::Patient(_)
+            | Record::PatientMerged { .. }
+            | Record::LeasePolicy { .. }
+            | Record::QueueEntry(_) => {}
         }
     }
 

@@ -13,6 +13,7 @@ const MIGRATIONS: &[M<'static>] = &[
     M::up(include_str!("../../../migrations/desk/0002_sync_print.sql")),
     M::up(include_str!("../../../migrations/desk/0003_staff.sql")),
     M::up(include_str!("../../../migrations/desk/0004_leases.sql")),
+    M::up(include_str!("../../../migrations/desk/0005_queue.sql")),
 ];
 
 /// Opens (creating if needed) the replica at `path` and brings its schema up to date.

@@ -673,7 +673,8 @@ impl Desk {
     }
 
     /// Checks a patient in by the code on their ticket (rule 7: unknown, foreign, used or
-    /// wrong-day tickets are each a clear refusal).
+    /// wrong-day tickets are each a clear refusal). The patient joins their session's queue
+    /// in the waiting room (see [`Desk::queue`]) in the same transaction.
     pub fn check_in(&mut self, code: &str) -> Result<BookingView, DeskError> {
         let site = self.site()?;
         let today = self.today();
@@ -707,13 +708,16 @@ impl Desk {
             .map_err(|e| DeskError::Refused(Refusal { error: e, suggestion: None }))?;
         tx.execute("UPDATE bookings SET status = 'checked_in' WHERE id = ?1", params![booking.id.as_str()])?;
         let deps = pending_ops_about(&tx, booking.id.as_str())?;
-        append_op(
+        let env = append_op(
             &tx,
             &*self.clock,
             booking.id.as_str(),
             Op::CheckIn { booking_id: booking.id.clone(), ticket_code: code },
             deps,
         )?;
+        // The patient is in the waiting room now: they join their provider's queue, as the
+        // platform will make them join when it applies the check-in.
+        crate::queue::join_local(&tx, &booking.id, &booking.session_id, booking.queue_no, &env)?;
         let view = booking_view(&tx, &booking.id)?;
         tx.commit()?;
         Ok(view)
@@ -754,6 +758,26 @@ impl Desk {
     /// A booking with its names.
     pub fn booking(&self, id: &BookingId) -> Result<BookingView, DeskError> {
         booking_view(&self.conn, id)
+    }
+
+    /// A booking by its id or by the code on its ticket (typed or scanned).
+    pub fn find_booking(&self, ticket_or_id: &str) -> Result<BookingView, DeskError> {
+        let raw = ticket_or_id.trim();
+        let by_id: bool =
+            self.conn.query_row("SELECT EXISTS (SELECT 1 FROM bookings WHERE id = ?1)", [raw], |r| r.get(0))?;
+        if by_id {
+            return booking_view(&self.conn, &BookingId(raw.to_string()));
+        }
+        match classify(raw, self.today()) {
+            Ok(Scan::Ticket(code)) => {
+                let found = load_bookings(&self.conn, "b.ticket_code = ?1", params![code.as_str()])?;
+                match found.into_iter().next() {
+                    Some(b) => booking_view(&self.conn, &b.id),
+                    None => Err(DeskError::TicketUnknown { code: code.to_string() }),
+                }
+            }
+            _ => Err(DeskError::NotFound { entity: "booking", id: raw.to_string() }),
+        }
     }
 
     /// Bookings of a day, in queue order per session.
@@ -1127,14 +1151,14 @@ pub(crate) fn upsert_session(tx: &Connection, s: &Session, overwrite: bool) -> R
     let on_conflict = if overwrite {
         "ON CONFLICT (id) DO UPDATE SET site_id = excluded.site_id, department_id = excluded.department_id,
              provider_id = excluded.provider_id, date = excluded.date, period = excluded.period,
-             status = excluded.status, status_reason = excluded.status_reason"
+             status = excluded.status, status_reason = excluded.status_reason, room = excluded.room"
     } else {
         "ON CONFLICT (id) DO NOTHING"
     };
     let n = tx.execute(
         &format!(
-            "INSERT INTO sessions (id, site_id, department_id, provider_id, date, period, status, status_reason)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8) {on_conflict}"
+            "INSERT INTO sessions (id, site_id, department_id, provider_id, date, period, status, status_reason, room)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9) {on_conflict}"
         ),
         params![
             s.id.as_str(),
@@ -1144,7 +1168,8 @@ pub(crate) fn upsert_session(tx: &Connection, s: &Session, overwrite: bool) -> R
             s.date.to_string(),
             rows::period_text(s.period),
             s.status.code(),
-            s.status_reason
+            s.status_reason,
+            s.room
         ],
     )?;
     Ok(n)
@@ -1233,7 +1258,7 @@ pub(crate) fn load_slot_states(conn: &Connection, f: &SlotFilter<'_>) -> Result<
         .query_and_then(rusqlite::params_from_iter(values.iter()), |r| {
             Ok::<_, DeskError>(SlotState {
                 session: rows::session(r, 0)?,
-                slot: rows::slot(r, 8)?,
+                slot: rows::slot(r, rows::SESSION_WIDTH)?,
                 taken: vec![],
                 leased: vec![],
             })
@@ -1303,7 +1328,7 @@ fn load_bookings(conn: &Connection, condition: &str, p: impl rusqlite::Params) -
     Ok(found)
 }
 
-fn load_booking(conn: &Connection, id: &BookingId) -> Result<Booking, DeskError> {
+pub(crate) fn load_booking(conn: &Connection, id: &BookingId) -> Result<Booking, DeskError> {
     load_bookings(conn, "b.id = ?1", params![id.as_str()])?
         .into_iter()
         .next()
@@ -1352,7 +1377,7 @@ fn resolve_department(conn: &Connection, site: &SiteId, code_or_id: &str) -> Res
 
 /// The ops still in the outbox about `subject` (a later op on the same patient or booking
 /// depends on them: if one of them conflicts, this one cannot stand either).
-fn pending_ops_about(tx: &Connection, subject: &str) -> Result<Vec<Uuid>, DeskError> {
+pub(crate) fn pending_ops_about(tx: &Connection, subject: &str) -> Result<Vec<Uuid>, DeskError> {
     let ids: Vec<String> = tx
         .prepare_cached("SELECT op_id FROM outbox WHERE subject = ?1 ORDER BY seq")?
         .query_map([subject], |r| r.get(0))?
@@ -1363,15 +1388,19 @@ fn pending_ops_about(tx: &Connection, subject: &str) -> Result<Vec<Uuid>, DeskEr
 }
 
 /// Appends an op to the outbox inside the caller's transaction: next sequence number, next
-/// HLC timestamp, the cursor the replica was at.
-fn append_op(
+/// HLC timestamp, the cursor the replica was at. The envelope as stored.
+pub(crate) fn append_op(
     tx: &Connection,
     clock: &dyn Clock,
     subject: &str,
     op: Op,
     depends_on: Vec<Uuid>,
-) -> Result<u64, DeskError> {
+) -> Result<OpEnvelope, DeskError> {
     let corrupt = |what: &'static str, detail: String| DeskError::Corrupt { what, detail };
+    // Every change of a desk is an op: a display changes nothing, whatever asked.
+    if meta(tx, "device_role")?.as_deref() == Some("display") {
+        return Err(DeskError::DisplayOnly);
+    }
     let device_id = meta(tx, "device_id")?.ok_or(DeskError::NotInitialized)?;
     let site_id = meta(tx, "site_id")?.ok_or(DeskError::NotInitialized)?;
     let staff_id = meta(tx, "staff_id")?.unwrap_or_else(|| "desk".into());
@@ -1413,5 +1442,5 @@ fn append_op(
     )?;
     set_meta(tx, "last_seq", &seq.to_string())?;
     set_meta(tx, "hlc", &hlc.to_string())?;
-    Ok(seq)
+    Ok(envelope)
 }

@@ -4,6 +4,7 @@
 use frontdesk_domain::Lang;
 use frontdesk_domain::booking::Refusal;
 use frontdesk_domain::patient::FieldError;
+use frontdesk_domain::queue::QueueError;
 use frontdesk_domain::scan::ScanError;
 
 /// What kind of failure an error is, for exit codes and for how the UI shows it.
@@ -26,6 +27,10 @@ pub enum DeskError {
     /// A booking rule refused; nothing was written.
     #[error("refused: {}", .0.error.code())]
     Refused(Refusal),
+    /// A waiting-room queue rule refused (`nobody_waiting`, `not_waiting`, `not_called`,
+    /// `not_in_queue`, …); nothing was written.
+    #[error("queue: {}", .0.code())]
+    Queue(QueueError),
     /// A scanned payload could not be used.
     #[error("scan: {}", .0.code())]
     Scan(ScanError),
@@ -72,6 +77,10 @@ pub enum DeskError {
     /// Reading or writing the data directory failed.
     #[error("file system: {0}")]
     Io(#[from] std::io::Error),
+    /// This device is enrolled as a waiting-room display: it shows the site's queues and
+    /// changes nothing.
+    #[error("this device is a display")]
+    DisplayOnly,
     /// A document could not be rendered or printed (the ticket can be printed again).
     #[error("print: {code}")]
     Print {
@@ -89,11 +98,13 @@ impl DeskError {
             // Each field's own code is in the field errors.
             DeskError::Invalid(_) => "invalid_input",
             DeskError::Refused(r) => r.error.code(),
+            DeskError::Queue(e) => e.code(),
             DeskError::Scan(e) => e.code(),
             DeskError::TicketUnknown { .. } => "ticket_unknown",
             DeskError::NotFound { .. } => "not_found",
             DeskError::PatientExists { .. } => "patient_exists",
             DeskError::NotInitialized => "not_initialized",
+            DeskError::DisplayOnly => "display_only",
             DeskError::Storage(_) | DeskError::Migration(_) | DeskError::Corrupt { .. } => "storage_error",
             DeskError::Io(_) => "io_error",
             DeskError::Print { code, .. } => code,
@@ -108,7 +119,9 @@ impl DeskError {
             | DeskError::NotFound { .. }
             | DeskError::PatientExists { .. }
             | DeskError::NotInitialized => ErrorClass::Invalid,
-            DeskError::Refused(_) | DeskError::TicketUnknown { .. } => ErrorClass::Refused,
+            DeskError::Refused(_) | DeskError::Queue(_) | DeskError::TicketUnknown { .. } | DeskError::DisplayOnly => {
+                ErrorClass::Refused
+            }
             DeskError::Storage(_)
             | DeskError::Migration(_)
             | DeskError::Corrupt { .. }
@@ -126,6 +139,7 @@ impl DeskError {
                 .collect::<Vec<_>>()
                 .join("\n"),
             DeskError::Refused(r) => r.error.message(lang),
+            DeskError::Queue(e) => e.message(lang),
             DeskError::Scan(e) => e.message(lang),
             DeskError::TicketUnknown { code } => match lang {
                 Lang::Zh => format!("找不到挂号单 {code}：本机没有这张挂号单的记录，请核对是否为本院挂号单"),
@@ -156,6 +170,13 @@ impl DeskError {
                 .pick(
                     "本机尚未初始化：请先运行 frontdesk init（或 frontdesk init --demo）",
                     "This desk is not set up yet: run `frontdesk init` (or `frontdesk init --demo`) first",
+                )
+                .to_string(),
+            DeskError::DisplayOnly => lang
+                .pick(
+                    "本机接入为候诊屏：只显示候诊叫号，不能挂号、签到或叫号。需要在本机办理业务请用挂号窗口的接入码重新接入",
+                    "This PC is enrolled as a waiting-room display: it shows the queues and cannot book, check in or \
+                     call. To work at it, enroll it again with a front-desk enrollment code",
                 )
                 .to_string(),
             DeskError::Storage(e) => match lang {

@@ -458,7 +458,7 @@ impl Desk {
                 let given_back = r.get::<_, i64>(3)? != 0;
                 let spent = r.get::<_, i64>(4)? != 0;
                 let session = rows::session(r, 7)?;
-                let slot = rows::slot(r, 15)?;
+                let slot = rows::slot(r, 7 + rows::SESSION_WIDTH)?;
                 let state = SlotState { session, slot, taken: vec![], leased: vec![] };
                 let lease_state = if spent {
                     LeaseState::Spent
@@ -603,7 +603,8 @@ impl Desk {
     /// ([`LeaseStatus::wants_top_up`]) and the last automatic request is at least
     /// [`TOP_UP_INTERVAL_MS`] old.
     pub fn lease_top_up_due(&self) -> Result<bool, DeskError> {
-        if !self.lease_status()?.wants_top_up {
+        // A display holds no numbers: the platform leases only to desks.
+        if self.role()? == frontdesk_protocol::enroll::DeviceRole::Display || !self.lease_status()?.wants_top_up {
             return Ok(false);
         }
         let now_ms = lease_now_ms(self.conn(), &**self.clock())?;

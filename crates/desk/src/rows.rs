@@ -56,9 +56,11 @@ pub(crate) fn provider(r: &Row<'_>) -> Result<Provider, DeskError> {
     })
 }
 
+/// How many columns [`SESSION_COLUMNS`] names (where the next table's columns start).
+pub(crate) const SESSION_WIDTH: usize = 9;
 /// Session columns, prefixed with `s.`.
 pub(crate) const SESSION_COLUMNS: &str =
-    "s.id, s.site_id, s.department_id, s.provider_id, s.date, s.period, s.status, s.status_reason";
+    "s.id, s.site_id, s.department_id, s.provider_id, s.date, s.period, s.status, s.status_reason, s.room";
 pub(crate) fn session(r: &Row<'_>, at: usize) -> Result<Session, DeskError> {
     let period: String = r.get(at + 5)?;
     let status: String = r.get(at + 6)?;
@@ -72,6 +74,7 @@ pub(crate) fn session(r: &Row<'_>, at: usize) -> Result<Session, DeskError> {
             .map_err(|_| corrupt("sessions.period", &period))?,
         status: SessionStatus::parse(&status).ok_or_else(|| corrupt("sessions.status", &status))?,
         status_reason: r.get(at + 7)?,
+        room: r.get(at + 8)?,
     })
 }
 

@@ -18,7 +18,7 @@ use frontdesk_domain::lease::{Lease, LeasePolicy};
 use frontdesk_domain::patient::{Patient, PatientInput};
 use frontdesk_domain::schedule::{BookingId, Channel, PatientId, SessionId, SlotId};
 use frontdesk_domain::ticket::TicketCode;
-use frontdesk_protocol::enroll::EnrollResponse;
+use frontdesk_protocol::enroll::{DeviceRole, EnrollResponse};
 use frontdesk_protocol::sync::{
     Change, Conflict, Effects, LeaseAnswer, Op, OpResult, Outcome, PullResponse, PushResponse, Record,
 };
@@ -78,7 +78,12 @@ impl Fixture {
         let clinic = frontdesk_domain::demo::demo_clinic("demo", jiff::civil::date(2026, 11, 23), 2).unwrap();
         desk.record_enrollment(
             "http://127.0.0.1:9",
-            &EnrollResponse { device_id: ME.into(), site: clinic.site.clone(), token: "secret".into() },
+            &EnrollResponse {
+                device_id: ME.into(),
+                site: clinic.site.clone(),
+                token: "secret".into(),
+                role: DeviceRole::Desk,
+            },
         )
         .unwrap();
         let mut records = vec![Record::Site(clinic.site.clone())];
@@ -428,7 +433,7 @@ fn below_low_water_the_desk_asks_for_a_top_up() {
     assert!(f.desk.lease_top_up_due().unwrap());
     let request = f.desk.lease_request(true).unwrap().unwrap();
     assert!(request.top_up && request.give_back.is_empty());
-    assert_eq!((request.protocol, request.device_id.as_str()), (2, ME));
+    assert_eq!((request.protocol, request.device_id.as_str()), (frontdesk_protocol::PROTOCOL_VERSION, ME));
     assert!(f.desk.lease_request(false).unwrap().is_none(), "nothing to give back, no top-up asked");
     // Asked: the loop waits a minute before asking on its own again.
     let answer = LeaseAnswer { granted: 0, returned: 0, leases: vec![], server_now: now() };
@@ -629,7 +634,7 @@ fn enrolling_again_forgets_the_old_identitys_leases() {
     f.desk
         .record_enrollment(
             "http://127.0.0.1:9",
-            &EnrollResponse { device_id: "desk-c".into(), site, token: "t".into() },
+            &EnrollResponse { device_id: "desk-c".into(), site, token: "t".into(), role: DeviceRole::Desk },
         )
         .unwrap();
     assert!(f.desk.leases().unwrap().is_empty());

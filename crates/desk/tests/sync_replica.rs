@@ -367,6 +367,7 @@ fn enrolling_a_fresh_desk_starts_from_the_platforms_snapshot() {
             timezone: "Asia/Shanghai".into(),
         },
         token: "secret".into(),
+        role: frontdesk_protocol::enroll::DeviceRole::Desk,
     };
     desk.record_enrollment("http://127.0.0.1:9/", &resp).unwrap();
     let creds = desk.credentials().unwrap().unwrap();

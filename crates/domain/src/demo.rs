@@ -33,6 +33,7 @@ fn template(period: Period, start: (i8, i8), end: (i8, i8), per_slot: u32, desk:
         slot_minutes: 30,
         per_slot,
         desk_per_slot: desk,
+        room: None,
     }
 }
 
@@ -95,6 +96,11 @@ pub fn demo_clinic(site_id: &str, from: Date, days: u16) -> Result<DemoClinic, T
         // The first provider of 内科 and 儿科 also sees patients in the evening.
         if i == 0 || i == 5 {
             templates.push(template(Period::Evening, (18, 0), (21, 0), 4, 2));
+        }
+        // Each provider has a consultation room of their own, numbered across the clinic.
+        let room = u32::try_from(i + 1).ok();
+        for t in &mut templates {
+            t.room = room;
         }
         sessions.extend(expand_templates(p, &templates, from, days)?);
     }

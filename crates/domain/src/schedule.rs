@@ -221,6 +221,10 @@ pub struct Session {
     pub status: SessionStatus,
     /// Why it was suspended or cancelled, when it was.
     pub status_reason: Option<String>,
+    /// The consultation room the waiting room is called to (诊室), when the site numbers its
+    /// rooms.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub room: Option<u32>,
 }
 
 /// The channel a booking came through.
@@ -375,6 +379,9 @@ pub struct SessionTemplate {
     pub per_slot: u32,
     /// Of those, how many are kept for the desk.
     pub desk_per_slot: u32,
+    /// The consultation room its sessions are called to, if numbered.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub room: Option<u32>,
 }
 
 /// Why a template cannot be expanded.
@@ -446,6 +453,7 @@ pub fn expand_session(
         period: template.period,
         status: SessionStatus::Open,
         status_reason: None,
+        room: template.room,
     };
     let mut slots = Vec::new();
     let mut start = template.start;
@@ -513,6 +521,7 @@ mod tests {
             slot_minutes: 30,
             per_slot: 6,
             desk_per_slot: 2,
+            room: None,
         }
     }
 

@@ -30,6 +30,7 @@ fn session(id: &str, dept: &str, status: SessionStatus) -> Session {
         period: Period::Morning,
         status,
         status_reason: None,
+        room: None,
     }
 }
 

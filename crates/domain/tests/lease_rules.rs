@@ -39,6 +39,7 @@ fn session() -> Session {
         period: Period::Morning,
         status: SessionStatus::Open,
         status_reason: None,
+        room: None,
     }
 }
 

@@ -4,6 +4,37 @@ use frontdesk_domain::schedule::{DeviceId, Site, SiteId};
 use jiff::Timestamp;
 use serde::{Deserialize, Serialize};
 
+/// What an enrolled device may do. A code is issued for one role; the device keeps it.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DeviceRole {
+    /// A front desk: registers, books, checks in, calls, syncs both ways.
+    #[default]
+    Desk,
+    /// A waiting-room display PC (protocol 3): reads the site's change log (pull, live-board
+    /// waits) and nothing else — no push, no leases.
+    Display,
+}
+
+impl DeviceRole {
+    /// Stable code.
+    pub fn code(self) -> &'static str {
+        match self {
+            DeviceRole::Desk => "desk",
+            DeviceRole::Display => "display",
+        }
+    }
+
+    /// From its code.
+    pub fn parse(s: &str) -> Option<DeviceRole> {
+        match s {
+            "desk" => Some(DeviceRole::Desk),
+            "display" => Some(DeviceRole::Display),
+            _ => None,
+        }
+    }
+}
+
 /// A desk trades a one-time enrollment code for a device token.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct EnrollRequest {
@@ -23,6 +54,9 @@ pub struct EnrollResponse {
     pub site: Site,
     /// The bearer token for every desk endpoint (shown once; the platform keeps only its hash).
     pub token: String,
+    /// What the device may do (the code's role).
+    #[serde(default)]
+    pub role: DeviceRole,
 }
 
 /// An enrollment code, as issued.
@@ -34,6 +68,9 @@ pub struct EnrollCode {
     pub site_id: SiteId,
     /// After this instant the code is refused.
     pub expires_at: Timestamp,
+    /// The role a device enrolled with it gets.
+    #[serde(default)]
+    pub role: DeviceRole,
 }
 
 /// Asks for a new enrollment code (admin API).
@@ -42,6 +79,9 @@ pub struct EnrollCodeRequest {
     /// How long the code stays valid, in hours (default 24).
     #[serde(default)]
     pub ttl_hours: Option<u32>,
+    /// The role of the device it enrolls (a desk unless said).
+    #[serde(default)]
+    pub role: Option<DeviceRole>,
 }
 
 /// An enrolled device and its sync health.
@@ -53,6 +93,9 @@ pub struct DeviceInfo {
     pub site_id: SiteId,
     /// Its name.
     pub name: String,
+    /// What it may do.
+    #[serde(default)]
+    pub role: DeviceRole,
     /// When it enrolled.
     pub enrolled_at: Timestamp,
     /// When it was revoked, if it was.

@@ -15,8 +15,9 @@ pub mod sync;
 /// The protocol version this build speaks. Version 2 added capacity leases: `lease` and
 /// `lease_policy` records in the change log, `server_now` in pull answers, `leased` book ops
 /// that the platform grants as [`frontdesk_domain::booking::QueueChoice::Leased`], and
-/// `POST /v1/sync/leases`.
-pub const PROTOCOL_VERSION: u32 = 2;
+/// `POST /v1/sync/leases`. Version 3 added the waiting room: `queue_entry` records and
+/// `queue` ops.
+pub const PROTOCOL_VERSION: u32 = 3;
 
 /// The oldest protocol version the platform still answers (a version-1 desk is served the
 /// change log without lease records).

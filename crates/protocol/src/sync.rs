@@ -5,6 +5,7 @@ use frontdesk_domain::booking::{Booking, Suggestion};
 use frontdesk_domain::hlc::Hlc;
 use frontdesk_domain::lease::{Lease, LeasePolicy};
 use frontdesk_domain::patient::{FieldError, Patient};
+use frontdesk_domain::queue::{QueueAction, QueueEntry};
 use frontdesk_domain::schedule::{
     BookingId, Channel, Department, DeviceId, PatientId, Provider, Session, SessionId, Site, SiteId, Slot, SlotId,
     StaffId,
@@ -105,6 +106,16 @@ pub enum Op {
         /// Which.
         session_id: SessionId,
     },
+    /// A waiting-room action on a checked-in booking (protocol 3): call, recall, skip, seen,
+    /// to the end. The desk names the booking its own view of the queue showed; the platform
+    /// decides with the same queue rules and refuses (`not_waiting`, `not_called`, …) when
+    /// the queue moved on.
+    Queue {
+        /// The booking acted on.
+        booking_id: BookingId,
+        /// What was done.
+        action: QueueAction,
+    },
 }
 
 impl Op {
@@ -118,6 +129,7 @@ impl Op {
             Op::CheckIn { .. } => "check_in",
             Op::SuspendSession { .. } => "suspend_session",
             Op::ResumeSession { .. } => "resume_session",
+            Op::Queue { .. } => "queue",
         }
     }
 }
@@ -314,6 +326,8 @@ pub enum Record {
         /// The policy.
         policy: Option<LeasePolicy>,
     },
+    /// A checked-in booking's place in its session's waiting-room queue (protocol 3).
+    QueueEntry(QueueItem),
     /// A patient registered twice became one: references to `from` now mean `into`.
     PatientMerged {
         /// The id that no longer exists.
@@ -323,7 +337,8 @@ pub enum Record {
     },
     /// A row was deleted.
     Tombstone {
-        /// `department`, `provider`, `session`, `slot`, `patient`, `booking` or `lease`.
+        /// `department`, `provider`, `session`, `slot`, `patient`, `booking`, `lease` or
+        /// `queue_entry` (its id the booking's).
         entity: String,
         /// Its id.
         id: String,
@@ -331,14 +346,37 @@ pub enum Record {
 }
 
 impl Record {
-    /// True for the records protocol 1 does not know (served only to protocol 2 desks).
-    pub fn needs_v2(&self) -> bool {
+    /// The first protocol version that knows this record: a desk of an older version is
+    /// served the change log without it.
+    pub fn since(&self) -> u32 {
         match self {
-            Record::Lease(_) | Record::LeasePolicy { .. } => true,
-            Record::Tombstone { entity, .. } => entity == "lease",
-            _ => false,
+            Record::Lease(_) | Record::LeasePolicy { .. } => 2,
+            Record::QueueEntry(_) => 3,
+            Record::Tombstone { entity, .. } => match entity.as_str() {
+                "lease" => 2,
+                "queue_entry" => 3,
+                _ => 1,
+            },
+            _ => 1,
         }
     }
+}
+
+/// A queue entry as it travels: the entry, the session whose queue it is in, and when it
+/// joined and was last called (for the display's order and the waiting-time figures).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct QueueItem {
+    /// The site.
+    pub site_id: SiteId,
+    /// The session (a provider's half-day) whose queue it is.
+    pub session_id: SessionId,
+    /// The entry.
+    pub entry: QueueEntry,
+    /// When the booking checked in and joined the queue.
+    pub joined_at: jiff::Timestamp,
+    /// When it was last called.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub called_at: Option<jiff::Timestamp>,
 }
 
 /// A leased number, named.

@@ -113,8 +113,8 @@ pub async fn pull(
 ) -> ApiResult<Response> {
     let q = query(q)?;
     let mut resp = st.store.pull(auth, q.cursor, q.limit.unwrap_or(500), q.pending).await?;
+    resp.changes.retain(|c| c.record.since() <= version);
     if version < 2 {
-        resp.changes.retain(|c| !c.record.needs_v2());
         resp.server_now = None;
     }
     resp.protocol = version;
@@ -436,7 +436,8 @@ pub async fn create_enroll_code(
     Path(site): Path<String>,
     JsonBody(req): JsonBody<EnrollCodeRequest>,
 ) -> ApiResult<Response> {
-    Ok(Json(st.store.create_enroll_code(SiteId(site), req.ttl_hours.unwrap_or(24)).await?).into_response())
+    let role = req.role.unwrap_or_default();
+    Ok(Json(st.store.create_enroll_code_for(SiteId(site), req.ttl_hours.unwrap_or(24), role).await?).into_response())
 }
 
 /// Suspend a session, 停诊 (`SuspendSession` → `Session`).

@@ -18,6 +18,7 @@ use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use frontdesk_protocol::ApiError;
+use frontdesk_protocol::enroll::DeviceRole;
 use frontdesk_protocol::online::OnlineRefusal;
 use governor::clock::Clock as _;
 use governor::{DefaultKeyedRateLimiter, Quota};
@@ -283,9 +284,9 @@ pub fn router(store: Arc<dyn Store>, config: ServerConfig, metrics: PrometheusHa
         });
     }
     let device = Router::new()
-        .route("/v1/sync/push", post(handlers::push))
+        .route("/v1/sync/push", post(handlers::push).route_layer(middleware::from_fn(require_desk_role)))
         .route("/v1/sync/pull", get(handlers::pull))
-        .route("/v1/sync/leases", post(handlers::leases))
+        .route("/v1/sync/leases", post(handlers::leases).route_layer(middleware::from_fn(require_desk_role)))
         .route("/v1/sites/{site}", get(handlers::device_site))
         .route_layer(middleware::from_fn_with_state(state.clone(), require_device));
     // Held for up to `handlers::MAX_WAIT`, longer than the request timeout: outside the
@@ -460,6 +461,19 @@ async fn require_device(State(st): State<AppState>, mut req: Request, next: Next
     req.extensions_mut().insert(auth);
     req.extensions_mut().insert(Protocol(version));
     next.run(req).await
+}
+
+/// Endpoints that change things: a desk's, never a display's (which may only read).
+async fn require_desk_role(req: Request, next: Next) -> Response {
+    match req.extensions().get::<DeviceAuth>().map(|a| a.role) {
+        Some(DeviceRole::Desk) => next.run(req).await,
+        _ => ApiFailure::new(
+            StatusCode::FORBIDDEN,
+            "forbidden_role",
+            "a display device may only read the site's board (pull and live waits)",
+        )
+        .into_response(),
+    }
 }
 
 /// The protocol version a desk request speaks (the `x-frontdesk-protocol` header; the current

@@ -5,7 +5,7 @@ use frontdesk_domain::schedule::{
     Department, DeviceId, Provider, Session, SessionId, Site, SiteId, Slot, expand_templates,
 };
 use frontdesk_protocol::admin::{GenerateSessions, GeneratedSessions};
-use frontdesk_protocol::enroll::{EnrollCode, EnrollResponse};
+use frontdesk_protocol::enroll::{DeviceRole, EnrollCode, EnrollResponse};
 use frontdesk_protocol::online::OnlineRefusal;
 use frontdesk_protocol::sync::{Outcome, Record};
 use jiff::{SignedDuration, Timestamp};
@@ -41,7 +41,13 @@ pub(crate) async fn touch_device(ctx: &mut Ctx, device: &DeviceId, pulled: u64, 
     lease::receipt(&ctx.conn, device, pulled, clean_at).await
 }
 
-pub(crate) async fn create_enroll_code(ctx: &mut Ctx, site_id: &SiteId, ttl_hours: u32, actor: &str) -> R<EnrollCode> {
+pub(crate) async fn create_enroll_code(
+    ctx: &mut Ctx,
+    site_id: &SiteId,
+    ttl_hours: u32,
+    role: DeviceRole,
+    actor: &str,
+) -> R<EnrollCode> {
     site(ctx, site_id).await?;
     let code = secret::new_enroll_code()?;
     let ttl = SignedDuration::from_hours(i64::from(ttl_hours.clamp(1, 24 * 30)));
@@ -49,13 +55,19 @@ pub(crate) async fn create_enroll_code(ctx: &mut Ctx, site_id: &SiteId, ttl_hour
         ctx.now.checked_add(ttl).map_err(|e| store(StoreError::Internal(format!("expiry: {e}"))))?;
     x(
         &ctx.conn,
-        "INSERT INTO enroll_codes (code_hash, site_id, created_at, expires_at) VALUES ($1, $2, $3, $4)",
-        &[&secret::hash_secret(&secret::normalize_enroll_code(&code)), &site_id.as_str(), &ctx.now, &expires_at],
+        "INSERT INTO enroll_codes (code_hash, site_id, created_at, expires_at, role) VALUES ($1, $2, $3, $4, $5)",
+        &[
+            &secret::hash_secret(&secret::normalize_enroll_code(&code)),
+            &site_id.as_str(),
+            &ctx.now,
+            &expires_at,
+            &role.code(),
+        ],
     )
     .await?;
-    let detail = serde_json::json!({"expires_at": expires_at});
+    let detail = serde_json::json!({"expires_at": expires_at, "role": role});
     audit::append(ctx, site_id.as_str(), actor, "enroll_code_issued", &detail.to_string()).await?;
-    Ok(EnrollCode { code, site_id: site_id.clone(), expires_at })
+    Ok(EnrollCode { code, site_id: site_id.clone(), expires_at, role })
 }
 
 pub(crate) async fn enroll(ctx: &mut Ctx, code: &str, name: &str) -> R<EnrollResponse> {
@@ -63,7 +75,7 @@ pub(crate) async fn enroll(ctx: &mut Ctx, code: &str, name: &str) -> R<EnrollRes
     // Locked: one code, one device, even when two processes take it at once.
     let row = q1(
         &ctx.conn,
-        "SELECT site_id, expires_at, used_at IS NOT NULL FROM enroll_codes WHERE code_hash = $1 FOR UPDATE",
+        "SELECT site_id, expires_at, used_at IS NOT NULL, role FROM enroll_codes WHERE code_hash = $1 FOR UPDATE",
         &[&hash],
     )
     .await?;
@@ -71,6 +83,7 @@ pub(crate) async fn enroll(ctx: &mut Ctx, code: &str, name: &str) -> R<EnrollRes
         return Err(store(StoreError::Unauthorized("unknown enrollment code".into())));
     };
     let (site_id, expires, used): (String, Timestamp, bool) = (row.get(0), row.get(1), row.get(2));
+    let role = role_of(row.get(3))?;
     if used {
         return Err(store(StoreError::Forbidden("this enrollment code was already used".into())));
     }
@@ -84,8 +97,8 @@ pub(crate) async fn enroll(ctx: &mut Ctx, code: &str, name: &str) -> R<EnrollRes
         if name.trim().is_empty() { format!("desk {}", &device_id.as_str()[..8]) } else { name.trim().to_string() };
     x(
         &ctx.conn,
-        "INSERT INTO devices (id, site_id, name, token_hash, enrolled_at) VALUES ($1, $2, $3, $4, $5)",
-        &[&device_id.as_str(), &site.id.as_str(), &name, &secret::hash_secret(&token), &ctx.now],
+        "INSERT INTO devices (id, site_id, name, token_hash, enrolled_at, role) VALUES ($1, $2, $3, $4, $5, $6)",
+        &[&device_id.as_str(), &site.id.as_str(), &name, &secret::hash_secret(&token), &ctx.now, &role.code()],
     )
     .await?;
     x(
@@ -94,9 +107,14 @@ pub(crate) async fn enroll(ctx: &mut Ctx, code: &str, name: &str) -> R<EnrollRes
         &[&hash, &ctx.now, &device_id.as_str()],
     )
     .await?;
-    let detail = serde_json::json!({"device_id": device_id, "name": name});
+    let detail = serde_json::json!({"device_id": device_id, "name": name, "role": role});
     audit::append(ctx, site.id.as_str(), "enroll", "device_enrolled", &detail.to_string()).await?;
-    Ok(EnrollResponse { device_id, site, token })
+    Ok(EnrollResponse { device_id, site, token, role })
+}
+
+/// A stored role code.
+pub(crate) fn role_of(code: &str) -> R<DeviceRole> {
+    DeviceRole::parse(code).ok_or_else(|| store(StoreError::Internal(format!("unknown device role {code}"))))
 }
 
 pub(crate) async fn revoke_device(ctx: &mut Ctx, device: &DeviceId, actor: &str) -> R<()> {

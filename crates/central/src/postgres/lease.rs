@@ -99,7 +99,7 @@ pub(crate) async fn policy_sites(c: &Object) -> R<Vec<SiteId>> {
 async fn site_desks(ctx: &Ctx, site: &SiteId) -> R<Vec<DeviceId>> {
     Ok(q(
         &ctx.conn,
-        "SELECT id FROM devices WHERE site_id = $1 AND revoked_at IS NULL ORDER BY enrolled_at, id",
+        "SELECT id FROM devices WHERE site_id = $1 AND revoked_at IS NULL AND role = 'desk' ORDER BY enrolled_at, id",
         &[&site.as_str()],
     )
     .await?
@@ -599,7 +599,7 @@ pub(crate) async fn site_leases(c: &Object, site: &SiteId, now: Timestamp) -> R<
     let mut desks = Vec::new();
     for r in q(
         c,
-        "SELECT id, name, revoked_at IS NOT NULL FROM devices WHERE site_id = $1 ORDER BY enrolled_at, id",
+        "SELECT id, name, revoked_at IS NOT NULL FROM devices WHERE site_id = $1 AND role = 'desk' ORDER BY enrolled_at, id",
         &[&site.as_str()],
     )
     .await?

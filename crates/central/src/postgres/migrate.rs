@@ -14,6 +14,7 @@ use crate::error::StoreError;
 const MIGRATIONS: &[(&str, &str)] = &[
     ("0001_init", include_str!("../../../../migrations/central/postgres/0001_init.sql")),
     ("0002_leases", include_str!("../../../../migrations/central/postgres/0002_leases.sql")),
+    ("0003_queue", include_str!("../../../../migrations/central/postgres/0003_queue.sql")),
 ];
 
 /// Brings the schema up to date.

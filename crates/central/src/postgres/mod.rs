@@ -36,6 +36,7 @@ mod lease;
 mod migrate;
 mod online;
 mod push;
+mod queue;
 mod read;
 mod rows;
 
@@ -48,7 +49,7 @@ use frontdesk_domain::clock::Clock;
 use frontdesk_domain::lease::LeasePolicy;
 use frontdesk_domain::schedule::{BookingId, Department, DeviceId, Provider, Session, SessionId, Site, SiteId, Slot};
 use frontdesk_protocol::admin::{AuditReport, GenerateSessions, GeneratedSessions, SiteLeases};
-use frontdesk_protocol::enroll::{DeviceInfo, EnrollCode, EnrollResponse};
+use frontdesk_protocol::enroll::{DeviceInfo, DeviceRole, EnrollCode, EnrollResponse};
 use frontdesk_protocol::online::{
     Availability, AvailabilityQuery, OnlineBooking, OnlineBookingRequest, OnlineCancelled,
 };
@@ -389,8 +390,14 @@ impl PgStore {
     }
 
     /// Issues an enrollment code, audited as issued by `actor` (the command line says `cli`).
-    pub async fn create_enroll_code_as(&self, site: SiteId, ttl_hours: u32, actor: &str) -> StoreResult<EnrollCode> {
-        self.write(None, (site, ttl_hours, actor.to_string()), enroll_code_work).await
+    pub async fn create_enroll_code_as(
+        &self,
+        site: SiteId,
+        ttl_hours: u32,
+        role: DeviceRole,
+        actor: &str,
+    ) -> StoreResult<EnrollCode> {
+        self.write(None, (site, ttl_hours, role, actor.to_string()), enroll_code_work).await
     }
 
     async fn reader(&self) -> StoreResult<Object> {
@@ -609,8 +616,8 @@ fn cancel_online_work<'a>(ctx: &'a mut Ctx, i: &'a (BookingId, String)) -> BoxFu
     Box::pin(online::cancel(ctx, &i.0, &i.1))
 }
 
-fn enroll_code_work<'a>(ctx: &'a mut Ctx, i: &'a (SiteId, u32, String)) -> BoxFut<'a, R<EnrollCode>> {
-    Box::pin(admin::create_enroll_code(ctx, &i.0, i.1, &i.2))
+fn enroll_code_work<'a>(ctx: &'a mut Ctx, i: &'a (SiteId, u32, DeviceRole, String)) -> BoxFut<'a, R<EnrollCode>> {
+    Box::pin(admin::create_enroll_code(ctx, &i.0, i.1, i.2, &i.3))
 }
 
 fn enroll_work<'a>(ctx: &'a mut Ctx, i: &'a (String, String)) -> BoxFut<'a, R<EnrollResponse>> {
@@ -735,8 +742,13 @@ impl Store for PgStore {
         Box::pin(async move { self.read(async |c| read::authenticate(c, &token_hash).await).await })
     }
 
-    fn create_enroll_code(&self, site: SiteId, ttl_hours: u32) -> BoxFut<'_, StoreResult<EnrollCode>> {
-        Box::pin(self.write(None, (site, ttl_hours, "admin".to_string()), enroll_code_work))
+    fn create_enroll_code_for(
+        &self,
+        site: SiteId,
+        ttl_hours: u32,
+        role: DeviceRole,
+    ) -> BoxFut<'_, StoreResult<EnrollCode>> {
+        Box::pin(self.write(None, (site, ttl_hours, role, "admin".to_string()), enroll_code_work))
     }
 
     fn enroll(&self, code: String, name: String) -> BoxFut<'_, StoreResult<EnrollResponse>> {

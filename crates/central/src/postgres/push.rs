@@ -13,7 +13,7 @@ use frontdesk_protocol::sync::{
 
 use super::booking::{Ask, Decided, Target, decide_and_claim};
 use super::rows::{self, q1, x};
-use super::{Ctx, Fail, R, audit};
+use super::{Ctx, Fail, R, audit, queue};
 use crate::error::StoreError;
 use crate::outcome::{
     LeaseEvent, OpAudit, OpCounts, booking_applied, booking_conflict, conflict, merged, rejected, replay, revalidate,
@@ -144,6 +144,7 @@ async fn apply_one(ctx: &mut Ctx, site: &Site, device: &DeviceAuth, env: &OpEnve
         Op::CheckIn { booking_id, ticket_code } => check_in(ctx, site, booking_id, ticket_code).await,
         Op::SuspendSession { session_id, reason } => set_suspended(ctx, site, session_id, Some(reason.clone())).await,
         Op::ResumeSession { session_id } => set_suspended(ctx, site, session_id, None).await,
+        Op::Queue { booking_id, action } => queue::act(ctx, site, booking_id, *action).await,
     }
 }
 
@@ -333,6 +334,8 @@ async fn check_in(ctx: &mut Ctx, site: &Site, id: &BookingId, code: &TicketCode)
         Err(e) => return Ok(rule_conflict(e, Some(b))),
     };
     let cursor = rows::update_booking(ctx, &b).await?;
+    // The patient is in the waiting room now: they join their provider's queue.
+    let cursor = queue::join(ctx, &b).await?.unwrap_or(cursor);
     Ok(booking_applied(&b, cursor))
 }
 

@@ -108,9 +108,17 @@ pub(crate) async fn feed(c: &Object, after: u64, limit: u32) -> R<crate::store::
 }
 
 pub(crate) async fn authenticate(c: &Object, token_hash: &str) -> R<Option<DeviceAuth>> {
-    Ok(q1(c, "SELECT id, site_id FROM devices WHERE token_hash = $1 AND revoked_at IS NULL", &[&token_hash])
-        .await?
-        .map(|r| DeviceAuth { device_id: DeviceId(r.get(0)), site_id: SiteId(r.get(1)) }))
+    let row =
+        q1(c, "SELECT id, site_id, role FROM devices WHERE token_hash = $1 AND revoked_at IS NULL", &[&token_hash])
+            .await?;
+    row.map(|r| {
+        Ok(DeviceAuth {
+            device_id: DeviceId(r.get(0)),
+            site_id: SiteId(r.get(1)),
+            role: super::admin::role_of(r.get(2))?,
+        })
+    })
+    .transpose()
 }
 
 pub(crate) async fn devices(c: &Object, site: Option<&SiteId>) -> R<Vec<DeviceInfo>> {
@@ -119,25 +127,27 @@ pub(crate) async fn devices(c: &Object, site: Option<&SiteId>) -> R<Vec<DeviceIn
     let rows = q(
         c,
         "SELECT d.id, d.site_id, d.name, d.enrolled_at, d.revoked_at, d.last_sync_at, d.last_pull_cursor, d.settled_seq, \
-         (SELECT COUNT(*) FROM changes ch WHERE ch.site_id = d.site_id AND ch.cursor > d.last_pull_cursor) \
+         (SELECT COUNT(*) FROM changes ch WHERE ch.site_id = d.site_id AND ch.cursor > d.last_pull_cursor), d.role \
          FROM devices d WHERE $1::text IS NULL OR d.site_id = $1 ORDER BY d.site_id, d.enrolled_at",
         &[&site.map(SiteId::as_str)],
     )
     .await?;
-    Ok(rows
-        .iter()
-        .map(|r| DeviceInfo {
-            id: DeviceId(r.get(0)),
-            site_id: SiteId(r.get(1)),
-            name: r.get(2),
-            enrolled_at: r.get::<_, Timestamp>(3),
-            revoked_at: r.get(4),
-            last_sync_at: r.get(5),
-            last_pull_cursor: r.get::<_, i64>(6) as u64,
-            settled_seq: r.get::<_, i64>(7) as u64,
-            behind: r.get::<_, i64>(8).max(0) as u64,
+    rows.iter()
+        .map(|r| {
+            Ok(DeviceInfo {
+                id: DeviceId(r.get(0)),
+                site_id: SiteId(r.get(1)),
+                name: r.get(2),
+                role: super::admin::role_of(r.get(9))?,
+                enrolled_at: r.get::<_, Timestamp>(3),
+                revoked_at: r.get(4),
+                last_sync_at: r.get(5),
+                last_pull_cursor: r.get::<_, i64>(6) as u64,
+                settled_seq: r.get::<_, i64>(7) as u64,
+                behind: r.get::<_, i64>(8).max(0) as u64,
+            })
         })
-        .collect())
+        .collect()
 }
 
 pub(crate) async fn sites(c: &Object) -> R<Vec<Site>> {

@@ -3,7 +3,7 @@
 
 use frontdesk_domain::schedule::{Department, DeviceId, Provider, Session, SessionId, Site, SiteId, expand_templates};
 use frontdesk_protocol::admin::{GenerateSessions, GeneratedSessions};
-use frontdesk_protocol::enroll::{EnrollCode, EnrollResponse};
+use frontdesk_protocol::enroll::{DeviceRole, EnrollCode, EnrollResponse};
 use frontdesk_protocol::sync::{Outcome, Record};
 use jiff::{SignedDuration, Timestamp};
 use rusqlite::{OptionalExtension, params};
@@ -43,6 +43,7 @@ pub(crate) fn create_enroll_code(
     ctx: &mut WriteCtx<'_>,
     site: &SiteId,
     ttl_hours: u32,
+    role: DeviceRole,
     actor: &str,
 ) -> StoreResult<EnrollCode> {
     ctx.site(site)?;
@@ -51,32 +52,34 @@ pub(crate) fn create_enroll_code(
     let expires_at = ctx.now.checked_add(ttl).map_err(|e| StoreError::Internal(format!("expiry: {e}")))?;
     ctx.conn
         .prepare_cached(
-            "INSERT INTO enroll_codes (code_hash, site_id, created_at, expires_at) VALUES (?1, ?2, ?3, ?4)",
+            "INSERT INTO enroll_codes (code_hash, site_id, created_at, expires_at, role) VALUES (?1, ?2, ?3, ?4, ?5)",
         )?
         .execute(params![
             secret::hash_secret(&secret::normalize_enroll_code(&code)),
             site.as_str(),
             ctx.now.to_string(),
-            expires_at.to_string()
+            expires_at.to_string(),
+            role.code()
         ])?;
-    let detail = serde_json::json!({"expires_at": expires_at});
+    let detail = serde_json::json!({"expires_at": expires_at, "role": role});
     audit::append(ctx, site.as_str(), actor, "enroll_code_issued", &detail.to_string())?;
-    Ok(EnrollCode { code, site_id: site.clone(), expires_at })
+    Ok(EnrollCode { code, site_id: site.clone(), expires_at, role })
 }
 
 pub(crate) fn enroll(ctx: &mut WriteCtx<'_>, code: &str, name: &str) -> StoreResult<EnrollResponse> {
     let hash = secret::hash_secret(&secret::normalize_enroll_code(code));
-    let row: Option<(String, String, Option<String>)> = ctx
+    let row: Option<(String, String, Option<String>, String)> = ctx
         .conn
-        .prepare_cached("SELECT site_id, expires_at, used_at FROM enroll_codes WHERE code_hash = ?1")?
-        .query_row([&hash], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+        .prepare_cached("SELECT site_id, expires_at, used_at, role FROM enroll_codes WHERE code_hash = ?1")?
+        .query_row([&hash], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))
         .optional()?;
-    let Some((site_id, expires_at, used_at)) = row else {
+    let Some((site_id, expires_at, used_at, role)) = row else {
         return Err(StoreError::Unauthorized("unknown enrollment code".into()));
     };
     if used_at.is_some() {
         return Err(StoreError::Forbidden("this enrollment code was already used".into()));
     }
+    let role = role_of(&role)?;
     let expires: Timestamp =
         expires_at.parse().map_err(|e| StoreError::Internal(format!("stored expiry {expires_at}: {e}")))?;
     if ctx.now >= expires {
@@ -88,20 +91,28 @@ pub(crate) fn enroll(ctx: &mut WriteCtx<'_>, code: &str, name: &str) -> StoreRes
     let name =
         if name.trim().is_empty() { format!("desk {}", &device_id.as_str()[..8]) } else { name.trim().to_string() };
     ctx.conn
-        .prepare_cached("INSERT INTO devices (id, site_id, name, token_hash, enrolled_at) VALUES (?1, ?2, ?3, ?4, ?5)")?
+        .prepare_cached(
+            "INSERT INTO devices (id, site_id, name, token_hash, enrolled_at, role) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+        )?
         .execute(params![
             device_id.as_str(),
             site.id.as_str(),
             name,
             secret::hash_secret(&token),
-            ctx.now.to_string()
+            ctx.now.to_string(),
+            role.code()
         ])?;
     ctx.conn
         .prepare_cached("UPDATE enroll_codes SET used_at = ?2, device_id = ?3 WHERE code_hash = ?1")?
         .execute(params![hash, ctx.now.to_string(), device_id.as_str()])?;
-    let detail = serde_json::json!({"device_id": device_id, "name": name});
+    let detail = serde_json::json!({"device_id": device_id, "name": name, "role": role});
     audit::append(ctx, site.id.as_str(), "enroll", "device_enrolled", &detail.to_string())?;
-    Ok(EnrollResponse { device_id, site, token })
+    Ok(EnrollResponse { device_id, site, token, role })
+}
+
+/// A stored role code.
+pub(crate) fn role_of(code: &str) -> StoreResult<DeviceRole> {
+    DeviceRole::parse(code).ok_or_else(|| StoreError::Internal(format!("unknown device role {code}")))
 }
 
 pub(crate) fn revoke_device(ctx: &mut WriteCtx<'_>, device: &DeviceId, actor: &str) -> StoreResult<()> {

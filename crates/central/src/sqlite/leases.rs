@@ -203,7 +203,7 @@ pub(crate) fn load_policy(c: &Connection, site: &SiteId) -> StoreResult<Option<L
 /// The enrolled, unrevoked devices of a site, in the order they enrolled.
 fn site_desks(c: &Connection, site: &SiteId) -> StoreResult<Vec<DeviceId>> {
     let ids = c
-        .prepare_cached("SELECT id FROM devices WHERE site_id = ?1 AND revoked_at IS NULL ORDER BY enrolled_at, id")?
+        .prepare_cached("SELECT id FROM devices WHERE site_id = ?1 AND revoked_at IS NULL AND role = 'desk' ORDER BY enrolled_at, id")?
         .query_map([site.as_str()], |r| r.get::<_, String>(0))?
         .collect::<Result<Vec<_>, _>>()?;
     Ok(ids.into_iter().map(DeviceId).collect())
@@ -465,7 +465,7 @@ pub(crate) fn site_leases(c: &Connection, site: &SiteId, now: Timestamp) -> Stor
             "SELECT d.id, d.name, COALESCE(n.granted, 0), COALESCE(n.spent, 0), COALESCE(n.returned, 0), \
              COALESCE(n.expired, 0), COALESCE(n.revoked, 0) FROM devices d \
              LEFT JOIN lease_counts n ON n.site_id = d.site_id AND n.device_id = d.id \
-             WHERE d.site_id = ?1 AND (d.revoked_at IS NULL OR n.device_id IS NOT NULL) ORDER BY d.enrolled_at, d.id",
+             WHERE d.site_id = ?1 AND d.role = 'desk' AND (d.revoked_at IS NULL OR n.device_id IS NOT NULL) ORDER BY d.enrolled_at, d.id",
         )?
         .query_map([site.as_str()], |r| {
             Ok((

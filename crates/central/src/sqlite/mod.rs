@@ -26,6 +26,7 @@ mod booking;
 mod leases;
 mod online;
 mod push;
+mod queue;
 mod read;
 mod rows;
 
@@ -41,7 +42,7 @@ use frontdesk_domain::schedule::{
     BookingId, Department, DepartmentId, DeviceId, Provider, Session, SessionId, Site, SiteId,
 };
 use frontdesk_protocol::admin::{AuditReport, GenerateSessions, GeneratedSessions, SiteLeases};
-use frontdesk_protocol::enroll::{DeviceInfo, EnrollCode, EnrollResponse};
+use frontdesk_protocol::enroll::{DeviceInfo, DeviceRole, EnrollCode, EnrollResponse};
 use frontdesk_protocol::online::{
     Availability, AvailabilityQuery, OnlineBooking, OnlineBookingRequest, OnlineCancelled,
 };
@@ -61,6 +62,7 @@ const MIGRATION_SLICE: &[M<'static>] = &[
     M::up(include_str!("../../../../migrations/central/sqlite/0002_leaner_writes.sql")),
     M::up(include_str!("../../../../migrations/central/sqlite/0003_audit_without_site_index.sql")),
     M::up(include_str!("../../../../migrations/central/sqlite/0004_leases.sql")),
+    M::up(include_str!("../../../../migrations/central/sqlite/0005_queue.sql")),
 ];
 const MIGRATIONS: Migrations<'static> = Migrations::from_slice(MIGRATION_SLICE);
 
@@ -671,8 +673,13 @@ impl Store for SqliteStore {
         Box::pin(self.read(move |c| read::authenticate(c, &token_hash)))
     }
 
-    fn create_enroll_code(&self, site: SiteId, ttl_hours: u32) -> BoxFut<'_, StoreResult<EnrollCode>> {
-        Box::pin(self.write(move |ctx| admin::create_enroll_code(ctx, &site, ttl_hours, "admin")))
+    fn create_enroll_code_for(
+        &self,
+        site: SiteId,
+        ttl_hours: u32,
+        role: DeviceRole,
+    ) -> BoxFut<'_, StoreResult<EnrollCode>> {
+        Box::pin(self.write(move |ctx| admin::create_enroll_code(ctx, &site, ttl_hours, role, "admin")))
     }
 
     fn enroll(&self, code: String, name: String) -> BoxFut<'_, StoreResult<EnrollResponse>> {
@@ -839,8 +846,14 @@ pub mod cli {
     }
 
     /// Issues an enrollment code.
-    pub fn enroll_code(path: &Path, now: Timestamp, site: &SiteId, ttl_hours: u32) -> StoreResult<EnrollCode> {
-        with_ctx(path, now, |ctx| admin::create_enroll_code(ctx, site, ttl_hours, "cli"))
+    pub fn enroll_code(
+        path: &Path,
+        now: Timestamp,
+        site: &SiteId,
+        ttl_hours: u32,
+        role: DeviceRole,
+    ) -> StoreResult<EnrollCode> {
+        with_ctx(path, now, |ctx| admin::create_enroll_code(ctx, site, ttl_hours, role, "cli"))
     }
 
     /// Lists devices.
@@ -929,6 +942,7 @@ mod tests {
                 slot_minutes: 30,
                 per_slot: 1,
                 desk_per_slot: 2,
+                room: None,
             }],
             from: jiff::civil::date(2026, 11, 23),
             days: 1,
@@ -951,7 +965,7 @@ mod tests {
         for name in ["a", "b"] {
             let code = store.create_enroll_code(site.clone(), 1).await.unwrap();
             let e = store.enroll(code.code, name.into()).await.unwrap();
-            desks.push(DeviceAuth { device_id: e.device_id, site_id: site.clone() });
+            desks.push(DeviceAuth { device_id: e.device_id, site_id: site.clone(), role: e.role });
         }
         store.set_lease_policy(site.clone(), Some(LeasePolicy::default()), "test".into()).await.unwrap();
         assert!(store.lease_round().await.unwrap().granted > 0);

@@ -21,7 +21,7 @@ use frontdesk_protocol::sync::{
 use rusqlite::{OptionalExtension, params};
 
 use super::booking::decide;
-use super::{WriteCtx, audit, leases, rows};
+use super::{WriteCtx, audit, leases, queue, rows};
 use crate::error::{StoreError, StoreResult};
 use crate::outcome::{
     Decided, LeaseEvent, OpAudit, OpCounts, Target, booking_applied, booking_conflict, conflict, merged, rejected,
@@ -146,6 +146,7 @@ fn apply_one(ctx: &mut WriteCtx<'_>, site: &Site, device: &DeviceAuth, env: &OpE
         Op::CheckIn { booking_id, ticket_code } => check_in(ctx, site, booking_id, ticket_code),
         Op::SuspendSession { session_id, reason } => set_suspended(ctx, site, session_id, Some(reason.clone())),
         Op::ResumeSession { session_id } => set_suspended(ctx, site, session_id, None),
+        Op::Queue { booking_id, action } => queue::act(ctx, site, booking_id, *action),
     }
 }
 
@@ -333,6 +334,8 @@ fn check_in(ctx: &mut WriteCtx<'_>, site: &Site, id: &BookingId, code: &TicketCo
         Err(e) => return Ok(rule_conflict(e, Some(b))),
     };
     let cursor = rows::update_booking(ctx, &b)?;
+    // The patient is in the waiting room now: they join their provider's queue.
+    let cursor = queue::join(ctx, &b)?.unwrap_or(cursor);
     Ok(booking_applied(&b, cursor))
 }
 

@@ -67,14 +67,16 @@ pub(crate) fn feed(c: &Connection, after: u64, limit: u32) -> StoreResult<crate:
 }
 
 pub(crate) fn authenticate(c: &Connection, token_hash: &str) -> StoreResult<Option<DeviceAuth>> {
-    let row: Option<(String, String, Option<String>)> = rusqlite::OptionalExtension::optional(
-        c.prepare_cached("SELECT id, site_id, revoked_at FROM devices WHERE token_hash = ?1")?
-            .query_row([token_hash], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?))),
+    let row: Option<(String, String, Option<String>, String)> = rusqlite::OptionalExtension::optional(
+        c.prepare_cached("SELECT id, site_id, revoked_at, role FROM devices WHERE token_hash = ?1")?
+            .query_row([token_hash], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?))),
     )?;
-    Ok(match row {
-        Some((id, site, None)) => Some(DeviceAuth { device_id: DeviceId(id), site_id: SiteId(site) }),
-        _ => None,
-    })
+    match row {
+        Some((id, site, None, role)) => {
+            Ok(Some(DeviceAuth { device_id: DeviceId(id), site_id: SiteId(site), role: super::admin::role_of(&role)? }))
+        }
+        _ => Ok(None),
+    }
 }
 
 fn ts(s: Option<String>) -> StoreResult<Option<Timestamp>> {
@@ -84,7 +86,7 @@ fn ts(s: Option<String>) -> StoreResult<Option<Timestamp>> {
 pub(crate) fn devices(c: &Connection, site: Option<&SiteId>) -> StoreResult<Vec<DeviceInfo>> {
     let mut st = c.prepare(
         "SELECT d.id, d.site_id, d.name, d.enrolled_at, d.revoked_at, d.last_sync_at, d.last_pull_cursor, d.settled_seq, \
-         (SELECT COALESCE(MAX(cursor), 0) FROM changes ch WHERE ch.site_id = d.site_id) \
+         (SELECT COALESCE(MAX(cursor), 0) FROM changes ch WHERE ch.site_id = d.site_id), d.role \
          FROM devices d WHERE (?1 IS NULL OR d.site_id = ?1) ORDER BY d.site_id, d.enrolled_at",
     )?;
     let raw = st
@@ -99,15 +101,17 @@ pub(crate) fn devices(c: &Connection, site: Option<&SiteId>) -> StoreResult<Vec<
                 r.get::<_, i64>(6)?,
                 r.get::<_, i64>(7)?,
                 r.get::<_, i64>(8)?,
+                r.get::<_, String>(9)?,
             ))
         })?
         .collect::<Result<Vec<_>, _>>()?;
     raw.into_iter()
-        .map(|(id, site, name, enrolled, revoked, last, pulled, settled, head)| {
+        .map(|(id, site, name, enrolled, revoked, last, pulled, settled, head, role)| {
             Ok(DeviceInfo {
                 id: DeviceId(id),
                 site_id: SiteId(site),
                 name,
+                role: super::admin::role_of(&role)?,
                 enrolled_at: ts(Some(enrolled.clone()))?
                     .ok_or_else(|| StoreError::Internal(format!("stored timestamp {enrolled}")))?,
                 revoked_at: ts(revoked)?,

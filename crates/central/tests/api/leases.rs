@@ -235,23 +235,23 @@ async fn leases_and_their_ends_reach_every_desk_through_pull_and_protocol_1_sees
     let old: PullResponse = r.json().await.unwrap();
     assert_eq!(old.protocol, 1);
     assert_eq!(old.server_now, None);
-    assert!(!old.changes.iter().any(|c| c.record.needs_v2()), "no lease records for protocol 1");
+    assert!(!old.changes.iter().any(|c| c.record.since() > 1), "no lease records for protocol 1");
     assert!(old.changes.iter().any(|c| matches!(c.record, Record::Slot(_))));
     let r = v1(start, "1").await.unwrap();
     let old: PullResponse = r.json().await.unwrap();
     assert!(old.changes.is_empty(), "only leases changed since: {:?}", old.changes);
     assert_eq!(old.next_cursor, end, "the cursor still moves past the lease records");
     // Versions this platform does not speak.
-    for v in ["3", "0", "two"] {
+    for v in ["4", "0", "two"] {
         let r = v1(0, v).await.unwrap();
         assert_eq!(r.status(), 426, "version {v}");
         let e: Value = r.json().await.unwrap();
         assert_eq!(e["code"], "protocol_version");
     }
-    // Protocol 1 pushes are still applied; a push of version 3 is not; leases need version 2.
+    // Protocol 1 pushes are still applied; a push of version 4 is not; leases need version 2.
     let mut d = watcher;
     let p = patient(SITE, 5);
-    for (version, status) in [(1, 200), (3, 426)] {
+    for (version, status) in [(1, 200), (4, 426)] {
         let ops = vec![d.op(Op::RegisterPatient { patient: p.clone() })];
         let req = frontdesk_protocol::sync::PushRequest { protocol: version, device_id: d.id.clone(), ops };
         let r = s.client.post(s.url("/v1/sync/push")).bearer_auth(&d.token).json(&req).send().await.unwrap();

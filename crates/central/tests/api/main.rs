@@ -10,4 +10,5 @@ mod live;
 mod multi;
 mod online;
 mod protect;
+mod queue;
 mod sync;

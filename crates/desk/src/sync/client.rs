@@ -241,8 +241,10 @@ pub struct CycleReport {
     pub pushes: usize,
     /// Ops applied by the platform.
     pub applied: usize,
-    /// Ops that went to the conflict inbox.
+    /// Ops that went to the conflict inbox for a person to resolve.
     pub conflicts: usize,
+    /// Queue ops (calls, …) the platform did not apply: notices in the inbox, nothing to resolve.
+    pub notices: usize,
     /// Pull pages applied.
     pub pages: usize,
     /// Changes pulled.
@@ -288,8 +290,9 @@ fn step(
             report.pushes += 1;
             report.applied += summary.applied;
             report.conflicts += summary.conflicts;
+            report.notices += summary.notices;
             let remaining = desk.sync_status()?.pending_ops;
-            Ok(Event::Pushed { settled: summary.applied + summary.conflicts, remaining })
+            Ok(Event::Pushed { settled: summary.applied + summary.conflicts + summary.notices, remaining })
         }
         Instruction::Pull => {
             let pending = desk.sync_status()?.pending_ops;

@@ -1,11 +1,13 @@
 //! What sync does to the replica: enrollment, the next batch to push, the platform's answers,
 //! pulled changes with pending ops rebased on top, and the conflict inbox.
 
+use std::collections::BTreeSet;
+
 use frontdesk_domain::Lang;
 use frontdesk_domain::booking::{Booking, Suggestion};
 use frontdesk_domain::patient::{FieldError, Patient};
-use frontdesk_domain::schedule::{PatientId, Pool, SlotId};
-use frontdesk_protocol::enroll::EnrollResponse;
+use frontdesk_domain::schedule::{BookingId, PatientId, Pool, SlotId};
+use frontdesk_protocol::enroll::{DeviceRole, EnrollResponse};
 use frontdesk_protocol::sync::{Conflict, Op, OpEnvelope, Outcome, PullResponse, PushRequest, PushResponse, Record};
 use jiff::Timestamp;
 use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
@@ -31,8 +33,11 @@ pub struct Credentials {
 pub struct PushSummary {
     /// Ops applied (or applied before).
     pub applied: usize,
-    /// Ops that went to the conflict inbox.
+    /// Ops that went to the conflict inbox for a person to resolve.
     pub conflicts: usize,
+    /// Queue ops (calls, …) the platform did not apply: notices in the inbox, nothing to
+    /// resolve (the platform's queue is shown).
+    pub notices: usize,
     /// Ops the platform deferred (an earlier op has not reached it).
     pub deferred: usize,
 }
@@ -54,8 +59,11 @@ pub struct SyncStatus {
     pub pending_ops: u64,
     /// Age of the oldest waiting op, in seconds.
     pub oldest_pending_secs: Option<i64>,
-    /// Conflicts waiting for a person.
+    /// Conflicts waiting for a person (a resolution), notices not counted.
     pub open_conflicts: u64,
+    /// Informational notices not yet dismissed: this desk's queue actions (calls) the
+    /// platform did not apply because the queue had changed. Nothing to resolve.
+    pub open_notices: u64,
     /// The change-log position the replica is at.
     pub cursor: u64,
 }
@@ -67,6 +75,11 @@ pub struct ConflictEntry {
     pub id: i64,
     /// The op's kind.
     pub kind: String,
+    /// True for a notice: nothing to resolve, only to read and dismiss (with
+    /// [`Resolution::Acknowledge`]). A queue op (a call, recall, skip, seen, to-end) the
+    /// platform did not apply is one: the platform's queue is shown and the nurse acts again
+    /// if needed.
+    pub informational: bool,
     /// The stable reason, e.g. `slot_full`.
     pub reason: String,
     /// A short title in the asked language.
@@ -75,6 +88,10 @@ pub struct ConflictEntry {
     pub explanation: String,
     /// The patient concerned, when known.
     pub patient_name: Option<String>,
+    /// The booking concerned, for a booking, cancel, check-in or queue op.
+    pub booking_id: Option<BookingId>,
+    /// Its queue number, for a queue op.
+    pub queue_no: Option<u32>,
     /// What the desk had booked (slot id, date and window), for a booking conflict.
     pub slot_id: Option<SlotId>,
     /// The slots the platform suggests instead.
@@ -125,6 +142,12 @@ fn envelope_of(json: &str) -> Result<OpEnvelope, DeskError> {
 }
 
 impl Desk {
+    /// What the platform enrolled this device as: a desk (the default, also before
+    /// enrolling), or a waiting-room display that changes nothing ([`DeskError::DisplayOnly`]).
+    pub fn role(&self) -> Result<DeviceRole, DeskError> {
+        Ok(meta(self.conn(), "device_role")?.as_deref().and_then(DeviceRole::parse).unwrap_or_default())
+    }
+
     /// The platform and token, once enrolled.
     pub fn credentials(&self) -> Result<Option<Credentials>, DeskError> {
         let conn = self.conn();
@@ -189,10 +212,13 @@ impl Desk {
         )?;
         // Leases are per device: the new identity's come with the snapshot.
         crate::leases::forget_all(&tx)?;
+        // Queues come with the snapshot too; pending check-ins and calls are replayed on it.
+        crate::queue::forget_all(&tx)?;
         set_meta(&tx, "server_url", server_url.trim_end_matches('/'))?;
         set_meta(&tx, "device_token", &resp.token)?;
         set_meta(&tx, "device_id", resp.device_id.as_str())?;
         set_meta(&tx, "site_id", resp.site.id.as_str())?;
+        set_meta(&tx, "device_role", resp.role.code())?;
         set_meta(&tx, "pull_cursor", "0")?;
         tx.commit()?;
         Ok(())
@@ -224,6 +250,8 @@ impl Desk {
         let now = self.clock().now();
         let tx = self.conn_mut().transaction_with_behavior(TransactionBehavior::Immediate)?;
         let mut summary = PushSummary::default();
+        // Queues whose view must be rebuilt once the answers are settled.
+        let mut queues = BTreeSet::new();
         for result in &resp.results {
             let row: Option<(i64, String, String)> = tx
                 .query_row(
@@ -234,6 +262,11 @@ impl Desk {
                 .optional()?;
             let Some((seq, subject, json)) = row else { continue };
             let env = envelope_of(&json)?;
+            if queue_may_change(&env, &result.outcome)
+                && let Some(session) = crate::queue::session_of_booking(&tx, &subject)?
+            {
+                queues.insert(session);
+            }
             let (status, stored) = match &result.outcome {
                 Outcome::Deferred { .. } => {
                     summary.deferred += 1;
@@ -242,19 +275,31 @@ impl Desk {
                 Outcome::Applied { effects } | Outcome::Duplicate { effects } => {
                     summary.applied += 1;
                     apply_effects(&tx, &env, effects)?;
+                    if matches!(env.op, Op::CheckIn { .. } | Op::Queue { .. }) {
+                        // Its effect is on the platform; it stays in the queue's replay until pulled.
+                        crate::queue::note_in_flight(&tx, seq, &json, effects.cursor)?;
+                    }
                     let status =
                         if matches!(result.outcome, Outcome::Applied { .. }) { "applied" } else { "duplicate" };
                     (status, serde_json::to_string(effects))
                 }
                 Outcome::Conflict(c) => {
-                    summary.conflicts += 1;
+                    if matches!(env.op, Op::Queue { .. }) {
+                        summary.notices += 1;
+                    } else {
+                        summary.conflicts += 1;
+                    }
                     revert(&tx, &env, c.server_state.as_ref(), now)?;
                     let detail = serde_json::to_string(c).map_err(|e| corrupt("conflicts.detail", e))?;
                     add_to_inbox(&tx, seq, &subject, &env, &c.reason, &detail, &json, now)?;
                     ("conflict", serde_json::to_string(c))
                 }
                 Outcome::Rejected { errors } => {
-                    summary.conflicts += 1;
+                    if matches!(env.op, Op::Queue { .. }) {
+                        summary.notices += 1;
+                    } else {
+                        summary.conflicts += 1;
+                    }
                     revert(&tx, &env, None, now)?;
                     let detail = serde_json::to_string(&serde_json::json!({ "errors": errors }))
                         .map_err(|e| corrupt("conflicts.detail", e))?;
@@ -270,6 +315,9 @@ impl Desk {
             )?;
             tx.execute("DELETE FROM outbox WHERE seq = ?1", [seq])?;
         }
+        // A refused check-in or call leaves no prediction behind: the platform's entries plus
+        // what is still this desk's own.
+        crate::queue::rebuild(&tx, &queues)?;
         tx.commit()?;
         Ok(summary)
     }
@@ -297,11 +345,15 @@ impl Desk {
         let received_ms = crate::leases::advance_lease_clock(&tx, &*clock)?;
         let ctx =
             PullContext { now, received_ms, server_now: page.server_now, device: crate::leases::lease_device(&tx)? };
+        let mut queues = BTreeSet::new();
         for change in &page.changes {
-            apply_record(&tx, &change.record, &ctx)?;
+            apply_record(&tx, &change.record, &ctx, &mut queues)?;
         }
         rebase_pending(&tx)?;
         renumber_collisions(&tx)?;
+        // Queues: the platform's entries with this desk's check-ins and calls not pulled yet on
+        // top (those the pull has now brought leave the replay first).
+        crate::queue::rebuild_after_pull(&tx, page.next_cursor, queues)?;
         set_meta(&tx, "pull_cursor", &page.next_cursor.to_string())?;
         tx.commit()?;
         Ok(page.changes.len())
@@ -344,15 +396,23 @@ impl Desk {
             oldest_pending_secs: oldest
                 .and_then(|s| s.parse::<Timestamp>().ok())
                 .map(|t| now.duration_since(t).as_secs()),
-            open_conflicts: conn
-                .query_row("SELECT count(*) FROM conflicts WHERE resolved_at IS NULL", [], |r| r.get::<_, i64>(0))?
-                as u64,
+            open_conflicts: conn.query_row(
+                "SELECT count(*) FROM conflicts WHERE resolved_at IS NULL AND kind <> 'queue'",
+                [],
+                |r| r.get::<_, i64>(0),
+            )? as u64,
+            open_notices: conn.query_row(
+                "SELECT count(*) FROM conflicts WHERE resolved_at IS NULL AND kind = 'queue'",
+                [],
+                |r| r.get::<_, i64>(0),
+            )? as u64,
             cursor: self.pull_cursor()?,
         })
     }
 
     /// A fingerprint of what the platform has confirmed in this replica (sessions, confirmed
-    /// patients and bookings): two desks of a site that are caught up show the same one.
+    /// patients and bookings, the platform's queue entries): two desks of a site that are
+    /// caught up show the same one.
     pub fn replica_digest(&self) -> Result<String, DeskError> {
         let conn = self.conn();
         let mut text = String::new();
@@ -372,10 +432,14 @@ impl Desk {
             "SELECT id || '|' || patient_id || '|' || slot_id || '|' || queue_no || '|' || status || '|' || ticket_code
              FROM bookings WHERE confirmed = 1 ORDER BY id",
         )?;
+        let queue = count(
+            "SELECT booking_id || '|' || session_id || '|' || queue_no || '|' || state || '|' || calls || '|'
+                 || place_after || '|' || place_seq FROM queue_base ORDER BY booking_id",
+        )?;
         // FNV-1a, 64 bits: a fingerprint to compare, not a security measure.
         let hash =
             text.bytes().fold(0xcbf2_9ce4_8422_2325u64, |h, b| (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3));
-        Ok(format!("{hash:016x} sessions={sessions} patients={patients} bookings={bookings}"))
+        Ok(format!("{hash:016x} sessions={sessions} patients={patients} bookings={bookings} queue={queue}"))
     }
 
     /// The conflict inbox, oldest first (resolved ones too when asked).
@@ -399,22 +463,50 @@ impl Desk {
                     .ok()
                     .and_then(|v| serde_json::from_value(v["errors"].clone()).ok())
                     .unwrap_or_default();
+                let booking_id = match &envelope.op {
+                    Op::Book { booking_id, .. }
+                    | Op::Cancel { booking_id, .. }
+                    | Op::CheckIn { booking_id, .. }
+                    | Op::Queue { booking_id, .. } => Some(booking_id.clone()),
+                    _ => None,
+                };
                 let (patient_id, slot_id) = match &envelope.op {
                     Op::Book { patient_id, slot_id, .. } => (Some(patient_id.clone()), Some(slot_id.clone())),
                     Op::RegisterPatient { patient } | Op::UpdatePatient { patient } => (Some(patient.id.clone()), None),
+                    Op::Queue { booking_id, .. } => (self.booking(booking_id).ok().map(|b| b.booking.patient_id), None),
                     _ => (None, None),
                 };
                 let patient_name = match patient_id {
                     Some(p) => self.patient(&resolve_alias(self.conn(), &p)?).ok().map(|p| p.name),
                     None => None,
                 };
+                let (informational, queue_no, title, explanation) = match &envelope.op {
+                    Op::Queue { booking_id, action } => {
+                        let n = crate::queue::queue_no_of(self.conn(), booking_id)?;
+                        (
+                            true,
+                            n,
+                            crate::queue::refusal_title(*action, lang).to_string(),
+                            crate::queue::refusal_explanation(*action, &reason, n, lang),
+                        )
+                    }
+                    _ => (
+                        false,
+                        None,
+                        frontdesk_protocol::sync::conflict_title(&reason, lang).to_string(),
+                        explain(&reason, conflict.as_ref(), &errors, lang),
+                    ),
+                };
                 Ok(ConflictEntry {
                     id,
                     kind,
-                    title: frontdesk_protocol::sync::conflict_title(&reason, lang).to_string(),
-                    explanation: explain(&reason, conflict.as_ref(), &errors, lang),
+                    informational,
+                    title,
+                    explanation,
                     reason,
                     patient_name,
+                    booking_id,
+                    queue_no,
                     slot_id,
                     suggestions: conflict.as_ref().map(|c| c.suggestions.clone()).unwrap_or_default(),
                     errors,
@@ -625,7 +717,11 @@ fn apply_effects(
             }
             tx.execute("UPDATE bookings SET confirmed = 1 WHERE id = ?1", [booking_id.as_str()])?;
         }
-        Op::Cancel { .. } | Op::CheckIn { .. } | Op::SuspendSession { .. } | Op::ResumeSession { .. } => {}
+        Op::Cancel { .. }
+        | Op::CheckIn { .. }
+        | Op::SuspendSession { .. }
+        | Op::ResumeSession { .. }
+        | Op::Queue { .. } => {}
     }
     Ok(())
 }
@@ -652,9 +748,24 @@ fn revert(
                 upsert_session(tx, s, true)?;
             }
         }
-        Op::RegisterPatient { .. } | Op::UpdatePatient { .. } => {}
+        // A refused queue action is undone by rebuilding its queue without it (`apply_push`).
+        Op::RegisterPatient { .. } | Op::UpdatePatient { .. } | Op::Queue { .. } => {}
     }
     Ok(())
+}
+
+/// True when settling this op may change a queue's view beyond moving the op from the outbox
+/// to the in-flight replay: a refused check-in or queue op, a refused booking (a pending
+/// check-in of it can no longer join), a booking the platform gave another number.
+fn queue_may_change(env: &OpEnvelope, outcome: &Outcome) -> bool {
+    let refused = matches!(outcome, Outcome::Conflict(_) | Outcome::Rejected { .. });
+    match (&env.op, outcome) {
+        (Op::CheckIn { .. } | Op::Queue { .. } | Op::Book { .. }, _) if refused => true,
+        (Op::Book { queue_no, .. }, Outcome::Applied { effects } | Outcome::Duplicate { effects }) => {
+            effects.queue_no.is_some_and(|n| n != *queue_no)
+        }
+        _ => false,
+    }
 }
 
 /// The patient `from` is `into` on the platform: one patient, references rewritten.
@@ -728,7 +839,13 @@ struct PullContext {
     device: Option<frontdesk_domain::schedule::DeviceId>,
 }
 
-fn apply_record(tx: &Connection, record: &Record, ctx: &PullContext) -> Result<(), DeskError> {
+/// Applies one pulled record; the sessions whose queue it changed go into `queues`.
+fn apply_record(
+    tx: &Connection,
+    record: &Record,
+    ctx: &PullContext,
+    queues: &mut BTreeSet<String>,
+) -> Result<(), DeskError> {
     let now = ctx.now;
     match record {
         Record::Site(s) => {
@@ -768,10 +885,35 @@ fn apply_record(tx: &Connection, record: &Record, ctx: &PullContext) -> Result<(
             crate::leases::upsert_lease(tx, lease, ctx.device.as_ref(), ctx.received_ms, ctx.server_now)?;
         }
         Record::LeasePolicy { policy, .. } => crate::leases::store_policy(tx, policy.as_ref())?,
+        Record::QueueEntry(item) => {
+            queues.insert(crate::queue::store_pulled(tx, item)?);
+        }
         Record::Tombstone { entity, id } if entity == "lease" => crate::leases::delete_lease(tx, id)?,
+        Record::Tombstone { entity, id } if entity == "queue_entry" || entity == "booking" => {
+            queues.extend(crate::queue::forget_entry(tx, id)?);
+            if entity == "booking" {
+                tx.execute("DELETE FROM bookings WHERE id = ?1", [id])?;
+            }
+        }
         Record::Tombstone { entity, id } => {
+            // The queues of what goes: a slot's bookings, a session.
+            match entity.as_str() {
+                "slot" => {
+                    let gone: Vec<String> = tx
+                        .prepare("SELECT id FROM bookings WHERE slot_id = ?1")?
+                        .query_map([id], |r| r.get(0))?
+                        .collect::<Result<_, _>>()?;
+                    for b in gone {
+                        queues.extend(crate::queue::forget_entry(tx, &b)?);
+                    }
+                }
+                "session" => {
+                    crate::queue::forget_session(tx, id)?;
+                    queues.insert(id.clone());
+                }
+                _ => {}
+            }
             let sql: &[&str] = match entity.as_str() {
-                "booking" => &["DELETE FROM bookings WHERE id = ?1"],
                 "patient" => &[
                     "DELETE FROM patient_search WHERE rowid = (SELECT rowid FROM patients WHERE id = ?1)",
                     "DELETE FROM patients WHERE id = ?1 AND id NOT IN (SELECT patient_id FROM bookings)",
@@ -836,6 +978,9 @@ fn rebase_pending(tx: &Connection) -> Result<(), DeskError> {
             }
             // A pending booking is a local row the platform does not know yet: nothing was lost.
             Op::Book { .. } => {}
+            // Queues are rebuilt after the bookings are (`queue::rebuild`): a pending check-in
+            // joins the queue again, a pending queue action is re-applied with the rules.
+            Op::Queue { .. } => {}
         }
     }
     Ok(())

@@ -14,6 +14,7 @@ use frontdesk_domain::Lang;
 use frontdesk_domain::clock::{Clock, NOW_ENV, clock_from_env};
 use frontdesk_domain::document::DocumentKind;
 use frontdesk_domain::patient::{FieldError, PatientInput};
+use frontdesk_domain::queue::QueueAction;
 use frontdesk_domain::schedule::{BookingId, PatientId, ProviderId, SessionId, SlotId};
 use jiff::civil::Date;
 
@@ -156,6 +157,22 @@ enum Command {
         #[command(subcommand)]
         action: Option<LeasesCommand>,
     },
+    /// The waiting room: today's queues (all with a queue, one session's, or one department's);
+    /// call the next patient, call, recall, skip, see or move one.
+    #[command(args_conflicts_with_subcommands = true)]
+    Queue {
+        #[command(subcommand)]
+        action: Option<QueueCommand>,
+        /// Only this session (see `frontdesk board`).
+        #[arg(long, conflicts_with = "dept")]
+        session: Option<String>,
+        /// Every session of this department (code, e.g. NK).
+        #[arg(long)]
+        dept: Option<String>,
+        /// The day (default: today).
+        #[arg(long, value_name = "YYYY-MM-DD")]
+        date: Option<String>,
+    },
     /// Render what the waiting room hears for a call ("请 12 号 到 内科 3 诊室") as a WAV file.
     Announce {
         /// The queue number called.
@@ -177,6 +194,48 @@ enum Command {
         /// The WAV file to write.
         #[arg(long)]
         out: PathBuf,
+    },
+}
+
+#[derive(Subcommand)]
+enum QueueCommand {
+    /// Call the first waiting patient of a session (the patient called before is then seen).
+    CallNext {
+        /// The session.
+        #[arg(long)]
+        session: String,
+    },
+    /// Call this waiting patient (the patient called before is then seen).
+    Call {
+        /// Ticket code (typed or scanned) or booking id.
+        booking: String,
+    },
+    /// Call the patient called now once more.
+    Recall {
+        /// Ticket code or booking id.
+        booking: String,
+    },
+    /// The called patient does not answer: waiting again a few places on (a no-show after the
+    /// third call).
+    Skip {
+        /// Ticket code or booking id.
+        booking: String,
+    },
+    /// The called patient was seen.
+    Seen {
+        /// Ticket code or booking id.
+        booking: String,
+    },
+    /// This waiting patient goes to the end of the queue.
+    ToEnd {
+        /// Ticket code or booking id.
+        booking: String,
+    },
+    /// The waiting-room display: every queue of the day, the number called and who is next.
+    Display {
+        /// The day (default: today).
+        #[arg(long, value_name = "YYYY-MM-DD")]
+        date: Option<String>,
     },
 }
 
@@ -636,6 +695,41 @@ fn run(cli: &Cli, out: &Out) -> Result<(), DeskError> {
         }
         // Answered before the replica is opened (it needs none).
         Command::Announce { .. } => {}
+        Command::Queue { action: None, session, dept, date } => {
+            let date = match date {
+                Some(d) => parse_date(d, lang)?,
+                None => desk.today(),
+            };
+            match session {
+                Some(s) => out.queue(&desk.queue(&SessionId(s.trim().to_string()))?),
+                None => out.queues(&desk.queues(date, dept.as_deref())?, dept.is_some()),
+            }
+        }
+        Command::Queue { action: Some(QueueCommand::Display { date }), .. } => {
+            let date = match date {
+                Some(d) => parse_date(d, lang)?,
+                None => desk.today(),
+            };
+            out.waiting_room(&desk.waiting_room(date)?);
+        }
+        Command::Queue { action: Some(QueueCommand::CallNext { session }), .. } => {
+            let outcome = desk.call_next(&SessionId(session.trim().to_string()))?;
+            out.queue_acted(&outcome, &desk.queue(&outcome.session_id)?);
+        }
+        Command::Queue { action: Some(cmd), .. } => {
+            let (booking, action) = match cmd {
+                QueueCommand::Call { booking } => (booking, QueueAction::Call),
+                QueueCommand::Recall { booking } => (booking, QueueAction::Recall),
+                QueueCommand::Skip { booking } => (booking, QueueAction::Skip),
+                QueueCommand::Seen { booking } => (booking, QueueAction::Seen),
+                QueueCommand::ToEnd { booking } => (booking, QueueAction::ToEnd),
+                // Answered above.
+                QueueCommand::CallNext { .. } | QueueCommand::Display { .. } => return Ok(()),
+            };
+            let found = desk.find_booking(booking)?;
+            let outcome = desk.queue_act(&found.booking.id, action)?;
+            out.queue_acted(&outcome, &desk.queue(&outcome.session_id)?);
+        }
         Command::Leases { action: None } => {
             out.leases(&desk.lease_status()?, &desk.leases()?, desk.site().ok().as_ref());
         }

@@ -6,12 +6,13 @@ use std::cell::RefCell;
 use frontdesk_desk::sync::{ConflictEntry, CycleReport, LeaseReport, ResolutionOutcome, SyncError, SyncStatus};
 use frontdesk_desk::{
     Board, BookingView, DemoSeeded, DeskError, DeskStatus, DeviceInfo, LeaseEntry, LeaseState, LeaseStatus,
-    OutboxEntry, ScanOutcome,
+    OutboxEntry, QueueActOutcome, QueueEntryView, ScanOutcome, SessionQueueView, WaitingRoom,
 };
 use frontdesk_domain::Lang;
 use frontdesk_domain::booking::Suggestion;
 use frontdesk_domain::names::mask_name;
 use frontdesk_domain::patient::Patient;
+use frontdesk_domain::queue::{QueueAction, QueueState};
 use frontdesk_domain::schedule::{Provider, SessionStatus, Site};
 use jiff::Timestamp;
 use jiff::civil::DateTime;
@@ -413,6 +414,13 @@ impl Out {
             outln!("{}: {} s", self.t("最早待上传已等待", "Oldest waiting op age"), age);
         }
         outln!("{}: {}", self.t("待处理冲突", "Open conflicts"), sync.open_conflicts);
+        if sync.open_notices > 0 {
+            outln!(
+                "{}: {}",
+                self.t("未读通知（叫号未生效等）", "Unread notices (calls not made, …)"),
+                sync.open_notices
+            );
+        }
         self.lease_summary(&s.leases, s.site.as_ref());
     }
 
@@ -662,6 +670,21 @@ impl Out {
                         ),
                     }
                 );
+                if r.notices > 0 {
+                    outln!(
+                        "{}",
+                        match self.lang {
+                            Lang::Zh => format!(
+                                "{} 个叫号等队列操作未生效（队列已变化），详见 frontdesk conflicts list",
+                                r.notices
+                            ),
+                            Lang::En => format!(
+                                "{} calls or other queue actions were not made (the queue changed): see frontdesk conflicts list",
+                                r.notices
+                            ),
+                        }
+                    );
+                }
                 if r.leases_granted + r.leases_returned > 0 {
                     outln!(
                         "{}",
@@ -689,6 +712,209 @@ impl Out {
         }
     }
 
+    fn queue_state(&self, s: QueueState) -> &'static str {
+        match s {
+            QueueState::Waiting => self.t("候诊", "waiting"),
+            QueueState::Called => self.t("叫号中", "called"),
+            QueueState::Seen => self.t("已就诊", "seen"),
+            QueueState::NoShow => self.t("过号未到", "no-show"),
+        }
+    }
+
+    fn unconfirmed(&self, e: &QueueEntryView) -> &'static str {
+        if e.predicted { self.t("  （待平台确认）", "  (not yet confirmed)") } else { "" }
+    }
+
+    fn number(&self, n: u32) -> String {
+        match self.lang {
+            Lang::Zh => format!("{n} 号"),
+            Lang::En => format!("No. {n}"),
+        }
+    }
+
+    fn room(&self, room: Option<u32>) -> String {
+        match (room, self.lang) {
+            (Some(r), Lang::Zh) => format!("{r} 诊室"),
+            (Some(r), Lang::En) => format!("room {r}"),
+            (None, _) => String::new(),
+        }
+    }
+
+    fn queue_text(&self, q: &SessionQueueView) {
+        let dept = if self.lang == Lang::Zh { &q.department_name } else { &q.department_name_en };
+        outln!(
+            "{} [{}]  {} {}  {} {}  {}  ({})",
+            dept,
+            q.department_code,
+            q.provider_name,
+            q.provider_title,
+            q.date,
+            q.period.label(self.lang),
+            self.room(q.room),
+            q.session_id
+        );
+        match &q.called {
+            Some(c) => outln!(
+                "  {}: {}  {}  {}{}",
+                self.t("叫号中", "Calling"),
+                self.number(c.queue_no),
+                c.patient_name_masked,
+                match self.lang {
+                    Lang::Zh => format!("第 {} 次", c.calls),
+                    Lang::En => format!("call {}", c.calls),
+                },
+                self.unconfirmed(c)
+            ),
+            None => outln!("  {}: -", self.t("叫号中", "Calling")),
+        }
+        outln!("  {} ({}):", self.t("候诊", "Waiting"), q.waiting.len());
+        for w in &q.waiting {
+            let calls = if w.calls > 0 {
+                match self.lang {
+                    Lang::Zh => format!("  已叫 {} 次", w.calls),
+                    Lang::En => format!("  called {}×", w.calls),
+                }
+            } else {
+                String::new()
+            };
+            outln!(
+                "    {:<8} {:<6} {}{}{}",
+                self.number(w.queue_no),
+                w.patient_name_masked,
+                w.ticket_code.as_ref().map(|c| c.as_str()).unwrap_or("-"),
+                calls,
+                self.unconfirmed(w)
+            );
+        }
+        if !q.done.is_empty() {
+            let done: Vec<String> = q
+                .done
+                .iter()
+                .map(|d| {
+                    format!("{} {} ({})", self.number(d.queue_no), d.patient_name_masked, self.queue_state(d.state))
+                })
+                .collect();
+            outln!("  {}: {}", self.t("已完成", "Done"), done.join(", "));
+        }
+        for n in &q.notices {
+            outln!("  ! #{} {}: {}", n.conflict_id, n.title(self.lang), n.message(self.lang));
+        }
+    }
+
+    /// `frontdesk queue --session S`.
+    pub fn queue(&self, q: &SessionQueueView) {
+        if self.json {
+            self.json(q);
+            return;
+        }
+        self.queue_text(q);
+    }
+
+    /// `frontdesk queue [--dept D]`.
+    pub fn queues(&self, list: &[SessionQueueView], one_department: bool) {
+        if self.json {
+            self.json(&list);
+            return;
+        }
+        if list.is_empty() {
+            outln!(
+                "{}",
+                if one_department {
+                    self.t("该科室当天没有出诊", "No sessions of this department that day")
+                } else {
+                    self.t("当天还没有患者签到候诊", "Nobody has checked in that day yet")
+                }
+            );
+        }
+        for (i, q) in list.iter().enumerate() {
+            if i > 0 {
+                outln!();
+            }
+            self.queue_text(q);
+        }
+    }
+
+    /// `frontdesk queue call|recall|skip|seen|to-end|call-next`: what happened, then the queue.
+    pub fn queue_acted(&self, o: &QueueActOutcome, q: &SessionQueueView) {
+        if self.json {
+            self.json(o);
+            return;
+        }
+        let acted = o.changed.first();
+        let who = acted.map(|e| format!("{} {}", self.number(e.queue_no), e.patient_name_masked)).unwrap_or_default();
+        let what = match o.action {
+            QueueAction::Call => self.t("已叫号", "Called"),
+            QueueAction::Recall => self.t("已重呼", "Called again"),
+            QueueAction::Skip => match acted.map(|e| e.state) {
+                Some(QueueState::NoShow) => {
+                    self.t("已过号（多次呼叫未到，记为未到）", "Skipped (no answer after the last call: no-show)")
+                }
+                _ => self.t("已过号，稍后再叫", "Skipped: waiting again a few places on"),
+            },
+            QueueAction::Seen => self.t("已就诊", "Seen"),
+            QueueAction::ToEnd => self.t("已移到队尾", "Moved to the end"),
+        };
+        outln!("{what}: {who}{}", acted.map(|e| self.unconfirmed(e)).unwrap_or(""));
+        if let Some(c) = &o.call {
+            let dept = if self.lang == Lang::Zh { &q.department_name } else { &q.department_name_en };
+            outln!(
+                "  {}",
+                match self.lang {
+                    Lang::Zh => format!(
+                        "广播（第 {} 次）：请 {} 号 到 {}{}",
+                        c.call,
+                        c.queue_no,
+                        dept,
+                        c.room.map(|r| format!(" {r} 诊室")).unwrap_or_default()
+                    ),
+                    Lang::En => format!(
+                        "Announced (call {}): number {}, please go to {}{}",
+                        c.call,
+                        c.queue_no,
+                        dept,
+                        c.room.map(|r| format!(", room {r}")).unwrap_or_default()
+                    ),
+                }
+            );
+        }
+        self.queue_text(q);
+    }
+
+    /// `frontdesk queue display`: the waiting-room screen as text.
+    pub fn waiting_room(&self, w: &WaitingRoom) {
+        if self.json {
+            self.json(w);
+            return;
+        }
+        outln!("{}  {}", self.t("候诊大屏", "Waiting room"), w.date);
+        if w.rooms.is_empty() {
+            outln!("{}", self.t("当天还没有患者签到候诊", "Nobody has checked in that day yet"));
+        }
+        for r in &w.rooms {
+            let dept = if self.lang == Lang::Zh { &r.department_name } else { &r.department_name_en };
+            let calling = r
+                .calling
+                .as_ref()
+                .map(|c| format!("{} {}", self.number(c.queue_no), c.patient_name_masked))
+                .unwrap_or_else(|| "-".into());
+            let next: Vec<String> =
+                r.next.iter().map(|n| format!("{} {}", self.number(n.queue_no), n.patient_name_masked)).collect();
+            outln!(
+                "{} {} {} {}  {}: {}  {}: {}  ({} {})",
+                dept,
+                self.room(r.room),
+                r.provider_name,
+                r.period.label(self.lang),
+                self.t("请", "now"),
+                calling,
+                self.t("下一位", "next"),
+                if next.is_empty() { "-".to_string() } else { next.join(", ") },
+                self.t("候诊", "waiting"),
+                r.waiting
+            );
+        }
+    }
+
     pub fn conflicts(&self, list: &[ConflictEntry]) {
         if self.json {
             self.json(&list);
@@ -698,14 +924,25 @@ impl Out {
             outln!("{}", self.t("冲突收件箱为空", "The conflict inbox is empty"));
         }
         for c in list {
+            let notice = if c.informational { self.t("【通知】", "[notice] ") } else { "" };
             outln!(
-                "#{}  [{}] {}  {}",
+                "#{}  {notice}[{}] {}  {}",
                 c.id,
                 c.reason,
                 c.title,
                 c.patient_name.as_deref().map(mask_name).unwrap_or_default()
             );
             outln!("    {}", c.explanation);
+            if c.informational && c.resolution.is_none() {
+                outln!(
+                    "    {}",
+                    match self.lang {
+                        Lang::Zh => format!("无需处理；知悉后可关闭：frontdesk conflicts resolve {} --ack", c.id),
+                        Lang::En =>
+                            format!("Nothing to resolve; dismiss it with: frontdesk conflicts resolve {} --ack", c.id),
+                    }
+                );
+            }
             for s in &c.suggestions {
                 outln!(
                     "    {} {} {} {}–{}  ({} {})",

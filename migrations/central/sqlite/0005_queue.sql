@@ -1,0 +1,15 @@
+-- The waiting room (docs/SYNC.md, "The waiting room"): each checked-in booking's entry in its
+-- session's queue (`frontdesk_protocol::sync::QueueItem` as JSON). Only the writer changes
+-- them, one session's entries at a time.
+CREATE TABLE queue_entries (
+    booking_id TEXT PRIMARY KEY REFERENCES bookings(id),
+    site_id    TEXT NOT NULL REFERENCES sites(id),
+    session_id TEXT NOT NULL,
+    record     TEXT NOT NULL
+) STRICT;
+CREATE INDEX queue_entries_by_session ON queue_entries (session_id);
+
+-- Waiting-room display PCs enroll like desks but may only read (docs/CENTRAL.md, "Device
+-- roles"): an enrollment code is issued for a role, the device keeps it.
+ALTER TABLE enroll_codes ADD COLUMN role TEXT NOT NULL DEFAULT 'desk' CHECK (role IN ('desk', 'display'));
+ALTER TABLE devices ADD COLUMN role TEXT NOT NULL DEFAULT 'desk' CHECK (role IN ('desk', 'display'));
