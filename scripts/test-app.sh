@@ -52,6 +52,9 @@ test -x "$app"
 # The platform the sync end-to-end test enrolls with.
 cargo build --locked -p frontdesk-central --bin frontdesk-central
 central="$CARGO_TARGET_DIR/debug/frontdesk-central"
+# The desk's CLI renders announcements to WAV files for the waiting-room test to compare.
+cargo build --locked -p frontdesk-desk --bin frontdesk
+cli="$CARGO_TARGET_DIR/debug/frontdesk"
 
 step "end-to-end (tauri-driver + WebKitWebDriver under Xvfb)"
 # Every desk of the run (replicas, printed PDFs, WebKit caches) lives under one temporary
@@ -69,5 +72,5 @@ if [[ -z "$display" ]]; then echo "Xvfb did not start:" >&2; cat "$xvfb_log" >&2
 export DISPLAY=":$display"
 echo "Xvfb on $DISPLAY"
 rm -rf ui/e2e/artifacts
-(cd ui && TMPDIR="$e2e_tmp" FRONTDESK_APP_BIN="$app" FRONTDESK_CENTRAL_BIN="$central" NO_AT_BRIDGE=1 node --test --test-concurrency=1 --test-reporter=spec e2e/*.e2e.mjs)
+(cd ui && TMPDIR="$e2e_tmp" FRONTDESK_APP_BIN="$app" FRONTDESK_CENTRAL_BIN="$central" FRONTDESK_CLI_BIN="$cli" NO_AT_BRIDGE=1 node --test --test-concurrency=1 --test-reporter=spec e2e/*.e2e.mjs)
 echo "screenshots: $root/ui/e2e/artifacts"

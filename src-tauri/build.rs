@@ -1,5 +1,5 @@
 //! Tauri's build step. The app's commands are declared here so each gets an `allow-…`
-//! permission, and `capabilities/main.json` grants the main window exactly those.
+//! permission, and `capabilities/*.json` grant each window exactly those it needs.
 
 /// Every command of `src/commands.rs` (keep in step with `specta_builder` in `src/lib.rs`).
 const COMMANDS: &[&str] = &[
@@ -38,6 +38,16 @@ const COMMANDS: &[&str] = &[
     "save_settings",
     "list_staff",
     "add_staff",
+    "queues",
+    "queue",
+    "call_next",
+    "queue_act",
+    "display_board",
+    "claim_announcements",
+    "monitors",
+    "open_display",
+    "open_room_view",
+    "room_session",
 ];
 
 fn main() {

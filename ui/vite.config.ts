@@ -1,4 +1,5 @@
 import { svelte } from '@sveltejs/vite-plugin-svelte';
+import { fileURLToPath } from 'node:url';
 import { defineConfig } from 'vitest/config';
 
 // The app is served from the Tauri binary (custom protocol); no CDN, no network fonts.
@@ -12,6 +13,14 @@ export default defineConfig({
     emptyOutDir: true,
     // Inline nothing as data: URLs of scripts; the CSP allows only 'self'.
     assetsInlineLimit: 0,
+    // Three windows, three pages: the desk, the waiting-room display, a consultation room.
+    rollupOptions: {
+      input: {
+        main: fileURLToPath(new URL('./index.html', import.meta.url)),
+        display: fileURLToPath(new URL('./display.html', import.meta.url)),
+        room: fileURLToPath(new URL('./room.html', import.meta.url)),
+      },
+    },
   },
   resolve: process.env.VITEST ? { conditions: ['browser'] } : undefined,
   test: {

@@ -88,6 +88,7 @@ fn info(state: &AppState) -> AppInfo {
         staff: state.staff().as_ref().map(StaffView::from),
         needs_first_admin: desk.staff().map(|s| s.is_empty()).unwrap_or(false),
         enrolled: matches!(desk.credentials(), Ok(Some(_))),
+        display_only: matches!(desk.role(), Ok(frontdesk_desk::DeviceRole::Display)),
     }
 }
 
@@ -728,6 +729,7 @@ pub async fn get_settings(state: State<'_, AppState>) -> Res<Settings> {
         printer: PrinterSetting::from_spec(print.printer.as_deref()),
         ticket_width: if print.ticket_width_mm == 58 { TicketWidth::Mm58 } else { TicketWidth::Mm80 },
         printer_override: state.printer_override(),
+        display: state.display_setting(),
     })
 }
 
@@ -743,6 +745,7 @@ pub async fn save_settings(state: State<'_, AppState>, settings: Settings) -> Re
     };
     state.desk().set_print_settings(Some(&settings.printer.spec()), Some(width)).map_err(err(lang))?;
     state.set_lang(settings.lang)?;
+    state.set_display_setting(settings.display)?;
     get_settings(state).await
 }
 

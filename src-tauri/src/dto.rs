@@ -4,10 +4,14 @@
 
 use frontdesk_desk::staff::{Role, Staff};
 use frontdesk_desk::sync::SyncStatus as EngineSyncStatus;
-use frontdesk_desk::{Board, BookingView, DeskStatus, LeaseEntry, LeaseState, LeaseStatus, OutboxEntry};
+use frontdesk_desk::{
+    Board, BookingView, DeskStatus, LeaseEntry, LeaseState, LeaseStatus, OutboxEntry,
+    QueueEntryView as EngineQueueEntry, SessionQueueView as EngineSessionQueue, WaitingRoom,
+};
 use frontdesk_domain::Lang;
 use frontdesk_domain::names::mask_name;
 use frontdesk_domain::patient::{Patient, PatientInput};
+use frontdesk_domain::queue::{QueueAction, QueueState};
 use frontdesk_domain::schedule::{Department, Period, SessionStatus};
 use jiff::Timestamp;
 use jiff::civil::Time;
@@ -71,6 +75,8 @@ pub struct AppInfo {
     pub needs_first_admin: bool,
     /// The desk is enrolled with a platform.
     pub enrolled: bool,
+    /// Enrolled as a waiting-room display: the window shows the display and nothing else.
+    pub display_only: bool,
 }
 
 /// A staff role.
@@ -625,6 +631,8 @@ pub struct SyncStatus {
     pub oldest_pending_secs: Option<u32>,
     /// Conflicts waiting for a person.
     pub open_conflicts: u32,
+    /// Notices not yet dismissed (queue actions the platform did not take).
+    pub open_notices: u32,
     /// Ops not yet sent, newest last (at most 50).
     pub outbox: Vec<OutboxItem>,
     /// This desk's capacity leases (reserved numbers).
@@ -674,6 +682,7 @@ impl SyncStatus {
             oldest_pending: s.oldest_pending.map(|t| t.to_string()),
             oldest_pending_secs: sync.oldest_pending_secs.map(|x| u32::try_from(x.max(0)).unwrap_or(u32::MAX)),
             open_conflicts: clamp(sync.open_conflicts),
+            open_notices: clamp(sync.open_notices),
             outbox: outbox
                 .iter()
                 .skip(skip)
@@ -1053,4 +1062,348 @@ pub struct Settings {
     pub ticket_width: TicketWidth,
     /// `FRONTDESK_PRINT_DIR` overrides the printer (tests): that folder.
     pub printer_override: Option<String>,
+    /// The waiting-room display on this PC.
+    pub display: DisplaySetting,
+}
+
+/// Where a queue entry stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Type)]
+#[serde(rename_all = "snake_case")]
+pub enum QueueStateView {
+    /// Waiting to be called.
+    Waiting,
+    /// Called now.
+    Called,
+    /// Seen by the provider.
+    Seen,
+    /// Did not answer `max_calls` calls.
+    NoShow,
+}
+
+/// What staff do to a queue entry.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Type)]
+#[serde(rename_all = "snake_case")]
+pub enum QueueActionView {
+    /// Call this waiting patient.
+    Call,
+    /// Call the called patient again.
+    Recall,
+    /// The called patient does not answer.
+    Skip,
+    /// The called patient was seen.
+    Seen,
+    /// This waiting patient goes to the end.
+    ToEnd,
+}
+
+/// One checked-in patient in a queue.
+#[derive(Debug, Clone, Serialize, Type)]
+#[serde(rename_all = "camelCase")]
+pub struct QueueEntryView {
+    /// The booking.
+    pub booking_id: String,
+    /// Its ticket code.
+    pub ticket_code: String,
+    /// The number called out.
+    pub queue_no: u32,
+    /// The patient's name, masked (张*).
+    pub patient_name_masked: String,
+    /// Where it stands.
+    pub state: QueueStateView,
+    /// How many times called.
+    pub calls: u32,
+    /// When the patient checked in (HH:MM, site time).
+    pub joined_at: String,
+    /// When last called (HH:MM:SS, site time).
+    pub called_at: Option<String>,
+    /// Only this desk knows yet (its op is not confirmed by the platform).
+    pub pending: bool,
+}
+
+/// One provider's session queue.
+#[derive(Debug, Clone, Serialize, Type)]
+#[serde(rename_all = "camelCase")]
+pub struct SessionQueueView {
+    /// The session.
+    pub session_id: String,
+    /// Department code (NK).
+    pub department_code: String,
+    /// Department name (内科).
+    pub department_name: String,
+    /// Department name in English.
+    pub department_name_en: String,
+    /// The provider.
+    pub provider_name: String,
+    /// Which half-day.
+    pub period: PeriodView,
+    /// The consultation room, when numbered.
+    pub room: Option<u32>,
+    /// The patient called now.
+    pub called: Option<QueueEntryView>,
+    /// The waiting patients, in call order.
+    pub waiting: Vec<QueueEntryView>,
+    /// Seen and no-shows, latest first.
+    pub done: Vec<QueueEntryView>,
+    /// This desk's queue actions the platform did not take (the queue had changed), until
+    /// dismissed in the conflict inbox.
+    pub notices: Vec<QueueNoticeView>,
+}
+
+/// A queue action of this desk the platform did not take.
+#[derive(Debug, Clone, Serialize, Type)]
+#[serde(rename_all = "camelCase")]
+pub struct QueueNoticeView {
+    /// Its entry in the conflict inbox (acknowledge to dismiss).
+    pub conflict_id: u32,
+    /// "叫号未生效" / "The call was not made".
+    pub title: String,
+    /// Why, for the nurse.
+    pub message: String,
+}
+
+impl From<QueueState> for QueueStateView {
+    fn from(s: QueueState) -> QueueStateView {
+        match s {
+            QueueState::Waiting => QueueStateView::Waiting,
+            QueueState::Called => QueueStateView::Called,
+            QueueState::Seen => QueueStateView::Seen,
+            QueueState::NoShow => QueueStateView::NoShow,
+        }
+    }
+}
+
+impl From<QueueActionView> for QueueAction {
+    fn from(a: QueueActionView) -> QueueAction {
+        match a {
+            QueueActionView::Call => QueueAction::Call,
+            QueueActionView::Recall => QueueAction::Recall,
+            QueueActionView::Skip => QueueAction::Skip,
+            QueueActionView::Seen => QueueAction::Seen,
+            QueueActionView::ToEnd => QueueAction::ToEnd,
+        }
+    }
+}
+
+/// `HH:MM` (or `HH:MM:SS`) of an instant in the site's time zone.
+fn clock_time(t: Timestamp, tz: &TimeZone, seconds: bool) -> String {
+    t.to_zoned(tz.clone()).strftime(if seconds { "%H:%M:%S" } else { "%H:%M" }).to_string()
+}
+
+impl QueueEntryView {
+    /// From the engine's entry.
+    pub fn new(e: &EngineQueueEntry, tz: &TimeZone) -> QueueEntryView {
+        QueueEntryView {
+            booking_id: e.booking_id.to_string(),
+            ticket_code: e.ticket_code.as_ref().map(|c| c.as_str().to_string()).unwrap_or_default(),
+            queue_no: e.queue_no,
+            patient_name_masked: e.patient_name_masked.clone(),
+            state: e.state.into(),
+            calls: e.calls,
+            joined_at: clock_time(e.joined_at, tz, false),
+            called_at: e.called_at.map(|t| clock_time(t, tz, true)),
+            pending: e.predicted,
+        }
+    }
+}
+
+impl SessionQueueView {
+    /// From the engine's queue.
+    pub fn new(q: &EngineSessionQueue, tz: &TimeZone, lang: Lang) -> SessionQueueView {
+        let entries = |v: &[EngineQueueEntry]| v.iter().map(|e| QueueEntryView::new(e, tz)).collect();
+        SessionQueueView {
+            session_id: q.session_id.to_string(),
+            department_code: q.department_code.clone(),
+            department_name: q.department_name.clone(),
+            department_name_en: q.department_name_en.clone(),
+            provider_name: q.provider_name.clone(),
+            period: q.period.into(),
+            room: q.room,
+            called: q.called.as_ref().map(|e| QueueEntryView::new(e, tz)),
+            waiting: entries(&q.waiting),
+            done: entries(&q.done),
+            notices: q
+                .notices
+                .iter()
+                .map(|n| QueueNoticeView {
+                    conflict_id: u32::try_from(n.conflict_id).unwrap_or(u32::MAX),
+                    title: n.title(lang),
+                    message: n.message(lang),
+                })
+                .collect(),
+        }
+    }
+}
+
+impl DisplayBoardView {
+    /// From the engine's waiting room, at `now`.
+    pub fn new(w: &WaitingRoom, site_name: String, now: Timestamp, tz: &TimeZone) -> DisplayBoardView {
+        DisplayBoardView {
+            site_name,
+            now: clock_time(now, tz, false),
+            rooms: w
+                .rooms
+                .iter()
+                .map(|r| DisplayRoomView {
+                    session_id: r.session_id.to_string(),
+                    department_code: r.department_code.clone(),
+                    department_name: r.department_name.clone(),
+                    department_name_en: r.department_name_en.clone(),
+                    provider_name: r.provider_name.clone(),
+                    room: r.room,
+                    called: r.calling.as_ref().map(|c| DisplayCallView {
+                        queue_no: c.queue_no,
+                        patient_name_masked: c.patient_name_masked.clone(),
+                        calls: c.calls,
+                        called_at: c.called_at.map(|t| clock_time(t, tz, true)).unwrap_or_default(),
+                        seconds_ago: c
+                            .called_at
+                            .map(|t| now.duration_since(t).as_secs().clamp(0, i64::from(u32::MAX)) as u32)
+                            .unwrap_or(u32::MAX),
+                    }),
+                    next: r
+                        .next
+                        .iter()
+                        .map(|n| DisplayNextView {
+                            queue_no: n.queue_no,
+                            patient_name_masked: n.patient_name_masked.clone(),
+                        })
+                        .collect(),
+                    waiting: r.waiting,
+                })
+                .collect(),
+        }
+    }
+}
+
+/// A call to announce.
+#[derive(Debug, Clone, Serialize, Type)]
+#[serde(rename_all = "camelCase")]
+pub struct CallView {
+    /// The booking called.
+    pub booking_id: String,
+    /// Its number.
+    pub queue_no: u32,
+    /// The how-many-th call.
+    pub call: u32,
+}
+
+/// What a queue action did.
+#[derive(Debug, Clone, Serialize, Type)]
+#[serde(rename_all = "camelCase")]
+pub struct QueueActed {
+    /// The session's queue now.
+    pub queue: SessionQueueView,
+    /// The call made, if the action was one.
+    pub call: Option<CallView>,
+}
+
+/// The patient being called, on the waiting-room display.
+#[derive(Debug, Clone, Serialize, Type)]
+#[serde(rename_all = "camelCase")]
+pub struct DisplayCallView {
+    /// The number.
+    pub queue_no: u32,
+    /// The masked name.
+    pub patient_name_masked: String,
+    /// How many times called.
+    pub calls: u32,
+    /// When (HH:MM:SS, site time).
+    pub called_at: String,
+    /// Seconds since the call (for the display's highlight).
+    pub seconds_ago: u32,
+}
+
+/// A waiting patient on the display.
+#[derive(Debug, Clone, Serialize, Type)]
+#[serde(rename_all = "camelCase")]
+pub struct DisplayNextView {
+    /// The number.
+    pub queue_no: u32,
+    /// The masked name.
+    pub patient_name_masked: String,
+}
+
+/// One department and room on the display.
+#[derive(Debug, Clone, Serialize, Type)]
+#[serde(rename_all = "camelCase")]
+pub struct DisplayRoomView {
+    /// The session.
+    pub session_id: String,
+    /// Department code.
+    pub department_code: String,
+    /// Department name (内科).
+    pub department_name: String,
+    /// Department name in English.
+    pub department_name_en: String,
+    /// The provider.
+    pub provider_name: String,
+    /// The consultation room.
+    pub room: Option<u32>,
+    /// Called now.
+    pub called: Option<DisplayCallView>,
+    /// The next few waiting.
+    pub next: Vec<DisplayNextView>,
+    /// How many wait.
+    pub waiting: u32,
+}
+
+/// The waiting-room display.
+#[derive(Debug, Clone, Serialize, Type)]
+#[serde(rename_all = "camelCase")]
+pub struct DisplayBoardView {
+    /// The site's name.
+    pub site_name: String,
+    /// Now (HH:MM, site time).
+    pub now: String,
+    /// Today's rooms with a queue, by department code and room.
+    pub rooms: Vec<DisplayRoomView>,
+}
+
+/// An announcement to play, claimed by one window.
+#[derive(Debug, Clone, Serialize, Type)]
+#[serde(rename_all = "camelCase")]
+pub struct AnnouncementView {
+    /// The call's identity (booking and call number): a repeated call is a new one.
+    pub key: String,
+    /// The number.
+    pub queue_no: u32,
+    /// Department code.
+    pub department_code: String,
+    /// The room.
+    pub room: Option<u32>,
+    /// The clips, in order (`zh/12`, `chime`, …).
+    pub clips: Vec<String>,
+    /// The rendered announcement (WAV, base64).
+    pub wav_base64: String,
+    /// Its length in milliseconds.
+    pub duration_ms: u32,
+    /// Why it could not be rendered (a site's recording missing or unplayable): the call is
+    /// shown, not spoken.
+    pub error: Option<String>,
+}
+
+/// A monitor the display window can go to.
+#[derive(Debug, Clone, Serialize, Type)]
+#[serde(rename_all = "camelCase")]
+pub struct MonitorView {
+    /// Its name (what is remembered).
+    pub name: String,
+    /// Width × height in pixels.
+    pub width: u32,
+    /// Height in pixels.
+    pub height: u32,
+    /// The system's primary monitor.
+    pub primary: bool,
+}
+
+/// How the waiting-room display runs on this PC (remembered).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, Type)]
+#[serde(rename_all = "camelCase")]
+pub struct DisplaySetting {
+    /// The monitor it opens on (by name); `None`: the one the app is on.
+    pub monitor: Option<String>,
+    /// Full screen.
+    pub fullscreen: bool,
+    /// Announce in English after Mandarin.
+    pub english: bool,
 }

@@ -9,6 +9,7 @@ pub mod error;
 pub mod launch;
 pub mod state;
 pub mod sync_loop;
+pub mod waiting;
 pub mod webview;
 
 use tauri::Manager;
@@ -58,6 +59,16 @@ pub fn specta_builder() -> Builder<tauri::Wry> {
             commands::save_settings,
             commands::list_staff,
             commands::add_staff,
+            waiting::queues,
+            waiting::queue,
+            waiting::call_next,
+            waiting::queue_act,
+            waiting::display_board,
+            waiting::claim_announcements,
+            waiting::monitors,
+            waiting::open_display,
+            waiting::open_room_view,
+            waiting::room_session,
         ])
         .events(collect_events![dto::SyncStatus])
         // The transport types have one JSON shape both ways.
@@ -91,8 +102,10 @@ pub fn run() {
                 let _ = w.set_focus();
             }
         }))
-        .plugin(tauri_plugin_window_state::Builder::default().build())
+        // The display's place is the chosen monitor (its setting), not where it was last.
+        .plugin(tauri_plugin_window_state::Builder::default().with_denylist(&[waiting::DISPLAY_LABEL]).build())
         .manage(state)
+        .manage(waiting::RoomWindows::default())
         .invoke_handler(builder.invoke_handler())
         .setup(move |app| {
             builder.mount_events(app);
@@ -123,7 +136,7 @@ mod tests {
         let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join(super::BINDINGS_PATH);
         super::export_bindings(&path).unwrap();
         let text = std::fs::read_to_string(&path).unwrap();
-        assert!(text.contains("bookEarliest") && text.contains("SyncStatus") && text.contains("giveBackLeases"));
+        assert!(text.contains("bookEarliest") && text.contains("SyncStatus") && text.contains("claimAnnouncements"));
     }
 
     /// Every command the UI may call is declared in `build.rs` (its permission) and granted to
@@ -139,19 +152,35 @@ mod tests {
         };
         let registered: std::collections::BTreeSet<String> = between(include_str!("lib.rs"), "collect_commands![", "]")
             .split(',')
-            .filter_map(|c| c.trim().strip_prefix("commands::"))
+            .filter_map(|c| {
+                let c = c.trim();
+                c.strip_prefix("commands::").or_else(|| c.strip_prefix("waiting::"))
+            })
             .map(str::to_string)
             .collect();
         let declared = quoted(between(include_str!("../build.rs"), "const COMMANDS: &[&str] = &[", "];"));
-        let capability: serde_json::Value = serde_json::from_str(include_str!("../capabilities/main.json")).unwrap();
-        let granted: std::collections::BTreeSet<String> = capability["permissions"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .filter_map(|p| p.as_str()?.strip_prefix("allow-").map(|c| c.replace('-', "_")))
-            .collect();
+        let granted_to = |json: &str| -> std::collections::BTreeSet<String> {
+            let capability: serde_json::Value = serde_json::from_str(json).unwrap();
+            capability["permissions"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .filter_map(|p| p.as_str()?.strip_prefix("allow-").map(|c| c.replace('-', "_")))
+                .collect()
+        };
+        let main = granted_to(include_str!("../capabilities/main.json"));
+        let display = granted_to(include_str!("../capabilities/display.json"));
+        let room = granted_to(include_str!("../capabilities/room.json"));
         assert!(registered.len() > 30 && registered.contains("give_back_leases"), "{registered:?}");
         assert_eq!(declared, registered, "build.rs COMMANDS");
-        assert_eq!(granted, registered, "capabilities/main.json");
+        let all: std::collections::BTreeSet<String> = main.iter().chain(&display).chain(&room).cloned().collect();
+        assert_eq!(all, registered, "capabilities/*.json");
+        // The display can read the board and claim announcements, nothing else; a room window
+        // only its queue.
+        assert_eq!(display.into_iter().collect::<Vec<_>>(), ["claim_announcements", "display_board"]);
+        assert_eq!(
+            room.into_iter().collect::<Vec<_>>(),
+            ["app_info", "call_next", "queue", "queue_act", "room_session", "sync_status"]
+        );
     }
 }

@@ -12,7 +12,7 @@ use frontdesk_domain::clock::{Clock, clock_from_env};
 
 use serde::{Deserialize, Serialize};
 
-use crate::dto::UiLang;
+use crate::dto::{DisplaySetting, UiLang};
 use crate::error::ApiError;
 
 /// Environment variables the app reads.
@@ -30,6 +30,9 @@ pub mod env {
 struct StoredSettings {
     /// Chosen language; `None` follows the OS locale.
     lang: Option<UiLang>,
+    /// How the waiting-room display runs on this PC.
+    #[serde(default)]
+    display: DisplaySetting,
 }
 
 /// Why the app could not start.
@@ -57,6 +60,8 @@ pub struct AppState {
     pub os_lang: Lang,
     sync_started: AtomicBool,
     sync_signal: Arc<frontdesk_desk::sync::SyncSignal>,
+    /// Hands each call to one window to announce.
+    announcer: Mutex<frontdesk_desk::announcer::Announcer>,
 }
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -105,6 +110,7 @@ impl AppState {
             os_lang,
             sync_started: AtomicBool::new(false),
             sync_signal: Arc::default(),
+            announcer: Mutex::new(frontdesk_desk::announcer::Announcer::new()),
         };
         state.refresh_demo();
         Ok(state)
@@ -164,8 +170,28 @@ impl AppState {
 
     /// Chooses the language (`None`: follow the OS) and keeps the choice.
     pub fn set_lang(&self, lang: Option<UiLang>) -> Result<(), ApiError> {
-        let new = StoredSettings { lang };
-        let err_lang = lang.map(Lang::from).unwrap_or(self.os_lang);
+        let display = lock(&self.settings).display.clone();
+        self.store_settings(StoredSettings { lang, display })
+    }
+
+    /// How the waiting-room display runs on this PC.
+    pub fn display_setting(&self) -> DisplaySetting {
+        lock(&self.settings).display.clone()
+    }
+
+    /// Remembers how the waiting-room display runs on this PC.
+    pub fn set_display_setting(&self, display: DisplaySetting) -> Result<(), ApiError> {
+        let lang = lock(&self.settings).lang;
+        self.store_settings(StoredSettings { lang, display })
+    }
+
+    /// The one announcer of the app (see `frontdesk_desk::announcer`).
+    pub fn announcer(&self) -> MutexGuard<'_, frontdesk_desk::announcer::Announcer> {
+        lock(&self.announcer)
+    }
+
+    fn store_settings(&self, new: StoredSettings) -> Result<(), ApiError> {
+        let err_lang = new.lang.map(Lang::from).unwrap_or(self.os_lang);
         let json = serde_json::to_string_pretty(&new).map_err(|e| ApiError::bad_argument(err_lang, &e.to_string()))?;
         std::fs::create_dir_all(&self.data_dir)
             .and_then(|()| std::fs::write(&self.settings_path, json))

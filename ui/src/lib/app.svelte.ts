@@ -6,8 +6,9 @@ import { type Lang, type MessageKey, langOfLocale, translate, translateDynamic }
 import { WalkInFlow } from './walkin.svelte';
 import { ConflictInbox } from './conflicts.svelte';
 import { LeaseDesk } from './leases.svelte';
+import { QueueDesk } from './queue.svelte';
 
-export type Screen = 'board' | 'walkin' | 'checkin' | 'bookings' | 'sync' | 'admin';
+export type Screen = 'board' | 'walkin' | 'checkin' | 'bookings' | 'sync' | 'admin' | 'queue';
 
 export const SCREENS: { id: Screen; key: string; label: MessageKey; admin?: boolean }[] = [
   { id: 'board', key: 'F1', label: 'navBoard' },
@@ -16,6 +17,7 @@ export const SCREENS: { id: Screen; key: string; label: MessageKey; admin?: bool
   { id: 'bookings', key: 'F4', label: 'navBookings' },
   { id: 'sync', key: 'F5', label: 'navSync' },
   { id: 'admin', key: 'F6', label: 'navAdmin', admin: true },
+  { id: 'queue', key: 'F7', label: 'navQueue' },
 ];
 
 export type Notice = { kind: 'ok' | 'error' | 'info'; text: string; code?: string };
@@ -33,6 +35,8 @@ export class AppStore {
   readonly inbox: ConflictInbox;
   /** This desk's reserved numbers (capacity leases) and their actions. */
   readonly leases: LeaseDesk;
+  /** The waiting-room queues and their keys (kept while the nurse looks at other screens). */
+  readonly queue: QueueDesk;
   /** Bumped whenever bookings change, so lists reload. */
   revision = $state(0);
   loadError = $state<ApiError | null>(null);
@@ -45,6 +49,7 @@ export class AppStore {
     this.walkIn = new WalkInFlow(backend);
     this.inbox = new ConflictInbox(this);
     this.leases = new LeaseDesk(this);
+    this.queue = new QueueDesk(this);
   }
 
   t = (key: MessageKey): string => translate(this.lang, key);

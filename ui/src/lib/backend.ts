@@ -4,6 +4,7 @@
 // switches on `code`, never on the message.
 
 import type {
+  AnnouncementView,
   ApiError,
   AppInfo,
   BoardView,
@@ -12,15 +13,21 @@ import type {
   ConflictAction,
   ConflictResolved,
   ConflictView,
+  DisplayBoardView,
   LeaseNumberView,
   LeaseStateView,
   LeaseSummary,
   LeaseTopUp,
+  MonitorView,
   PatientForm,
   PatientView,
   PrintOutcome,
+  QueueActed,
+  QueueActionView,
+  QueueEntryView,
   ScanResult,
   SessionLeaseView,
+  SessionQueueView,
   SessionView,
   Settings,
   SlotOption,
@@ -32,6 +39,7 @@ import type {
 } from './bindings';
 
 export type {
+  AnnouncementView,
   ApiError,
   AppInfo,
   BoardView,
@@ -40,15 +48,21 @@ export type {
   ConflictAction,
   ConflictResolved,
   ConflictView,
+  DisplayBoardView,
   LeaseNumberView,
   LeaseStateView,
   LeaseSummary,
   LeaseTopUp,
+  MonitorView,
   PatientForm,
   PatientView,
   PrintOutcome,
+  QueueActed,
+  QueueActionView,
+  QueueEntryView,
   ScanResult,
   SessionLeaseView,
+  SessionQueueView,
   SessionView,
   Settings,
   SlotOption,
@@ -124,6 +138,26 @@ export interface Backend {
   saveSettings(settings: Settings): Promise<Settings>;
   listStaff(): Promise<StaffView[]>;
   addStaff(staffId: string, displayName: string, role: StaffRole, password: string): Promise<StaffView>;
+  /** Today's waiting-room queues (sessions with checked-in patients, and those running now). */
+  queues(): Promise<SessionQueueView[]>;
+  /** One session's queue. */
+  queue(sessionId: string): Promise<SessionQueueView>;
+  /** Calls the next waiting patient of a session. */
+  callNext(sessionId: string): Promise<QueueActed>;
+  /** Calls, recalls, skips, marks seen or moves to the end one booking of a queue. */
+  queueAct(bookingId: string, action: QueueActionView): Promise<QueueActed>;
+  /** What the waiting-room display shows. */
+  displayBoard(): Promise<DisplayBoardView>;
+  /** New calls to announce, each handed to one window only. */
+  claimAnnouncements(): Promise<AnnouncementView[]>;
+  /** Opens (or brings forward) the waiting-room display on its remembered monitor. */
+  openDisplay(): Promise<void>;
+  /** The monitors the display can open on. */
+  monitors(): Promise<MonitorView[]>;
+  /** Opens a consultation-room view of one session's queue. */
+  openRoomView(sessionId: string): Promise<void>;
+  /** The session a consultation-room window shows. */
+  roomSession(): Promise<string>;
   /** Sync state pushed by the backend (`sync-status`), e.g. after every booking and, later, by the sync loop. */
   onSyncStatus(listener: (s: SyncStatus) => void): Promise<() => void>;
 }

@@ -116,6 +116,35 @@ export const commands = {
 	listStaff: () => typedError<StaffView[], ApiError>(__TAURI_INVOKE("list_staff")),
 	/**  Admins only: adds a member of staff. */
 	addStaff: (staffId: string, displayName: string, role: StaffRole, password: string) => typedError<StaffView, ApiError>(__TAURI_INVOKE("add_staff", { staffId, displayName, role, password })),
+	/**  Today's queues: every session with checked-in patients, by department, room, half-day. */
+	queues: () => typedError<SessionQueueView[], ApiError>(__TAURI_INVOKE("queues")),
+	/**  One session's queue. */
+	queue: (sessionId: string) => typedError<SessionQueueView, ApiError>(__TAURI_INVOKE("queue", { sessionId })),
+	/**  Calls the next waiting patient of a session. */
+	callNext: (sessionId: string) => typedError<QueueActed, ApiError>(__TAURI_INVOKE("call_next", { sessionId })),
+	/**  Calls, recalls, skips, marks seen or moves to the end one booking of a queue. */
+	queueAct: (bookingId: string, action: QueueActionView) => typedError<QueueActed, ApiError>(__TAURI_INVOKE("queue_act", { bookingId, action })),
+	/**
+	 *  What the waiting-room display shows: masked names only, so no one needs to be signed in
+	 *  (a display PC has no staff at all).
+	 */
+	displayBoard: () => typedError<DisplayBoardView, ApiError>(__TAURI_INVOKE("display_board")),
+	/**
+	 *  New calls to announce, each rendered to sound and handed to the first window that asks —
+	 *  never to a second one. A recall is a new call.
+	 */
+	claimAnnouncements: () => typedError<AnnouncementView[], ApiError>(__TAURI_INVOKE("claim_announcements")),
+	/**  The monitors the display can open on. */
+	monitors: () => typedError<MonitorView[], ApiError>(__TAURI_INVOKE("monitors")),
+	/**
+	 *  Opens the waiting-room display (or brings it forward) on the remembered monitor, full
+	 *  screen when so set.
+	 */
+	openDisplay: () => typedError<null, ApiError>(__TAURI_INVOKE("open_display")),
+	/**  Opens a consultation-room view of a session's queue in a window of its own. */
+	openRoomView: (sessionId: string) => typedError<null, ApiError>(__TAURI_INVOKE("open_room_view", { sessionId })),
+	/**  The session a consultation-room window shows. */
+	roomSession: () => typedError<string, ApiError>(__TAURI_INVOKE("room_session")),
 };
 
 /** Events */
@@ -124,6 +153,29 @@ export const events = {
 };
 
 /* Types */
+/**  An announcement to play, claimed by one window. */
+export type AnnouncementView = {
+	/**  The call's identity (booking and call number): a repeated call is a new one. */
+	key: string,
+	/**  The number. */
+	queueNo: number,
+	/**  Department code. */
+	departmentCode: string,
+	/**  The room. */
+	room: number | null,
+	/**  The clips, in order (`zh/12`, `chime`, …). */
+	clips: string[],
+	/**  The rendered announcement (WAV, base64). */
+	wavBase64: string,
+	/**  Its length in milliseconds. */
+	durationMs: number,
+	/**
+	 *  Why it could not be rendered (a site's recording missing or unplayable): the call is
+	 *  shown, not spoken.
+	 */
+	error: string | null,
+};
+
 /**  The error of every command. */
 export type ApiError = {
 	/**
@@ -165,6 +217,8 @@ export type AppInfo = {
 	needsFirstAdmin: boolean,
 	/**  The desk is enrolled with a platform. */
 	enrolled: boolean,
+	/**  Enrolled as a waiting-room display: the window shows the display and nothing else. */
+	displayOnly: boolean,
 };
 
 /**  A day's board. */
@@ -236,6 +290,16 @@ export type BookingInfo = {
 	guaranteed: boolean,
 };
 
+/**  A call to announce. */
+export type CallView = {
+	/**  The booking called. */
+	bookingId: string,
+	/**  Its number. */
+	queueNo: number,
+	/**  The how-many-th call. */
+	call: number,
+};
+
 /**  How a person resolves a conflict. */
 export type ConflictAction = 
 /**  Book the patient into this (suggested) slot instead. */
@@ -299,6 +363,70 @@ export type DepartmentView = {
 	nameEn: string,
 	/**  Providers with sessions that day. */
 	providers: ProviderView[],
+};
+
+/**  The waiting-room display. */
+export type DisplayBoardView = {
+	/**  The site's name. */
+	siteName: string,
+	/**  Now (HH:MM, site time). */
+	now: string,
+	/**  Today's rooms with a queue, by department code and room. */
+	rooms: DisplayRoomView[],
+};
+
+/**  The patient being called, on the waiting-room display. */
+export type DisplayCallView = {
+	/**  The number. */
+	queueNo: number,
+	/**  The masked name. */
+	patientNameMasked: string,
+	/**  How many times called. */
+	calls: number,
+	/**  When (HH:MM:SS, site time). */
+	calledAt: string,
+	/**  Seconds since the call (for the display's highlight). */
+	secondsAgo: number,
+};
+
+/**  A waiting patient on the display. */
+export type DisplayNextView = {
+	/**  The number. */
+	queueNo: number,
+	/**  The masked name. */
+	patientNameMasked: string,
+};
+
+/**  One department and room on the display. */
+export type DisplayRoomView = {
+	/**  The session. */
+	sessionId: string,
+	/**  Department code. */
+	departmentCode: string,
+	/**  Department name (内科). */
+	departmentName: string,
+	/**  Department name in English. */
+	departmentNameEn: string,
+	/**  The provider. */
+	providerName: string,
+	/**  The consultation room. */
+	room: number | null,
+	/**  Called now. */
+	called: DisplayCallView | null,
+	/**  The next few waiting. */
+	next: DisplayNextView[],
+	/**  How many wait. */
+	waiting: number,
+};
+
+/**  How the waiting-room display runs on this PC (remembered). */
+export type DisplaySetting = {
+	/**  The monitor it opens on (by name); `None`: the one the app is on. */
+	monitor: string | null,
+	/**  Full screen. */
+	fullscreen: boolean,
+	/**  Announce in English after Mandarin. */
+	english: boolean,
 };
 
 /**  One invalid input field, so a form can mark every bad field at once. */
@@ -400,6 +528,18 @@ export type LeaseTopUp = {
 	returned: number,
 	/**  The desk's sync state afterwards (leases included). */
 	status: SyncStatus,
+};
+
+/**  A monitor the display window can go to. */
+export type MonitorView = {
+	/**  Its name (what is remembered). */
+	name: string,
+	/**  Width × height in pixels. */
+	width: number,
+	/**  Height in pixels. */
+	height: number,
+	/**  The system's primary monitor. */
+	primary: boolean,
 };
 
 /**  An op waiting in the outbox. */
@@ -523,6 +663,70 @@ export type ProviderView = {
 	sessions: SessionView[],
 };
 
+/**  What a queue action did. */
+export type QueueActed = {
+	/**  The session's queue now. */
+	queue: SessionQueueView,
+	/**  The call made, if the action was one. */
+	call: CallView | null,
+};
+
+/**  What staff do to a queue entry. */
+export type QueueActionView = 
+/**  Call this waiting patient. */
+"call" | 
+/**  Call the called patient again. */
+"recall" | 
+/**  The called patient does not answer. */
+"skip" | 
+/**  The called patient was seen. */
+"seen" | 
+/**  This waiting patient goes to the end. */
+"to_end";
+
+/**  One checked-in patient in a queue. */
+export type QueueEntryView = {
+	/**  The booking. */
+	bookingId: string,
+	/**  Its ticket code. */
+	ticketCode: string,
+	/**  The number called out. */
+	queueNo: number,
+	/**  The patient's name, masked (张*). */
+	patientNameMasked: string,
+	/**  Where it stands. */
+	state: QueueStateView,
+	/**  How many times called. */
+	calls: number,
+	/**  When the patient checked in (HH:MM, site time). */
+	joinedAt: string,
+	/**  When last called (HH:MM:SS, site time). */
+	calledAt: string | null,
+	/**  Only this desk knows yet (its op is not confirmed by the platform). */
+	pending: boolean,
+};
+
+/**  A queue action of this desk the platform did not take. */
+export type QueueNoticeView = {
+	/**  Its entry in the conflict inbox (acknowledge to dismiss). */
+	conflictId: number,
+	/**  "叫号未生效" / "The call was not made". */
+	title: string,
+	/**  Why, for the nurse. */
+	message: string,
+};
+
+/**  Where a queue entry stands. */
+export type QueueStateView = 
+/**  Waiting to be called. */
+"waiting" | 
+/**  Called now. */
+"called" | 
+/**  Seen by the provider. */
+"seen" | 
+/**  Did not answer `max_calls` calls. */
+"no_show";
+
 /**  What a scan resolved to. */
 export type ScanResult = {
 	/**  `ticket`, `resident_id`, `medical_card`, `ehealth_card`. */
@@ -566,6 +770,35 @@ export type SessionLeaseView = {
 	nextDeadline: string | null,
 	/**  Below the low-water mark: more are asked for when online. */
 	wantsTopUp: boolean,
+};
+
+/**  One provider's session queue. */
+export type SessionQueueView = {
+	/**  The session. */
+	sessionId: string,
+	/**  Department code (NK). */
+	departmentCode: string,
+	/**  Department name (内科). */
+	departmentName: string,
+	/**  Department name in English. */
+	departmentNameEn: string,
+	/**  The provider. */
+	providerName: string,
+	/**  Which half-day. */
+	period: PeriodView,
+	/**  The consultation room, when numbered. */
+	room: number | null,
+	/**  The patient called now. */
+	called: QueueEntryView | null,
+	/**  The waiting patients, in call order. */
+	waiting: QueueEntryView[],
+	/**  Seen and no-shows, latest first. */
+	done: QueueEntryView[],
+	/**
+	 *  This desk's queue actions the platform did not take (the queue had changed), until
+	 *  dismissed in the conflict inbox.
+	 */
+	notices: QueueNoticeView[],
 };
 
 /**  Whether a session takes bookings. */
@@ -618,6 +851,8 @@ export type Settings = {
 	ticketWidth: TicketWidth,
 	/**  `FRONTDESK_PRINT_DIR` overrides the printer (tests): that folder. */
 	printerOverride: string | null,
+	/**  The waiting-room display on this PC. */
+	display: DisplaySetting,
 };
 
 /**  A slot the desk can book now, with what a nurse reads to the patient. */
@@ -750,6 +985,8 @@ export type SyncStatus = {
 	oldestPendingSecs: number | null,
 	/**  Conflicts waiting for a person. */
 	openConflicts: number,
+	/**  Notices not yet dismissed (queue actions the platform did not take). */
+	openNotices: number,
 	/**  Ops not yet sent, newest last (at most 50). */
 	outbox: OutboxItem[],
 	/**  This desk's capacity leases (reserved numbers). */

@@ -52,6 +52,16 @@ export const tauriBackend: Backend = {
   saveSettings: (s) => unwrap(commands.saveSettings(s)),
   listStaff: () => unwrap(commands.listStaff()),
   addStaff: (id, name, role, password) => unwrap(commands.addStaff(id, name, role, password)),
+  queues: () => unwrap(commands.queues()),
+  queue: (sessionId) => unwrap(commands.queue(sessionId)),
+  callNext: (sessionId) => unwrap(commands.callNext(sessionId)),
+  queueAct: (bookingId, action) => unwrap(commands.queueAct(bookingId, action)),
+  displayBoard: () => unwrap(commands.displayBoard()),
+  claimAnnouncements: () => unwrap(commands.claimAnnouncements()),
+  openDisplay: () => unwrap(commands.openDisplay()).then(() => undefined),
+  monitors: () => unwrap(commands.monitors()),
+  openRoomView: (sessionId) => unwrap(commands.openRoomView(sessionId)).then(() => undefined),
+  roomSession: () => unwrap(commands.roomSession()),
   onSyncStatus: async (listener) => {
     const unlisten = await events.syncStatus.listen((e) => listener(e.payload));
     return unlisten;

@@ -3,7 +3,7 @@
 
 import type { Backend } from '../lib/backend';
 import { BackendError } from '../lib/backend';
-import type { AppInfo, BoardView, Booked, BookingInfo, ConflictAction, ConflictResolved, ConflictView, LeaseNumberView, LeaseSummary, LeaseTopUp, PatientForm, PatientView, PrintOutcome, ScanResult, Settings, SlotOption, StaffView, SyncStatus, UiLang } from '../lib/bindings';
+import type { AnnouncementView, AppInfo, BoardView, Booked, BookingInfo, ConflictAction, ConflictResolved, ConflictView, LeaseNumberView, LeaseSummary, LeaseTopUp, DisplayBoardView, MonitorView, PatientForm, PatientView, PrintOutcome, QueueActed, QueueActionView, QueueEntryView, ScanResult, SessionQueueView, Settings, SlotOption, StaffView, SyncStatus, UiLang } from '../lib/bindings';
 
 export class FakeBackend implements Backend {
   lang: UiLang = 'zh';
@@ -16,7 +16,7 @@ export class FakeBackend implements Backend {
   remaining = 2;
   calls: string[] = [];
   statusListeners: ((s: SyncStatus) => void)[] = [];
-  settings: Settings = { lang: null, printer: { kind: 'cups', queue: null }, ticketWidth: 'mm80', printerOverride: null };
+  settings: Settings = { lang: null, printer: { kind: 'cups', queue: null }, ticketWidth: 'mm80', printerOverride: null, display: { monitor: null, fullscreen: false, english: false } };
   conflictList: ConflictView[] = [];
   /** When set, `syncNow` fails with it (e.g. `offline`). */
   syncFailure: BackendError | null = null;
@@ -42,7 +42,7 @@ export class FakeBackend implements Backend {
 
   async appInfo(): Promise<AppInfo> {
     this.call('appInfo');
-    return { version: '0.1.0', lang: this.lang, osLang: 'zh', ready: this.ready, demo: true, siteName: '演示诊所', today: '2026-11-23', clockPinned: true, dataDir: '/tmp/x', staff: this.staff, needsFirstAdmin: false, enrolled: false };
+    return { version: '0.1.0', lang: this.lang, osLang: 'zh', ready: this.ready, demo: true, siteName: '演示诊所', today: '2026-11-23', clockPinned: true, dataDir: '/tmp/x', staff: this.staff, needsFirstAdmin: false, enrolled: false, displayOnly: false };
   }
   async setupDemo(): Promise<AppInfo> {
     this.ready = true;
@@ -175,7 +175,7 @@ export class FakeBackend implements Backend {
   }
   async syncStatus(): Promise<SyncStatus> {
     this.needStaff();
-    return { deviceId: 'dev', siteName: '演示诊所', staffId: this.staff?.id ?? 'desk', patients: this.patients.length, bookingsToday: this.bookingsList.length, server: null, online: null, lastSuccess: null, lastAttempt: null, lastError: null, pendingOps: this.bookingsList.length, oldestPending: null, oldestPendingSecs: null, openConflicts: this.conflictList.filter((c) => !c.resolvedAt).length, outbox: [], leases: this.leaseSummary() };
+    return { deviceId: 'dev', siteName: '演示诊所', staffId: this.staff?.id ?? 'desk', patients: this.patients.length, bookingsToday: this.bookingsList.length, server: null, online: null, lastSuccess: null, lastAttempt: null, lastError: null, pendingOps: this.bookingsList.length, oldestPending: null, oldestPendingSecs: null, openConflicts: this.conflictList.filter((c) => !c.resolvedAt).length, openNotices: 0, outbox: [], leases: this.leaseSummary() };
   }
   private leaseSummary(): LeaseSummary {
     const held = this.reserved.length;
@@ -229,6 +229,7 @@ export class FakeBackend implements Backend {
     if (!c) throw new BackendError({ code: 'not_found', message: 'no conflict', fields: [], suggestion: null });
     c.resolvedAt = '2026-11-23T01:00:00Z';
     c.resolution = action.kind;
+    for (const q of this.queueSessions) q.notices = q.notices.filter((n) => n.conflictId !== id);
     if (action.kind === 'rebook') return { booking: this.makeBooking('p1').booking, notice: null, print: null };
     if (action.kind === 'cancel') return { booking: null, notice: '您的挂号未能确认，请到窗口改约。', print: this.noticePrint(id) };
     return { booking: null, notice: null, print: null };
@@ -264,6 +265,119 @@ export class FakeBackend implements Backend {
   async addStaff(): Promise<StaffView> {
     throw new Error('not used');
   }
+  // The waiting room: a tiny model of one queue, enough to drive the queue screen's store (the
+  // rules themselves are the engine's, tested in Rust).
+  queueSessions: SessionQueueView[] = [];
+  /** When set, the next queue action fails with it (e.g. the queue moved on after a sync). */
+  queueFailure: BackendError | null = null;
+  announcements: AnnouncementView[] = [];
+  displayOpened = 0;
+  roomViews: string[] = [];
+
+  /** A session with patients waiting at `numbers`. */
+  addQueue(sessionId: string, numbers: number[], room: number | null = 3): SessionQueueView {
+    const entry = (n: number): QueueEntryView => ({
+      bookingId: `b${n}`, ticketCode: `T${n}`, queueNo: n, patientNameMasked: `患*${n}`, state: 'waiting', calls: 0,
+      joinedAt: '08:00', calledAt: null, pending: false,
+    });
+    const q: SessionQueueView = {
+      sessionId, departmentCode: 'NK', departmentName: '内科', departmentNameEn: 'Internal Medicine', providerName: '王建国',
+      period: 'morning', room, called: null, waiting: numbers.map(entry), done: [], notices: [],
+    };
+    this.queueSessions.push(q);
+    return q;
+  }
+  private queueOf(bookingId: string): SessionQueueView {
+    const q = this.queueSessions.find((s) => s.called?.bookingId === bookingId || s.waiting.some((e) => e.bookingId === bookingId));
+    if (!q) throw new BackendError({ code: 'not_in_queue', message: '该患者不在这个候诊队列里', fields: [], suggestion: null });
+    return q;
+  }
+  async queues(): Promise<SessionQueueView[]> {
+    this.call('queues');
+    return structuredClone(this.queueSessions);
+  }
+  async queue(sessionId: string): Promise<SessionQueueView> {
+    this.call('queue');
+    const q = this.queueSessions.find((s) => s.sessionId === sessionId);
+    if (!q) throw new BackendError({ code: 'session_unknown', message: '没有这个出诊', fields: [], suggestion: null });
+    return structuredClone(q);
+  }
+  async callNext(sessionId: string): Promise<QueueActed> {
+    const q = this.queueSessions.find((s) => s.sessionId === sessionId);
+    const first = q?.waiting[0];
+    if (!first) throw new BackendError({ code: 'nobody_waiting', message: '没有候诊的患者', fields: [], suggestion: null });
+    return this.queueAct(first.bookingId, 'call');
+  }
+  async queueAct(bookingId: string, action: QueueActionView): Promise<QueueActed> {
+    this.call(`queue:${action}:${bookingId}`);
+    this.needStaff();
+    if (this.queueFailure) {
+      const f = this.queueFailure;
+      this.queueFailure = null;
+      throw f;
+    }
+    const q = this.queueOf(bookingId);
+    let call: QueueActed['call'] = null;
+    const at = q.waiting.findIndex((e) => e.bookingId === bookingId);
+    if (action === 'call' || action === 'to_end') {
+      if (at < 0) throw new BackendError({ code: 'not_waiting', message: '该患者不在候诊中', fields: [], suggestion: null });
+      const [e] = q.waiting.splice(at, 1);
+      if (action === 'to_end') {
+        q.waiting.push(e);
+      } else {
+        if (q.called) q.done.unshift({ ...q.called, state: 'seen' });
+        q.called = { ...e, state: 'called', calls: e.calls + 1, calledAt: '09:00:00' };
+        call = { bookingId, queueNo: e.queueNo, call: q.called.calls };
+      }
+    } else {
+      if (q.called?.bookingId !== bookingId) throw new BackendError({ code: 'not_called', message: '该患者不是当前叫到的患者', fields: [], suggestion: null });
+      const c = q.called;
+      if (action === 'recall') {
+        q.called = { ...c, calls: c.calls + 1 };
+        call = { bookingId, queueNo: c.queueNo, call: q.called.calls };
+      } else if (action === 'seen') {
+        q.done.unshift({ ...c, state: 'seen' });
+        q.called = null;
+      } else {
+        q.called = null;
+        if (c.calls >= 3) q.done.unshift({ ...c, state: 'no_show' });
+        else q.waiting.push({ ...c, state: 'waiting' });
+      }
+    }
+    return { queue: structuredClone(q), call };
+  }
+  async displayBoard(): Promise<DisplayBoardView> {
+    return {
+      siteName: '演示诊所', now: '09:00',
+      rooms: this.queueSessions.map((q) => ({
+        sessionId: q.sessionId, departmentCode: q.departmentCode, departmentName: q.departmentName, departmentNameEn: q.departmentNameEn,
+        providerName: q.providerName, room: q.room,
+        called: q.called ? { queueNo: q.called.queueNo, patientNameMasked: q.called.patientNameMasked, calls: q.called.calls, calledAt: '09:00:00', secondsAgo: 1 } : null,
+        next: q.waiting.slice(0, 3).map((e) => ({ queueNo: e.queueNo, patientNameMasked: e.patientNameMasked })),
+        waiting: q.waiting.length,
+      })),
+    };
+  }
+  async claimAnnouncements(): Promise<AnnouncementView[]> {
+    const out = this.announcements;
+    this.announcements = [];
+    return out;
+  }
+  async openDisplay(): Promise<void> {
+    this.displayOpened += 1;
+  }
+  async monitors(): Promise<MonitorView[]> {
+    return [{ name: 'HDMI-1', width: 1920, height: 1080, primary: true }];
+  }
+  async openRoomView(sessionId: string): Promise<void> {
+    this.roomViews.push(sessionId);
+  }
+  async roomSession(): Promise<string> {
+    const s = this.roomViews.at(-1);
+    if (!s) throw new BackendError({ code: 'not_found', message: '没有这个诊室视图', fields: [], suggestion: null });
+    return s;
+  }
+
   async onSyncStatus(listener: (s: SyncStatus) => void): Promise<() => void> {
     this.statusListeners.push(listener);
     return () => {

@@ -98,7 +98,7 @@ describe('AppStore', () => {
 
   it('takes pushed sync status', async () => {
     await store.signIn('nurse', 'nurse123');
-    backend.statusListeners.forEach((l) => l({ deviceId: 'd', siteName: null, staffId: 'nurse', patients: 1, bookingsToday: 0, server: null, online: null, lastSuccess: null, lastAttempt: null, lastError: null, pendingOps: 7, oldestPending: null, oldestPendingSecs: null, openConflicts: 0, outbox: [], leases: { enabled: true, held: 3, spent: 0, expiring: 0, unusable: 0, nextDeadline: null, wantsTopUp: false, sessions: [] } }));
+    backend.statusListeners.forEach((l) => l({ deviceId: 'd', siteName: null, staffId: 'nurse', patients: 1, bookingsToday: 0, server: null, online: null, lastSuccess: null, lastAttempt: null, lastError: null, pendingOps: 7, oldestPending: null, oldestPendingSecs: null, openConflicts: 0, openNotices: 0, outbox: [], leases: { enabled: true, held: 3, spent: 0, expiring: 0, unusable: 0, nextDeadline: null, wantsTopUp: false, sessions: [] } }));
     expect(store.status?.pendingOps).toBe(7);
     expect(store.status?.leases.held).toBe(3);
   });
