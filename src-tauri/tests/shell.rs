@@ -5,7 +5,7 @@
 
 use std::sync::Arc;
 
-use frontdesk_app::dto::{BoardView, BookingInfo, PatientForm, PrinterSetting, UiLang};
+use frontdesk_app::dto::{BoardView, BookingInfo, DisplaySetting, PatientForm, PrinterSetting, UiLang};
 use frontdesk_app::error::ApiError;
 use frontdesk_app::state::AppState;
 use frontdesk_desk::BookTarget;
@@ -76,6 +76,22 @@ fn language_choice_persists_beside_the_replica() {
     assert_eq!(again.chosen_lang(), Some(UiLang::En));
     again.set_lang(None).unwrap();
     assert_eq!(again.lang(), Lang::Zh);
+}
+
+#[test]
+fn the_display_setting_is_remembered_and_the_language_keeps_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let state = state(dir.path());
+    assert_eq!(state.display_setting(), DisplaySetting::default());
+    let chosen = DisplaySetting { monitor: Some("HDMI-1".into()), fullscreen: true, english: true };
+    state.set_display_setting(chosen.clone()).unwrap();
+    // Changing the language keeps the display where it was, and the other way round.
+    state.set_lang(Some(UiLang::En)).unwrap();
+    drop(state);
+    let clock = Arc::new(ManualClock::new("2026-11-23T00:30:00Z".parse().unwrap()));
+    let again = AppState::open(dir.path(), clock, None, Lang::Zh).unwrap();
+    assert_eq!(again.display_setting(), chosen);
+    assert_eq!(again.chosen_lang(), Some(UiLang::En));
 }
 
 #[test]
