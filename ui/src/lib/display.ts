@@ -78,13 +78,21 @@ export function columnsFor(n: number): number {
  * on the screen either way.
  */
 export class AnnouncementPlayer {
+  /**
+   * How many announcement keys the player remembers, heard and played: a display runs all day
+   * and for weeks, so its memory of calls is the recent ones only. The desk hands each call to
+   * one window once (and only calls of the last two minutes); this is a second guard against a
+   * repeat within a poll or two, far inside the bound.
+   */
+  static readonly REMEMBERED = 256;
   private readonly play: (a: AnnouncementView) => Promise<void>;
   private readonly waiting: AnnouncementView[] = [];
+  /** Keys queued or played, oldest first (a Set keeps insertion order). */
   private readonly heard = new Set<string>();
   private running: Promise<void> | null = null;
   /** The announcement playing or played last. */
   last: AnnouncementView | null = null;
-  /** Every key played, in order (for the display's record). */
+  /** The keys played, in order: the last `REMEMBERED` of them (for the display's record). */
   readonly played: string[] = [];
 
   constructor(play: (a: AnnouncementView) => Promise<void>) {
@@ -96,6 +104,10 @@ export class AnnouncementPlayer {
     for (const a of list) {
       if (this.heard.has(a.key)) continue;
       this.heard.add(a.key);
+      if (this.heard.size > AnnouncementPlayer.REMEMBERED) {
+        const oldest = this.heard.values().next();
+        if (!oldest.done) this.heard.delete(oldest.value);
+      }
       this.waiting.push(a);
     }
     this.running ??= this.drain().finally(() => {
@@ -108,6 +120,7 @@ export class AnnouncementPlayer {
     for (let a = this.waiting.shift(); a !== undefined; a = this.waiting.shift()) {
       this.last = a;
       this.played.push(a.key);
+      if (this.played.length > AnnouncementPlayer.REMEMBERED) this.played.shift();
       try {
         await this.play(a);
       } catch {

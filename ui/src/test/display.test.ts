@@ -121,6 +121,22 @@ describe('announcements', () => {
     expect(tried).toEqual(['x#1', 'y#1']);
   });
 
+  it('remembers only the recent calls, however long the display runs', async () => {
+    const player = new AnnouncementPlayer(async () => {});
+    const n = AnnouncementPlayer.REMEMBERED * 3;
+    for (let i = 0; i < n; i += 1) await player.offer([announcement(`d${i}#1`)]);
+    expect(player.played).toHaveLength(AnnouncementPlayer.REMEMBERED);
+    expect(player.played[0]).toBe(`d${n - AnnouncementPlayer.REMEMBERED}#1`);
+    expect(player.played.at(-1)).toBe(`d${n - 1}#1`);
+    // A recent call offered again is still not played twice …
+    await player.offer([announcement(`d${n - 1}#1`)]);
+    expect(player.played.at(-1)).toBe(`d${n - 1}#1`);
+    expect(player.played).toHaveLength(AnnouncementPlayer.REMEMBERED);
+    // … while one forgotten long ago would be (the desk never hands it out again).
+    await player.offer([announcement('d0#1')]);
+    expect(player.played.at(-1)).toBe('d0#1');
+  });
+
   it('decodes the rendered WAV', () => {
     expect(Array.from(fromBase64('UklGRg=='))).toEqual([0x52, 0x49, 0x46, 0x46]);
   });
