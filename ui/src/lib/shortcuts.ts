@@ -12,10 +12,20 @@ let charCount = 0;
 let lastAt = Number.NEGATIVE_INFINITY;
 /** Characters in the current run of scanner-fast keys, the last one included. */
 let run = 0;
+/** Keys a scanner may send between the characters of one scan (Shift for capitals). */
+const MODIFIERS = new Set(['Shift', 'Control', 'Alt', 'Meta', 'CapsLock', 'AltGraph']);
 
 /** Counts every character key (capture phase), installed once by `installShortcutGuard`. */
 export function noteKey(e: { key: string; code: string; timeStamp: number; shiftKey?: boolean }): void {
-  if (charOf(e) === null) return;
+  if (charOf(e) === null) {
+    // Enter (or any other key that is no character and no modifier) ends a scan: a key after it
+    // starts a new run, however soon it comes.
+    if (!MODIFIERS.has(e.key)) {
+      run = 0;
+      lastAt = Number.NEGATIVE_INFINITY;
+    }
+    return;
+  }
   charCount += 1;
   run = e.timeStamp - lastAt <= DEFAULT_SCAN_OPTIONS.leadGapMs ? run + 1 : 1;
   lastAt = e.timeStamp;

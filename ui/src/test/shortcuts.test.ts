@@ -55,6 +55,30 @@ describe('deferShortcut', () => {
     expect(fired).toHaveBeenCalledTimes(1);
   });
 
+  it('runs a key pressed right after the Enter that ends a scan', () => {
+    // The ID scanned on the find step, Enter, then the nurse's department key at once.
+    const id = '11010519491231002X';
+    for (let i = 0; i < id.length; i += 1) noteKey({ key: id[i], code: `Key${id[i]}`, timeStamp: clock + i * 8 });
+    noteKey({ key: 'Enter', code: 'Enter', timeStamp: clock + id.length * 8 });
+    const fired = vi.fn();
+    press('2', clock + id.length * 8 + 10, fired);
+    vi.advanceTimersByTime(100);
+    expect(fired).toHaveBeenCalledTimes(1);
+  });
+
+  it('keeps counting a scan across the Shift a scanner sends for capitals', () => {
+    const fired = vi.fn();
+    const code = 'FDRY0HKN7X28P';
+    for (let i = 0; i < code.length; i += 1) {
+      const at = clock + i * 8;
+      noteKey({ key: 'Shift', code: 'ShiftLeft', timeStamp: at - 1 });
+      if (i === code.length - 1) press(code[i], at, fired);
+      else noteKey({ key: code[i], code: `Key${code[i]}`, timeStamp: at });
+    }
+    vi.advanceTimersByTime(200);
+    expect(fired).not.toHaveBeenCalled();
+  });
+
   it('runs a short fast run of keys typed by a person (fewer characters than a scan)', () => {
     const fired = vi.fn();
     noteKey({ key: '1', code: 'Digit1', timeStamp: clock });
