@@ -11,12 +11,14 @@
 //!
 //! `bash scripts/with-postgres.sh cargo bench -p frontdesk-central --bench burst` (env:
 //! `BURST_CLIENTS`, `BURST_REQUESTS` per client, `PUSH_DEVICES`, `PUSH_BATCHES`, `PUSH_BATCH`,
-//! `BURST_VIEW=0` to serve without the in-memory view).
+//! `BURST_VIEW=0` to serve without the in-memory view, `BURST_LIVE_WAITS` (500; 0 = skip) desks
+//! holding live-board waits during a second burst — see `live_board_burst` —,
+//! `BURST_LIVE_ROUNDS` (1) pairs of bursts without and with them).
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use axum::response::IntoResponse;
@@ -33,7 +35,7 @@ use frontdesk_domain::schedule::{
 use frontdesk_domain::ticket::TicketCode;
 use frontdesk_protocol::admin::GenerateSessions;
 use frontdesk_protocol::online::{OnlineBooking, OnlineBookingRequest};
-use frontdesk_protocol::sync::{Op, OpEnvelope, Outcome, PushRequest, PushResponse};
+use frontdesk_protocol::sync::{Op, OpEnvelope, Outcome, PushRequest, PushResponse, WaitAnswer};
 use jiff::civil::{date, time};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
@@ -47,13 +49,23 @@ fn env(name: &str, default: u64) -> u64 {
 struct Conn {
     stream: TcpStream,
     buf: Vec<u8>,
+    /// Where the last answer's head ends in `buf`.
+    head_end: usize,
 }
 
 impl Conn {
     async fn open(addr: std::net::SocketAddr) -> Conn {
         let stream = TcpStream::connect(addr).await.unwrap();
         stream.set_nodelay(true).unwrap();
-        Conn { stream, buf: Vec::with_capacity(8192) }
+        Conn { stream, buf: Vec::with_capacity(8192), head_end: 0 }
+    }
+
+    /// Whether the last answer carried the header `name` (looked up only when asked: the
+    /// other phases pay nothing for it).
+    fn answered_with(&self, name: &str) -> bool {
+        std::str::from_utf8(&self.buf[..self.head_end.min(self.buf.len())]).is_ok_and(|head| {
+            head.lines().any(|l| l.split_once(':').is_some_and(|(k, _)| k.trim().eq_ignore_ascii_case(name)))
+        })
     }
 
     async fn send(&mut self, req: &[u8]) -> (u16, Vec<u8>) {
@@ -74,6 +86,7 @@ impl Conn {
                         k.eq_ignore_ascii_case("content-length").then(|| v.trim().parse().ok())?
                     })
                     .unwrap_or(0);
+                self.head_end = end;
                 while self.buf.len() < end + 4 + len {
                     let n = self.stream.read(&mut tmp).await.unwrap();
                     assert!(n > 0, "connection closed");
@@ -579,6 +592,9 @@ async fn run() {
         b.writer_cpu(),
     );
 
+    // The same burst with and without live-board waits held open: see `live_board_burst`.
+    let live_sites = live_board_burst(&store, addr, clients, per_client, h.rate()).await;
+
     // The 08:00 release on SQLite: see `release`.
     let release_sqlite = release_site(&store, "release").await;
     release("release on SQLite", &[addr], "release", release_sqlite, clients, h.rate()).await;
@@ -721,8 +737,252 @@ async fn run() {
     assert_eq!(oversold, 0);
     assert_eq!(dup, 0);
     assert_eq!(online as u64, b.ok);
+    for (site, acknowledged) in live_sites {
+        let stored: i64 = conn
+            .query_row("SELECT COUNT(*) FROM bookings WHERE site_id = ?1 AND channel = 'online'", [&site], |r| r.get(0))
+            .unwrap();
+        println!("{site}: online bookings stored {stored} = acknowledged {acknowledged}");
+        assert_eq!(stored as u64, acknowledged, "{site}: every acknowledged booking stored, nothing else");
+    }
 
     postgres_phases(clients, per_client, h.rate()).await;
+}
+
+/// The soft limit of open files of this process (`/proc/self/limits`); `None` when unlimited
+/// or unreadable.
+fn open_files_limit() -> Option<u64> {
+    let limits = std::fs::read_to_string("/proc/self/limits").ok()?;
+    let line = limits.lines().find(|l| l.starts_with("Max open files"))?;
+    line["Max open files".len()..].split_whitespace().next()?.parse().ok()
+}
+
+/// What the live-board waiters of a burst saw.
+#[derive(Debug, Default, Clone, Copy)]
+struct WaitTally {
+    /// Waits answered, every answer counted.
+    answered: u64,
+    /// Answers `changed: true` while the burst ran (from when every wait was held).
+    changed: u64,
+    /// Waiters that had at least one such answer.
+    woken: u64,
+    /// Answered at once with `Retry-After` (shed).
+    shed: u64,
+    /// 5xx answers.
+    failed: u64,
+    /// Any other status but 200.
+    other: u64,
+}
+
+impl WaitTally {
+    fn add(&mut self, o: WaitTally) {
+        self.answered += o.answered;
+        self.changed += o.changed;
+        self.woken += o.woken;
+        self.shed += o.shed;
+        self.failed += o.failed;
+        self.other += o.other;
+    }
+}
+
+/// `n` enrolled desks of `site`, each looping on `GET /v1/sync/wait` (20 s, as a desk's
+/// watcher asks) on a connection of its own, re-issuing it with the answer's head as soon as
+/// it is answered — a desk that pulls at once, without the pull. A shed answer is followed by
+/// a 5 s pause, as the desk does. Returns once the platform holds all `n` waits (its
+/// `frontdesk_live_waits` gauge); `armed` set = the burst runs, count what wakes them; `stop`
+/// set = end after the next answer.
+async fn hold_waits(
+    store: &Arc<dyn Store>,
+    addr: std::net::SocketAddr,
+    site: &str,
+    n: u64,
+    armed: &Arc<AtomicBool>,
+    stop: &Arc<AtomicBool>,
+) -> Vec<tokio::task::JoinHandle<WaitTally>> {
+    let mut enrolling = Vec::new();
+    for d in 0..n {
+        let (store, site) = (store.clone(), SiteId::from(site));
+        enrolling.push(tokio::spawn(async move {
+            let code = store.create_enroll_code(site, 1).await.unwrap();
+            store.enroll(code.code, format!("live desk {d}")).await.unwrap().token
+        }));
+    }
+    let mut waiters = Vec::new();
+    for e in enrolling {
+        let token = e.await.unwrap();
+        let (armed, stop) = (armed.clone(), stop.clone());
+        waiters.push(tokio::spawn(async move {
+            let mut conn = Conn::open(addr).await;
+            let mut t = WaitTally::default();
+            let mut cursor = 0u64;
+            while !stop.load(Ordering::Relaxed) {
+                let req = format!(
+                    "GET /v1/sync/wait?cursor={cursor}&timeout_ms=20000 HTTP/1.1\r\nhost: bench\r\nauthorization: Bearer {token}\r\n\r\n"
+                );
+                let (status, body) = conn.send(req.as_bytes()).await;
+                t.answered += 1;
+                if status != 200 {
+                    if status >= 500 {
+                        t.failed += 1;
+                    } else {
+                        t.other += 1;
+                    }
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                    continue;
+                }
+                let a: WaitAnswer = serde_json::from_slice(&body).unwrap();
+                if conn.answered_with("retry-after") {
+                    t.shed += 1;
+                    for _ in 0..50 {
+                        if stop.load(Ordering::Relaxed) {
+                            break;
+                        }
+                        tokio::time::sleep(Duration::from_millis(100)).await;
+                    }
+                    continue;
+                }
+                if a.changed {
+                    if armed.load(Ordering::Relaxed) {
+                        t.changed += 1;
+                        t.woken = 1;
+                    }
+                    cursor = cursor.max(a.head);
+                }
+            }
+            t
+        }));
+    }
+    // Every wait held (bounded): the platform's gauge of held waits.
+    let mut probe = Conn::open(addr).await;
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let (_, metrics) = probe.send(b"GET /metrics HTTP/1.1\r\nhost: bench\r\n\r\n").await;
+        let held = std::str::from_utf8(&metrics)
+            .ok()
+            .and_then(|m| m.lines().find_map(|l| l.strip_prefix("frontdesk_live_waits ")))
+            .and_then(|v| v.trim().parse::<f64>().ok())
+            .unwrap_or(0.0);
+        if held >= n as f64 {
+            break;
+        }
+        assert!(Instant::now() < deadline, "only {held} of {n} live-board waits held after 60 s");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    waiters
+}
+
+/// The burst with live-board waits held open: in the same run, the burst (as above, on a
+/// fresh copy of its site) without waits and with `BURST_LIVE_WAITS` (500) enrolled desks of
+/// that site each holding a wait, re-issued as soon as it is answered (see [`hold_waits`]);
+/// `BURST_LIVE_ROUNDS` (1) pairs, the order alternating. Prints both side by side; the
+/// requirement is the burst's figures within 10% of the same run's without waits, and no 5xx.
+/// `BURST_LIVE_WAITS=0` skips it. Returns each site and the bookings acknowledged there (the
+/// caller checks them against the database).
+async fn live_board_burst(
+    store: &Arc<dyn Store>,
+    addr: std::net::SocketAddr,
+    clients: u64,
+    per_client: u64,
+    hello_rate: f64,
+) -> Vec<(String, u64)> {
+    let waits = env("BURST_LIVE_WAITS", 500);
+    let rounds = env("BURST_LIVE_ROUNDS", 1);
+    if waits == 0 || rounds == 0 {
+        return Vec::new();
+    }
+    // Both ends of every connection are in this process.
+    let needed = 2 * (clients + waits) + 200;
+    if let Some(limit) = open_files_limit() {
+        assert!(
+            limit >= needed,
+            "{clients} clients and {waits} live-board waits need about {needed} open files in this process; \
+             the soft limit is {limit}: raise it (`ulimit -n {needed}`) or lower BURST_CLIENTS / BURST_LIVE_WAITS"
+        );
+    }
+    let mut acknowledged = Vec::new();
+    println!(
+        "| burst, round | live-board waits held | bookings/s | share of hello | p50 / p99 ms | CPU µs/request | 5xx (bookings) | waits answered (changed: true, desks woken, shed, 5xx) |"
+    );
+    println!("| --- | --- | --- | --- | --- | --- | --- | --- |");
+    let mut pairs = Vec::new();
+    for round in 0..rounds {
+        let order = if round % 2 == 0 { [false, true] } else { [true, false] };
+        let mut pair = [0.0f64; 2];
+        let mut p99s = [0.0f64; 2];
+        for with in order {
+            let site = format!("live{round}{}", if with { "with" } else { "without" });
+            let slots = Arc::new(hot_site(store, &site, 20, 40, 10).await);
+            let armed = Arc::new(AtomicBool::new(false));
+            let stop = Arc::new(AtomicBool::new(false));
+            let waiters = if with { hold_waits(store, addr, &site, waits, &armed, &stop).await } else { Vec::new() };
+            armed.store(true, Ordering::Relaxed);
+            let seed = AtomicU64::new(0x9E37_79B9_7F4A_7C15);
+            let path = format!("/v1/public/sites/{site}/bookings");
+            let mut r =
+                load(addr, clients, per_client, move |n, last| post(&path, &booking_body(n, last, &slots, &seed)))
+                    .await;
+            let mut created = r.created;
+            let mut tally = WaitTally::default();
+            if with {
+                stop.store(true, Ordering::Relaxed);
+                // One more change of the site answers every wait still held at once.
+                let mut conn = Conn::open(addr).await;
+                let patient = serde_json::to_string(&frontdesk_central::demo::patient(60_000_000 + round)).unwrap();
+                let body = format!(r#"{{"patient":{patient},"department":"HOT","date":"2026-11-29"}}"#);
+                let (status, answer) = conn.send(&post(&format!("/v1/public/sites/{site}/bookings"), &body)).await;
+                assert!(
+                    status == 201 || status == 409,
+                    "closing booking: {status} {}",
+                    String::from_utf8_lossy(&answer)
+                );
+                if status == 201 {
+                    created += 1;
+                }
+                // Bounded: a wait lasts 20 s at most.
+                for w in waiters {
+                    let t = tokio::time::timeout(Duration::from_secs(30), w)
+                        .await
+                        .expect("a live-board waiter ended within 30 s")
+                        .unwrap();
+                    tally.add(t);
+                }
+            }
+            acknowledged.push((site, created));
+            let (p50, p99) = (r.pct(0.5), r.pct(0.99));
+            let rate = r.created as f64 / r.elapsed.as_secs_f64();
+            pair[usize::from(with)] = rate;
+            p99s[usize::from(with)] = p99;
+            println!(
+                "| {round} | {} | {rate:.0} ({} booked) | {:.0}% | {p50:.1} / {p99:.1} | {:.1} (writer {:.1}) | {} | {} |",
+                if with { waits } else { 0 },
+                r.created,
+                100.0 * r.rate() / hello_rate,
+                r.cpu(),
+                r.writer_cpu(),
+                r.failed,
+                if with {
+                    format!(
+                        "{} ({}, {} of {waits}, {}, {}; other status {})",
+                        tally.answered, tally.changed, tally.woken, tally.shed, tally.failed, tally.other
+                    )
+                } else {
+                    "–".into()
+                },
+            );
+            assert_eq!(r.failed, 0, "no 5xx while the burst ran");
+            assert_eq!(tally.failed, 0, "no live-board wait answered 5xx");
+        }
+        pairs.push((pair, p99s));
+    }
+    for (round, ([without, with], [p99_without, p99_with])) in pairs.iter().enumerate() {
+        let within = with / without >= 0.9 && p99_with / p99_without <= 1.1;
+        println!(
+            "round {round}: with {waits} waits held, the burst booked {:.0}% of the rate without (p99 {:.0}% of it): {}",
+            100.0 * with / without,
+            100.0 * p99_with / p99_without,
+            if within { "within 10%" } else { "NOT within 10%" }
+        );
+    }
+    acknowledged
 }
 
 /// The release's hot department: 20 providers × 8 slots × 6 online numbers (960) today.
