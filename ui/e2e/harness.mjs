@@ -227,10 +227,20 @@ export async function waitText(browser, selector, predicate, timeout = 15000) {
   return last;
 }
 
+/**
+ * Waits until `selector` is in the page and not inside a hidden part (the walk-in and check-in
+ * screens and the walk-in's search and form stay in the page, hidden, when not shown).
+ */
 export async function waitFor(browser, selector, timeout = 15000) {
-  const el = await browser.$(selector);
-  await el.waitForExist({ timeout });
-  return el;
+  await browser.waitUntil(
+    () =>
+      browser.execute((s) => {
+        const el = document.querySelector(s);
+        return el !== null && el.closest('[hidden]') === null;
+      }, selector),
+    { timeout, timeoutMsg: `element ("${selector}") still not shown after ${timeout}ms` },
+  );
+  return browser.$(selector);
 }
 
 /** From a fresh desk to the signed-in board: start the offline demo and sign in. */

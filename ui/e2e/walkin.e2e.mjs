@@ -28,7 +28,8 @@ test('walk-in: scanned ID → new patient → earliest slot → printed ticket',
   assert.equal(await docInput.getValue(), id);
   await screenshot(browser, 'walkin-form-error');
 
-  await (await browser.$('#pf-name')).setValue('赵测试');
+  const nameField = await browser.$('#pf-name');
+  await nameField.setValue('赵测试');
   await browser.keys(['Enter']);
   await waitFor(browser, '#departments');
 
@@ -50,6 +51,21 @@ test('walk-in: scanned ID → new patient → earliest slot → printed ticket',
   // Returning patient: the same ID again; the department is remembered, so Enter books.
   // Rule 2 allows one booking per department and day, so pick department 2.
   await browser.keys(['Enter']); // next patient
+  const findField = await waitFor(browser, '#find');
+
+  // The walk-in screen's text fields are made once and kept, through other screens too (a
+  // WebDriver element id names one node: a field made again would get another).
+  await press(browser, 'F3');
+  await waitFor(browser, '#checkin-code');
+  await press(browser, 'F1');
+  await waitFor(browser, '#board .dept');
+  await press(browser, 'F2');
+  assert.equal((await waitFor(browser, '#find')).elementId, findField.elementId, 'the search field is the same one');
+  await browser.keys(['Alt', 'n']);
+  await browser.keys(['Alt']);
+  assert.equal((await waitFor(browser, '#pf-name')).elementId, nameField.elementId, 'the name field is the same one');
+  assert.equal(await (await browser.$('#pf-name')).getValue(), '', 'and empty for the next patient');
+  await browser.keys(['Escape']);
   await waitFor(browser, '#find');
   await scan(browser, id);
   await waitFor(browser, '#chosen-patient');
