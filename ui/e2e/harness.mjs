@@ -28,7 +28,7 @@ export function freePort() {
   });
 }
 
-async function waitForPort(port, child, timeoutMs = 20000) {
+export async function waitForPort(port, child, timeoutMs = 20000) {
   const until = Date.now() + timeoutMs;
   while (Date.now() < until) {
     if (child.exitCode !== null) throw new Error(`tauri-driver exited with ${child.exitCode}`);
@@ -52,6 +52,25 @@ function processState(pid) {
 }
 
 /** `pid` and all its descendants (Linux /proc). */
+/** A figure of /proc/PID/FILE in kB ("Pss", "Pss_Anon" of smaps_rollup, "VmRSS" of status); 0 when gone. */
+export function kb(pid, file, key) {
+  try {
+    const m = new RegExp(`^${key}:\\s+(\\d+) kB`, 'm').exec(readFileSync(`/proc/${pid}/${file}`, 'utf8'));
+    return m ? Number(m[1]) : 0;
+  } catch {
+    return 0;
+  }
+}
+
+/** A process's name (/proc/PID/comm), "?" when it is gone. */
+export function comm(pid) {
+  try {
+    return readFileSync(`/proc/${pid}/comm`, 'utf8').trim();
+  } catch {
+    return '?';
+  }
+}
+
 export function processTree(pid) {
   const all = [pid];
   const byParent = new Map();

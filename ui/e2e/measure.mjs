@@ -5,26 +5,9 @@
 
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { demoSignIn, desk, press, processTree, residentId, scan, startApp, waitFor, waitText } from './harness.mjs';
+import { comm, demoSignIn, desk, kb, press, processTree, residentId, scan, startApp, waitFor, waitText } from './harness.mjs';
 
 const runs = Number(process.argv[2] ?? 5);
-
-function kb(pid, file, key) {
-  try {
-    const m = new RegExp(`^${key}:\\s+(\\d+) kB`, 'm').exec(readFileSync(`/proc/${pid}/${file}`, 'utf8'));
-    return m ? Number(m[1]) : 0;
-  } catch {
-    return 0;
-  }
-}
-
-function comm(pid) {
-  try {
-    return readFileSync(`/proc/${pid}/comm`, 'utf8').trim();
-  } catch {
-    return '?';
-  }
-}
 
 /** RSS of the app process, and PSS of the app with its WebKit helper processes. */
 function memory(driverPid) {

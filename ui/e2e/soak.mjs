@@ -18,10 +18,9 @@ import { spawn, execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, readdirSync, rmSync, writeFileSync, appendFileSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { connect } from 'node:net';
 import { cpus, loadavg, totalmem } from 'node:os';
 import { remote } from 'webdriverio';
-import { ARTIFACTS, NOW, desk, freePort, press, processTree, residentId, scan, screenshot, startApp, waitFor, waitText } from './harness.mjs';
+import { ARTIFACTS, NOW, comm, desk, freePort, kb, press, processTree, residentId, scan, screenshot, startApp, waitFor, waitForPort, waitText } from './harness.mjs';
 import { enrollDesk, startCentral } from './central.mjs';
 
 const here = dirname(fileURLToPath(import.meta.url));
@@ -66,21 +65,6 @@ const record = (o) => appendFileSync(jsonl, `${JSON.stringify(o)}\n`);
 // ---------------------------------------------------------------------------------------------
 // Memory: PSS of the app (or the floor) and its WebKit helper processes, from smaps_rollup.
 
-function kb(pid, file, key) {
-  try {
-    const m = new RegExp(`^${key}:\\s+(\\d+) kB`, 'm').exec(readFileSync(`/proc/${pid}/${file}`, 'utf8'));
-    return m ? Number(m[1]) : 0;
-  } catch {
-    return 0;
-  }
-}
-function comm(pid) {
-  try {
-    return readFileSync(`/proc/${pid}/comm`, 'utf8').trim();
-  } catch {
-    return '?';
-  }
-}
 function startTime(pid) {
   try {
     const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
@@ -145,20 +129,6 @@ function tunedEnvironment() {
   for (const m of table.matchAll(/\(\s*"([A-Z_a-z]+)"\s*,\s*"([^"]*)"\s*\)/g)) env[m[1]] = m[2];
   if (Object.keys(env).length === 0) throw new Error('no TUNING table found in src-tauri/src/launch.rs');
   return env;
-}
-
-async function waitForPort(port, child, timeoutMs = 20000) {
-  const until = Date.now() + timeoutMs;
-  while (Date.now() < until) {
-    if (child.exitCode !== null) throw new Error(`tauri-driver exited with ${child.exitCode}`);
-    const ok = await new Promise((resolve) => {
-      const s = connect(port, '127.0.0.1', () => { s.end(); resolve(true); });
-      s.on('error', () => resolve(false));
-    });
-    if (ok) return;
-    await sleep(50);
-  }
-  throw new Error(`tauri-driver did not listen on ${port}`);
 }
 
 async function startFloor(dirs, windows) {

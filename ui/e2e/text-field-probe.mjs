@@ -12,11 +12,11 @@
 //     [--kinds text,checkbox,span] [--cycles 300]
 
 import { spawn } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import WebSocket from 'ws';
-import { APP, freePort, processTree } from './harness.mjs';
+import { APP, comm, freePort, kb, processTree } from './harness.mjs';
 
 function option(name, fallback) {
   const i = process.argv.indexOf(`--${name}`);
@@ -33,8 +33,7 @@ for (const k of KINDS) if (!FIELD[k]) throw new Error(`--kinds: one of ${Object.
 if (!APP) throw new Error('FRONTDESK_APP_BIN names a debug build of the app');
 
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
-const pssMb = (pid, key) => Number(new RegExp(`^${key}:\\s+(\\d+)`, 'm').exec(readFileSync(`/proc/${pid}/smaps_rollup`, 'utf8'))[1]) / 1024;
-const comm = (pid) => readFileSync(`/proc/${pid}/comm`, 'utf8').trim();
+const pssMb = (pid, key) => kb(pid, 'smaps_rollup', key) / 1024;
 
 /** One page's inspector session (the inspector server wraps the page in its Target domain). */
 async function inspect(address, deadlineMs = 20000) {
