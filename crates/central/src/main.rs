@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
-use anyhow::{Context, bail};
+use anyhow::Context;
 use clap::{Parser, Subcommand};
 use frontdesk_central::postgres::{PgOptions, PgStore, is_postgres_url};
 use frontdesk_central::sqlite::{SqliteOptions, SqliteStore, cli};
@@ -56,6 +56,13 @@ enum Command {
     /// A site's capacity-lease policy: set it, clear it (every lease of the site is taken
     /// back), or show it with each desk's leases.
     LeasePolicy(LeasePolicyArgs),
+    /// Write a new admin token to the token file. Servers serving with that file use it from
+    /// their next admin request on, without a restart; the old token stops working then.
+    RotateAdminToken {
+        /// The file the servers read the token from.
+        #[arg(long, default_value = "frontdesk-central.admin-token")]
+        admin_token_file: PathBuf,
+    },
 }
 
 #[derive(clap::Args, Debug)]
@@ -212,20 +219,9 @@ fn rate(per_second: u32, burst: u32) -> Option<Rate> {
 /// Reads the admin token, creating the file with a fresh token when it does not exist.
 fn admin_token(path: &Path) -> anyhow::Result<String> {
     if path.exists() {
-        let t = std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
-        let t = t.trim().to_string();
-        if t.len() < 16 {
-            bail!("the admin token in {} is shorter than 16 characters", path.display());
-        }
-        return Ok(t);
+        return Ok(secret::read_token_file(path)?);
     }
-    let t = secret::new_token()?;
-    std::fs::write(path, format!("{t}\n")).with_context(|| format!("writing {}", path.display()))?;
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::PermissionsExt;
-        std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600))?;
-    }
+    let t = secret::write_new_token_file(path)?;
     eprintln!("created an admin token in {}", path.display());
     Ok(t)
 }
@@ -272,6 +268,7 @@ async fn serve(db: &Db, args: ServeArgs) -> anyhow::Result<()> {
         trusted_proxies: args.trusted_proxies.clone(),
         proxy_rate: rate(args.proxy_rate, args.proxy_burst),
         admin_token_hash: Some(secret::hash_secret(&token)),
+        admin_token_file: Some(args.admin_token_file.clone()),
         lease_interval: Duration::from_secs(args.lease_interval_secs),
         ..ServerConfig::default()
     };
@@ -398,6 +395,15 @@ fn main() -> anyhow::Result<()> {
         Command::Serve(args) => {
             let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
             rt.block_on(serve(&db, args))
+        }
+        Command::RotateAdminToken { admin_token_file } => {
+            secret::write_new_token_file(&admin_token_file)
+                .with_context(|| format!("writing a new admin token to {}", admin_token_file.display()))?;
+            println!(
+                "a new admin token is in {}; servers serving with this file use it from their next admin request on",
+                admin_token_file.display()
+            );
+            Ok(())
         }
         Command::EnrollCode { site, ttl, role } => {
             let site_id = SiteId::from(site.as_str());

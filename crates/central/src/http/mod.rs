@@ -55,8 +55,14 @@ pub struct ServerConfig {
     pub device_rate: Option<Rate>,
     /// Per-client-address rate (public and enrollment endpoints); `None` = unlimited.
     pub public_rate: Option<Rate>,
-    /// SHA-256 (hex) of the admin token; `None` disables the admin API.
+    /// SHA-256 (hex) of the admin token; `None` disables the admin API (unless
+    /// `admin_token_file` names a token).
     pub admin_token_hash: Option<String>,
+    /// The file the admin token lives in. When set, it is read again whenever it changes, so a
+    /// token is rotated without a restart (`frontdesk-central rotate-admin-token`): from the
+    /// next admin request on, only the file's token is accepted. A file that cannot be read or
+    /// holds no token refuses every admin request until it is fixed.
+    pub admin_token_file: Option<std::path::PathBuf>,
     /// Gateways (load balancers, reverse proxies) whose `X-Forwarded-For` is believed: a
     /// request from one of them is limited by the client address it names, so a legitimate
     /// burst arriving through one gateway is not limited as one client. From any other peer
@@ -86,6 +92,7 @@ impl Default for ServerConfig {
             device_rate: Some(Rate { per_second: 20, burst: 60 }),
             public_rate: Some(Rate { per_second: 5, burst: 20 }),
             admin_token_hash: None,
+            admin_token_file: None,
             trusted_proxies: Vec::new(),
             proxy_rate: None,
             view: true,
@@ -131,6 +138,50 @@ pub struct AppInner {
     pub(crate) live_waits: Arc<Semaphore>,
     /// Set when the server stops: held waits end at once.
     pub(crate) stopping: tokio::sync::watch::Sender<bool>,
+    /// The admin token's hash as last read from `admin_token_file`, and what the file looked
+    /// like then.
+    admin_token: std::sync::Mutex<AdminToken>,
+}
+
+/// The admin token in force.
+struct AdminToken {
+    /// The token file's size, modification time and (on Unix) inode when last read.
+    stamp: Option<(u64, Option<std::time::SystemTime>, u64)>,
+    hash: Option<String>,
+}
+
+impl AppInner {
+    /// The hash of the admin token in force: the file's (read again when it has changed) or,
+    /// without a file, the configured one.
+    fn admin_token_hash(&self) -> Option<String> {
+        let Some(path) = &self.config.admin_token_file else {
+            return self.config.admin_token_hash.clone();
+        };
+        let mut held = self.admin_token.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let stamp = std::fs::metadata(path).ok().map(|m| {
+            #[cfg(unix)]
+            let inode = std::os::unix::fs::MetadataExt::ino(&m);
+            #[cfg(not(unix))]
+            let inode = 0;
+            (m.len(), m.modified().ok(), inode)
+        });
+        if stamp.is_none() || stamp != held.stamp {
+            held.hash = match crate::secret::read_token_file(path) {
+                Ok(token) => {
+                    if held.stamp.is_some() {
+                        tracing::info!(file = %path.display(), "admin token file changed: its token is now in force");
+                    }
+                    Some(crate::secret::hash_secret(&token))
+                }
+                Err(e) => {
+                    tracing::error!(error = %e, "no admin token: admin requests are refused until the file is fixed");
+                    None
+                }
+            };
+            held.stamp = stamp;
+        }
+        held.hash.clone()
+    }
 }
 
 /// Ends the live board's held waits when the server stops (see [`router`]).
@@ -252,6 +303,7 @@ pub fn router(store: Arc<dyn Store>, config: ServerConfig, metrics: PrometheusHa
         view,
         live_waits: Arc::new(Semaphore::new(config.live_waits)),
         stopping,
+        admin_token: std::sync::Mutex::new(AdminToken { stamp: None, hash: None }),
         store,
         device_limiter: limiter(config.device_rate),
         public_limiter: limiter(config.public_rate),
@@ -338,8 +390,23 @@ pub fn router(store: Arc<dyn Store>, config: ServerConfig, metrics: PrometheusHa
         .merge(live)
         .layer(middleware::from_fn_with_state(state.clone(), shed_load))
         .layer(middleware::from_fn(track))
+        // Outermost: every answer carries them, refusals and shed load included.
+        .layer(middleware::map_response(security_headers))
         .with_state(state);
     (app, stopper)
+}
+
+/// Headers on every answer of the platform, which serves JSON (and the metrics text) only: no
+/// content sniffing, never framed, no active content, no referrer, never cached on the way
+/// (answers hold patients' data and live counts). HSTS belongs to the TLS proxy in front.
+async fn security_headers(mut resp: Response) -> Response {
+    let h = resp.headers_mut();
+    h.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
+    h.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
+    h.insert(header::CONTENT_SECURITY_POLICY, HeaderValue::from_static("default-src 'none'; frame-ancestors 'none'"));
+    h.insert(header::REFERRER_POLICY, HeaderValue::from_static("no-referrer"));
+    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    resp
 }
 
 /// The live board's long-poll.
@@ -517,8 +584,8 @@ async fn limit_client(State(st): State<AppState>, req: Request, next: Next) -> R
 
 /// Admin endpoints: the admin token.
 async fn require_admin(State(st): State<AppState>, req: Request, next: Next) -> Response {
-    let ok = match (&st.config.admin_token_hash, bearer(&req)) {
-        (Some(want), Some(got)) => crate::secret::digest_eq(want, &crate::secret::hash_secret(&got)),
+    let ok = match (st.admin_token_hash(), bearer(&req)) {
+        (Some(want), Some(got)) => crate::secret::digest_eq(&want, &crate::secret::hash_secret(&got)),
         _ => false,
     };
     if !ok {

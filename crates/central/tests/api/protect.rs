@@ -247,11 +247,98 @@ async fn load_is_shed_with_503_and_retry_after(b: Backend) {
     let r = s.client.post(s.url("/v1/public/sites/demo/bookings")).json(&body).send().await.unwrap();
     assert_eq!(r.status(), 503);
     assert_eq!(r.headers()["retry-after"], "1");
+    assert_security_headers(&r, "shed");
     let v: Value = r.json().await.unwrap();
     assert_eq!(v["code"], "overloaded");
     let r = s.client.get(s.url("/v1/public/sites/demo/availability?date=2026-11-23")).send().await.unwrap();
     assert_eq!(r.status(), 200);
     assert_eq!(s.client.get(s.url("/readyz")).send().await.unwrap().status(), 200);
+    s.stop().await;
+}
+
+/// The headers every answer of the platform carries (`security_headers`).
+fn assert_security_headers(r: &reqwest::Response, what: &str) {
+    let h = r.headers();
+    let want = [
+        ("x-content-type-options", "nosniff"),
+        ("x-frame-options", "DENY"),
+        ("content-security-policy", "default-src 'none'; frame-ancestors 'none'"),
+        ("referrer-policy", "no-referrer"),
+        ("cache-control", "no-store"),
+    ];
+    for (name, value) in want {
+        assert_eq!(h.get(name).and_then(|v| v.to_str().ok()), Some(value), "{what} ({}): {name}", r.status());
+    }
+}
+
+async fn every_answer_carries_the_security_headers(b: Backend) {
+    let s = TestServer::start(b, |c| c.public_rate = Some(Rate { per_second: 1, burst: 2 })).await;
+    let d = s.enroll("demo").await;
+    let r = s.client.get(s.url("/healthz")).send().await.unwrap();
+    assert_eq!(r.status(), 200);
+    assert_security_headers(&r, "health");
+    let r = s.client.get(s.url("/metrics")).send().await.unwrap();
+    assert_security_headers(&r, "metrics");
+    let r = s.client.get(s.url("/nope")).send().await.unwrap();
+    assert_eq!(r.status(), 404);
+    assert_security_headers(&r, "unknown path");
+    let r = s.client.get(s.url("/v1/admin/sites")).send().await.unwrap();
+    assert_eq!(r.status(), 401);
+    assert_security_headers(&r, "admin without its token");
+    let r = s.admin_get("/v1/admin/sites").await;
+    assert_eq!(r.status(), 200);
+    assert_security_headers(&r, "admin");
+    let r = s.client.get(s.url("/v1/sync/pull?cursor=0")).bearer_auth(&d.token).send().await.unwrap();
+    assert_eq!(r.status(), 200);
+    assert_security_headers(&r, "device pull");
+    let r = s.client.get(s.url("/v1/sync/wait?cursor=0&timeout_ms=10")).bearer_auth(&d.token).send().await.unwrap();
+    assert_eq!(r.status(), 200);
+    assert_security_headers(&r, "live-board wait");
+    // Past the public limit: the 429 carries them too.
+    let mut limited = None;
+    for _ in 0..10 {
+        let r = s.client.get(s.url("/v1/public/sites/demo/availability?date=2026-11-23")).send().await.unwrap();
+        assert_security_headers(&r, "public availability");
+        if r.status() == 429 {
+            limited = Some(r);
+            break;
+        }
+    }
+    assert!(limited.is_some(), "the public limit answered 429 within 10 requests");
+    s.stop().await;
+}
+
+async fn the_admin_token_is_rotated_without_a_restart(b: Backend) {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("admin-token");
+    std::fs::write(&file, format!("{ADMIN_TOKEN}\n")).unwrap();
+    let path = file.clone();
+    let s = TestServer::start(b, move |c| c.admin_token_file = Some(path)).await;
+    let sites = |token: String| {
+        let r = s.client.get(s.url("/v1/admin/sites")).bearer_auth(token).send();
+        async move { r.await.unwrap().status().as_u16() }
+    };
+    assert_eq!(sites(ADMIN_TOKEN.into()).await, 200);
+
+    // Rotated while serving: the new token works at once, the old one no more.
+    let rotated = frontdesk_central::secret::write_new_token_file(&file).unwrap();
+    assert_ne!(rotated, ADMIN_TOKEN);
+    assert_eq!(sites(ADMIN_TOKEN.into()).await, 401);
+    assert_eq!(sites(rotated.clone()).await, 200);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        assert_eq!(std::fs::metadata(&file).unwrap().permissions().mode() & 0o077, 0, "owner-only");
+    }
+
+    // A file that holds no token refuses every admin request (never the old token)...
+    std::fs::write(&file, "short\n").unwrap();
+    assert_eq!(sites(rotated.clone()).await, 401);
+    std::fs::remove_file(&file).unwrap();
+    assert_eq!(sites(rotated.clone()).await, 401);
+    // ...until there is one again.
+    let again = frontdesk_central::secret::write_new_token_file(&file).unwrap();
+    assert_eq!(sites(again).await, 200);
     s.stop().await;
 }
 
@@ -261,5 +348,7 @@ crate::on_both!(
     public_limits_count_clients_behind_a_trusted_proxy_not_the_proxy,
     cross_site_access_is_403_and_audited,
     health_ready_metrics_and_openapi,
-    load_is_shed_with_503_and_retry_after
+    load_is_shed_with_503_and_retry_after,
+    every_answer_carries_the_security_headers,
+    the_admin_token_is_rotated_without_a_restart
 );
