@@ -45,8 +45,8 @@ pub struct EnrollRequest {
     pub name: Option<String>,
 }
 
-/// The device's identity and credentials.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+/// The device's identity and credentials. Its `Debug` output leaves the token out.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct EnrollResponse {
     /// The id the platform gave the device.
     pub device_id: DeviceId,
@@ -57,6 +57,17 @@ pub struct EnrollResponse {
     /// What the device may do (the code's role).
     #[serde(default)]
     pub role: DeviceRole,
+}
+
+impl std::fmt::Debug for EnrollResponse {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("EnrollResponse")
+            .field("device_id", &self.device_id)
+            .field("site", &self.site)
+            .field("token", &"(hidden)")
+            .field("role", &self.role)
+            .finish()
+    }
 }
 
 /// An enrollment code, as issued.
@@ -117,4 +128,27 @@ pub struct DeviceInfo {
 pub struct DeviceList {
     /// The devices.
     pub devices: Vec<DeviceInfo>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_enroll_answer_never_shows_its_token_in_debug_output() {
+        let token = "5f1c0e6b2a9d4c3e8f7a6b5c4d3e2f1a0b9c8d7e6f5a4b3c2d1e0f9a8b7c6d5e".to_string();
+        let r = EnrollResponse {
+            device_id: DeviceId("01J0DESK".into()),
+            site: Site {
+                id: SiteId("demo".into()),
+                name: "城西社区卫生服务中心".into(),
+                timezone: "Asia/Shanghai".into(),
+            },
+            token: token.clone(),
+            role: DeviceRole::Desk,
+        };
+        let shown = format!("{r:?} {r:#?}");
+        assert!(!shown.contains(&token), "{shown}");
+        assert!(shown.contains("01J0DESK") && shown.contains("(hidden)"), "{shown}");
+    }
 }

@@ -20,12 +20,18 @@ use crate::engine::{
 use crate::{Desk, DeskError};
 
 /// Where and how this desk syncs.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Clone, PartialEq, Eq)]
 pub struct Credentials {
     /// The platform's base URL.
     pub server_url: String,
-    /// The device's bearer token.
+    /// The device's bearer token (never in `Debug` output, so never in a log line).
     pub token: String,
+}
+
+impl std::fmt::Debug for Credentials {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Credentials").field("server_url", &self.server_url).field("token", &"(hidden)").finish()
+    }
 }
 
 /// What one push settled.
@@ -1029,4 +1035,20 @@ fn renumber_collisions(tx: &Connection) -> Result<(), DeskError> {
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Credentials;
+
+    #[test]
+    fn credentials_never_show_the_token_in_debug_output() {
+        let c = Credentials {
+            server_url: "https://platform.example".into(),
+            token: "9e8d7c6b5a4f3e2d1c0b9a8f7e6d5c4b3a2f1e0d9c8b7a6f5e4d3c2b1a0f9e8d".into(),
+        };
+        let shown = format!("{c:?} {c:#?}");
+        assert!(!shown.contains(&c.token), "{shown}");
+        assert!(shown.contains("https://platform.example") && shown.contains("(hidden)"), "{shown}");
+    }
 }
