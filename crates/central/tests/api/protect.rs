@@ -342,6 +342,45 @@ async fn the_admin_token_is_rotated_without_a_restart(b: Backend) {
     s.stop().await;
 }
 
+async fn enrollment_codes_expire_serve_once_and_cannot_be_guessed_quickly(b: Backend) {
+    let s = TestServer::start(b, |c| c.public_rate = Some(Rate { per_second: 1, burst: 5 })).await;
+    let enroll = |code: &str| {
+        let r = s.client.post(s.url("/v1/devices/enroll")).json(&json!({"code": code, "name": "desk"})).send();
+        async move {
+            let r = r.await.unwrap();
+            let status = r.status().as_u16();
+            (status, r.json::<Value>().await.unwrap_or(Value::Null))
+        }
+    };
+    let issue = |ttl: u32| {
+        let r = s.admin_post("/v1/admin/sites/demo/enroll-codes", json!({"ttl_hours": ttl}));
+        async move { r.await.json::<Value>().await.unwrap()["code"].as_str().unwrap().to_string() }
+    };
+    let one_hour = issue(1).await;
+    let fresh = issue(24).await;
+
+    // Past its hours a code is refused, saying so.
+    s.clock.advance(jiff::SignedDuration::from_secs(2 * 3600));
+    let (status, v) = enroll(&one_hour).await;
+    assert_eq!(status, 403, "{v}");
+    assert!(v["message"].as_str().unwrap().contains("expired"), "{v}");
+    // A code serves once.
+    assert_eq!(enroll(&fresh).await.0, 200);
+    let (status, v) = enroll(&fresh).await;
+    assert_eq!(status, 403, "{v}");
+    assert!(v["message"].as_str().unwrap().contains("already used"), "{v}");
+
+    // Guessing: one client's attempts hit the per-client limit long before a 50-bit code could
+    // be found (at most the burst, then about one a second).
+    let mut statuses = Vec::new();
+    for n in 0..20 {
+        statuses.push(enroll(&format!("ZZZZZ-{n:05}")).await.0);
+    }
+    assert!(statuses.iter().all(|s| *s == 401 || *s == 429), "{statuses:?}");
+    assert!(statuses.iter().filter(|s| **s == 429).count() >= 10, "{statuses:?}");
+    s.stop().await;
+}
+
 crate::on_both!(
     bodies_are_limited_after_decompression_and_malformed_json_is_named,
     rate_limits_answer_429_with_retry_after,
@@ -350,5 +389,6 @@ crate::on_both!(
     health_ready_metrics_and_openapi,
     load_is_shed_with_503_and_retry_after,
     every_answer_carries_the_security_headers,
-    the_admin_token_is_rotated_without_a_restart
+    the_admin_token_is_rotated_without_a_restart,
+    enrollment_codes_expire_serve_once_and_cannot_be_guessed_quickly
 );
