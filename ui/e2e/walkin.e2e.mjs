@@ -53,12 +53,21 @@ test('walk-in: scanned ID → new patient → earliest slot → printed ticket',
   await browser.keys(['Enter']); // next patient
   const findField = await waitFor(browser, '#find');
 
-  // The walk-in screen's text fields are made once and kept, through other screens too (a
-  // WebDriver element id names one node: a field made again would get another).
+  // The screens of a patient's round and the walk-in's text fields are made once and kept,
+  // through other screens too (a WebDriver element id names one node: one made again would get
+  // another).
   await press(browser, 'F3');
-  await waitFor(browser, '#checkin-code');
+  const checkIn = await waitFor(browser, '#checkin-code');
   await press(browser, 'F1');
-  await waitFor(browser, '#board .dept');
+  const board = await waitFor(browser, '#board');
+  await press(browser, 'F7');
+  const queue = await waitFor(browser, '#queue');
+  await press(browser, 'F1');
+  assert.equal((await waitFor(browser, '#board')).elementId, board.elementId, 'the board is the same one');
+  await press(browser, 'F7');
+  assert.equal((await waitFor(browser, '#queue')).elementId, queue.elementId, 'the queue screen is the same one');
+  await press(browser, 'F3');
+  assert.equal((await waitFor(browser, '#checkin-code')).elementId, checkIn.elementId, 'the check-in field is the same one');
   await press(browser, 'F2');
   assert.equal((await waitFor(browser, '#find')).elementId, findField.elementId, 'the search field is the same one');
   await browser.keys(['Alt', 'n']);
