@@ -36,9 +36,11 @@ url="http://127.0.0.1:$port"
 code=$(sed -n 's/.*enrollment code \([^ ]*\).*/\1/p' "$data/central.out" | head -n1)
 
 desk=("$bin/frontdesk" --data-dir "$data/desk")
+# The demo desk's admin (README: admin / admin123) moves it to this run's platform.
+as_admin=(env FRONTDESK_STAFF=admin FRONTDESK_PASSWORD=admin123)
 "${desk[@]}" init --demo-staff >/dev/null
 if [[ "$("${desk[@]}" status --json | sed -n 's/.*"server": "\([^"]*\)".*/\1/p' | head -n1)" != "$url" ]]; then
-  "${desk[@]}" enroll --server "$url" --code "$code" --name "挂号窗口 1"
+  "${as_admin[@]}" "${desk[@]}" enroll --server "$url" --code "$code" --name "挂号窗口 1"
 fi
 "${desk[@]}" sync >/dev/null || true
 
@@ -46,7 +48,7 @@ if [[ -n "${DISPLAY:-}${WAYLAND_DISPLAY:-}" ]]; then
   echo "== opening the desk app (close its window to stop)"
   FRONTDESK_DATA_DIR="$data/desk" "$bin/frontdesk-app"
 else
-  "${desk[@]}" board
+  "${as_admin[@]}" "${desk[@]}" board
   cat <<EOT
 
 No display here, so the desk app cannot open; the platform runs at $url with the demo clinic

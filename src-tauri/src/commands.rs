@@ -1,9 +1,10 @@
-//! The Tauri commands: each one checks who may call it, calls the desk engine and converts
-//! the answer. No booking rule, no printing logic lives here.
+//! The Tauri commands: each one calls the desk engine and converts the answer. Who may do
+//! what is the engine's ([`frontdesk_desk::permissions`]): its changes check the signed-in
+//! member of staff themselves; what only shows data asks for [`Action::View`]. No booking
+//! rule, no printing logic lives here.
 
-use frontdesk_desk::{BookTarget, Desk, DeskError};
+use frontdesk_desk::{Action, BookTarget, Desk, DeskError};
 use frontdesk_domain::Lang;
-use frontdesk_domain::booking::Refusal;
 use frontdesk_domain::schedule::{BookingId, PatientId, SessionId, SlotId};
 use jiff::civil::Date;
 use tauri::{AppHandle, Manager, State};
@@ -128,10 +129,6 @@ pub async fn enroll(
 ) -> Res<AppInfo> {
     let lang = state.lang();
     let sync_err = move |e: frontdesk_desk::sync::SyncError| ApiError::sync(&e, lang);
-    // Moving a desk that already has staff to a platform is an admin's decision.
-    if state.desk().staff().is_ok_and(|s| !s.is_empty()) {
-        state.require_admin()?;
-    }
     // The engine's HTTP client blocks: run it off the async runtime.
     let handle = app.clone();
     let clock = tauri::async_runtime::spawn_blocking(move || {
@@ -156,13 +153,11 @@ pub async fn enroll(
 pub async fn sign_in(state: State<'_, AppState>, staff_id: String, password: String) -> Res<StaffView> {
     let lang = state.lang();
     let staff = state.desk().sign_in(&staff_id, &password, lang).map_err(err(lang))?;
-    let view = StaffView::from(&staff);
-    state.set_staff(Some(staff));
-    Ok(view)
+    Ok(StaffView::from(&staff))
 }
 
-/// Creates the first admin of a desk that has no staff yet (an enrolled desk) and signs them
-/// in. Refused once the desk has any staff.
+/// Creates the first admin of a desk that has no admin yet (an enrolled desk) and signs them
+/// in. Once it has one, adding staff is an admin's ([`add_staff`]).
 #[tauri::command]
 #[specta::specta]
 pub async fn create_first_admin(
@@ -173,23 +168,21 @@ pub async fn create_first_admin(
 ) -> Res<StaffView> {
     let lang = state.lang();
     let mut desk = state.desk();
-    if !desk.staff().map_err(err(lang))?.is_empty() {
-        return Err(ApiError::forbidden(lang));
+    if desk.has_admin().map_err(err(lang))? {
+        return Err(err(lang)(DeskError::Forbidden { action: Action::ManageStaff }));
     }
     let staff = desk
         .add_staff(&staff_id, &display_name, frontdesk_desk::staff::Role::Admin, &password, lang)
         .map_err(err(lang))?;
     let staff = desk.sign_in(&staff.id, &password, lang).map_err(err(lang))?;
-    let view = StaffView::from(&staff);
-    state.set_staff(Some(staff));
-    Ok(view)
+    Ok(StaffView::from(&staff))
 }
 
 /// Signs out.
 #[tauri::command]
 #[specta::specta]
 pub async fn sign_out(state: State<'_, AppState>) -> Res<()> {
-    state.set_staff(None);
+    state.desk().sign_out();
     Ok(())
 }
 
@@ -224,30 +217,7 @@ pub async fn slot_options(state: State<'_, AppState>, department: String) -> Res
     let lang = state.lang();
     let desk = state.desk();
     // Each provider's earliest slot a walk-in can take now, as the engine's rules rank them.
-    let today = desk.today();
-    let options = desk
-        .walk_in_options(&department)
-        .map_err(err(lang))?
-        .into_iter()
-        .map(|o| SlotOption {
-            slot_id: o.state.slot.id.to_string(),
-            session_id: o.state.session.id.to_string(),
-            provider_id: o.provider.id.to_string(),
-            provider_name: o.provider.name.clone(),
-            provider_title: o.provider.title.clone(),
-            department_code: o.department.code.clone(),
-            department_name: o.department.name.clone(),
-            department_name_en: o.department.name_en.clone(),
-            date: today.to_string(),
-            period: o.state.session.period.into(),
-            start: hm(o.state.slot.start),
-            end: hm(o.state.slot.end),
-            remaining: o.remaining,
-            guaranteed: o.guaranteed,
-            fee_fen: i32::try_from(o.provider.fee_fen).unwrap_or(i32::MAX),
-        })
-        .collect();
-    Ok(options)
+    Ok(desk.walk_in_options(&department).map_err(err(lang))?.iter().map(SlotOption::from).collect())
 }
 
 /// Finds patients by name, pinyin initials, document, phone or card number.
@@ -309,63 +279,29 @@ pub async fn scan(state: State<'_, AppState>, payload: String) -> Res<ScanResult
     })
 }
 
-fn refusal_option(desk: &Desk, refusal: &Refusal) -> Option<SlotOption> {
-    let s = refusal.suggestion.as_ref()?;
-    let provider = desk.provider(&s.provider_id).ok()?;
-    let department = desk.departments().ok()?.into_iter().find(|d| d.id == provider.department_id)?;
-    let board = desk.board(s.date).ok()?;
-    let session = board
-        .departments
-        .iter()
-        .flat_map(|d| d.providers.iter().flat_map(|p| p.sessions.iter()))
-        .find(|x| x.session.id == s.session_id)?;
-    let period = session.session.period;
-    let guaranteed = session.slots.iter().find(|x| x.slot.id == s.slot_id).map_or(0, |x| x.guaranteed);
-    Some(SlotOption {
-        slot_id: s.slot_id.to_string(),
-        session_id: s.session_id.to_string(),
-        provider_id: s.provider_id.to_string(),
-        provider_name: provider.name,
-        provider_title: provider.title,
-        department_code: department.code,
-        department_name: department.name,
-        department_name_en: department.name_en,
-        date: s.date.to_string(),
-        period: period.into(),
-        start: hm(s.start),
-        end: hm(s.end),
-        remaining: s.remaining,
-        guaranteed,
-        fee_fen: i32::try_from(provider.fee_fen).unwrap_or(i32::MAX),
-    })
-}
-
-/// Books, then prints the ticket (a print failure never undoes the booking).
+/// Books (the engine's counter booking: book, print, or the slot to offer instead).
 fn book_and_print(
     app: &AppHandle,
     state: &AppState,
     patient_id: String,
     target: BookTarget,
-    overbook_reason: Option<String>,
+    overbook_reason: Option<&str>,
 ) -> Res<Booked> {
     let lang = state.lang();
+    let printer = state.printer_override();
     let mut desk = state.desk();
-    let patient = PatientId(patient_id);
-    let result = match (&overbook_reason, &target) {
-        (Some(reason), BookTarget::Slot(slot)) => desk.overbook(&patient, slot, reason),
-        _ => desk.book(&patient, &target),
-    };
-    let view = result.map_err(|e| {
-        let mut api = ApiError::desk(&e, lang);
-        if let DeskError::Refused(r) = &e {
-            api.suggestion = refusal_option(&desk, r).map(Box::new);
-        }
-        api
-    })?;
+    let booked = desk
+        .book_and_print(&PatientId(patient_id), &target, overbook_reason, Some(printer.as_deref()), lang)
+        .map_err(|not| {
+            let mut api = ApiError::desk(&not.error, lang);
+            api.suggestion = not.suggestion.as_deref().map(|o| Box::new(SlotOption::from(o)));
+            api
+        })?;
     push_status(app, &desk);
     state.notify_sync();
-    let print = print_ticket(&mut desk, state, &view.booking.id, lang);
-    Ok(Booked { booking: BookingInfo::from(&view), print })
+    // Asked for above, so always there.
+    let print = booked.printed.map(|p| outcome(p, lang)).unwrap_or_default();
+    Ok(Booked { booking: BookingInfo::from(&booked.view), print })
 }
 
 /// Books a patient into a slot and prints the ticket.
@@ -399,21 +335,7 @@ pub async fn overbook(
     slot_id: String,
     reason: String,
 ) -> Res<Booked> {
-    state.require_admin()?;
-    let lang = state.lang();
-    if reason.trim().is_empty() {
-        return Err(ApiError {
-            code: "reason_missing".into(),
-            message: lang.pick("加号需要填写原因", "An overbooking needs a reason").into(),
-            fields: vec![crate::error::FieldError {
-                field: "reason".into(),
-                code: "reason_missing".into(),
-                message: lang.pick("请填写原因", "Enter a reason").into(),
-            }],
-            suggestion: None,
-        });
-    }
-    book_and_print(&app, &state, patient_id, BookTarget::Slot(SlotId(slot_id)), Some(reason.trim().to_string()))
+    book_and_print(&app, &state, patient_id, BookTarget::Slot(SlotId(slot_id)), Some(reason.trim()))
 }
 
 /// Cancels a booking; its number is free again.
@@ -526,7 +448,7 @@ pub async fn leases(state: State<'_, AppState>) -> Res<Vec<LeaseNumberView>> {
 #[tauri::command]
 #[specta::specta]
 pub async fn top_up_leases(app: AppHandle, state: State<'_, AppState>) -> Res<LeaseTopUp> {
-    state.require_staff()?;
+    state.authorize(Action::Leases)?;
     let lang = state.lang();
     // The engine's HTTP client blocks: run it off the async runtime.
     tauri::async_runtime::spawn_blocking(move || {
@@ -626,37 +548,20 @@ pub async fn resolve_conflict(
     action: ConflictAction,
 ) -> Res<ConflictResolved> {
     let resolution = match action {
-        ConflictAction::Rebook { slot_id } => {
-            state.require_staff()?;
-            frontdesk_desk::sync::Resolution::Rebook(SlotId(slot_id))
-        }
-        ConflictAction::Cancel => {
-            state.require_staff()?;
-            frontdesk_desk::sync::Resolution::Cancel
-        }
-        ConflictAction::Overbook { reason } => {
-            state.require_admin()?;
-            frontdesk_desk::sync::Resolution::Overbook(reason)
-        }
-        ConflictAction::Acknowledge => {
-            state.require_staff()?;
-            frontdesk_desk::sync::Resolution::Acknowledge
-        }
+        ConflictAction::Rebook { slot_id } => frontdesk_desk::sync::Resolution::Rebook(SlotId(slot_id)),
+        ConflictAction::Cancel => frontdesk_desk::sync::Resolution::Cancel,
+        ConflictAction::Overbook { reason } => frontdesk_desk::sync::Resolution::Overbook(reason),
+        ConflictAction::Acknowledge => frontdesk_desk::sync::Resolution::Acknowledge,
     };
     let lang = state.lang();
+    let printer = state.printer_override();
     let mut desk = state.desk();
-    let done = desk.resolve_conflict(i64::from(id), &resolution, lang).map_err(err(lang))?;
+    // A new booking gets its ticket; a booking given up gets the notice for the patient.
+    let (done, printed) =
+        desk.resolve_and_print(i64::from(id), &resolution, Some(printer.as_deref()), lang).map_err(err(lang))?;
     push_status(&app, &desk);
     state.notify_sync();
-    // A new booking gets its ticket; a booking given up gets the notice for the patient. The
-    // resolution stands whatever the printer does.
-    let print = match (&done.booking, &done.notice) {
-        (Some(b), _) => Some(print_ticket(&mut desk, &state, &b.booking.id, lang)),
-        (None, Some(_)) => {
-            Some(outcome(desk.print_notice(i64::from(id), state.printer_override().as_deref(), lang), lang))
-        }
-        (None, None) => None,
-    };
+    let print = printed.map(|p| outcome(p, lang));
     Ok(ConflictResolved { booking: done.booking.as_ref().map(BookingInfo::from), notice: done.notice, print })
 }
 
@@ -684,7 +589,6 @@ pub async fn suspend_session(
     session_id: String,
     reason: String,
 ) -> Res<()> {
-    state.require_admin()?;
     let lang = state.lang();
     let mut desk = state.desk();
     desk.suspend_session(&SessionId(session_id), &reason).map_err(err(lang))?;
@@ -697,7 +601,6 @@ pub async fn suspend_session(
 #[tauri::command]
 #[specta::specta]
 pub async fn resume_session(app: AppHandle, state: State<'_, AppState>, session_id: String) -> Res<()> {
-    state.require_admin()?;
     let lang = state.lang();
     let mut desk = state.desk();
     desk.resume_session(&SessionId(session_id)).map_err(err(lang))?;
@@ -710,7 +613,6 @@ pub async fn resume_session(app: AppHandle, state: State<'_, AppState>, session_
 #[tauri::command]
 #[specta::specta]
 pub async fn print_slot_sheet(state: State<'_, AppState>, date: Option<String>) -> Res<PrintOutcome> {
-    state.require_admin()?;
     let lang = state.lang();
     let mut desk = state.desk();
     let date = parse_date(date, &desk, lang)?;
@@ -737,7 +639,8 @@ pub async fn get_settings(state: State<'_, AppState>) -> Res<Settings> {
 #[tauri::command]
 #[specta::specta]
 pub async fn save_settings(state: State<'_, AppState>, settings: Settings) -> Res<Settings> {
-    state.require_admin()?;
+    // The language and the display are the app's settings, the printer the engine's: one rule.
+    state.authorize(Action::ChangeSettings)?;
     let lang = settings.lang.map(Lang::from).unwrap_or(state.os_lang);
     let width = match settings.ticket_width {
         TicketWidth::Mm80 => 80,
@@ -753,7 +656,7 @@ pub async fn save_settings(state: State<'_, AppState>, settings: Settings) -> Re
 #[tauri::command]
 #[specta::specta]
 pub async fn list_staff(state: State<'_, AppState>) -> Res<Vec<StaffView>> {
-    state.require_admin()?;
+    state.authorize(Action::ManageStaff)?;
     let lang = state.lang();
     let staff = state.desk().staff().map_err(err(lang))?;
     Ok(staff.iter().map(StaffView::from).collect())
@@ -769,7 +672,6 @@ pub async fn add_staff(
     role: StaffRole,
     password: String,
 ) -> Res<StaffView> {
-    state.require_admin()?;
     let lang = state.lang();
     let staff = state.desk().add_staff(&staff_id, &display_name, role.into(), &password, lang).map_err(err(lang))?;
     Ok(StaffView::from(&staff))

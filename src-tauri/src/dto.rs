@@ -6,7 +6,7 @@ use frontdesk_desk::staff::{Role, Staff};
 use frontdesk_desk::sync::SyncStatus as EngineSyncStatus;
 use frontdesk_desk::{
     Board, BookingView, DeskStatus, LeaseEntry, LeaseState, LeaseStatus, OutboxEntry,
-    QueueEntryView as EngineQueueEntry, SessionQueueView as EngineSessionQueue, WaitingRoom,
+    QueueEntryView as EngineQueueEntry, SessionQueueView as EngineSessionQueue, WaitingRoom, WalkInOption,
 };
 use frontdesk_domain::Lang;
 use frontdesk_domain::names::mask_name;
@@ -386,6 +386,28 @@ pub struct SlotOption {
     pub fee_fen: i32,
 }
 
+impl From<&WalkInOption> for SlotOption {
+    fn from(o: &WalkInOption) -> SlotOption {
+        SlotOption {
+            slot_id: o.state.slot.id.to_string(),
+            session_id: o.state.session.id.to_string(),
+            provider_id: o.provider.id.to_string(),
+            provider_name: o.provider.name.clone(),
+            provider_title: o.provider.title.clone(),
+            department_code: o.department.code.clone(),
+            department_name: o.department.name.clone(),
+            department_name_en: o.department.name_en.clone(),
+            date: o.state.session.date.to_string(),
+            period: o.state.session.period.into(),
+            start: hm(o.state.slot.start),
+            end: hm(o.state.slot.end),
+            remaining: o.remaining,
+            guaranteed: o.guaranteed,
+            fee_fen: i32::try_from(o.provider.fee_fen).unwrap_or(i32::MAX),
+        }
+    }
+}
+
 /// A patient.
 #[derive(Debug, Clone, PartialEq, Serialize, Type)]
 #[serde(rename_all = "camelCase")]
@@ -556,8 +578,9 @@ impl From<&BookingView> for BookingInfo {
     }
 }
 
-/// How printing a ticket or sheet went. A failed print never undoes a booking.
-#[derive(Debug, Clone, PartialEq, Serialize, Type)]
+/// How printing a ticket or sheet went. A failed print never undoes a booking. (The default:
+/// nothing was printed, and nothing went wrong.)
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Type)]
 #[serde(rename_all = "camelCase")]
 pub struct PrintOutcome {
     /// It reached the printer (or the file).

@@ -24,8 +24,8 @@ pub struct FieldError {
 /// The error of every command.
 #[derive(Debug, Clone, Serialize, Type, PartialEq)]
 pub struct ApiError {
-    /// Stable machine code ([`DeskError::code`], or one of the app's own: `forbidden`,
-    /// `not_signed_in`, `print_failed`, `bad_argument`).
+    /// Stable machine code ([`DeskError::code`], e.g. `not_signed_in` or `forbidden` from the
+    /// engine's permissions, or one of the app's own: `print_failed`, `bad_argument`).
     pub code: String,
     /// For people, in the desk's language.
     pub message: String,
@@ -61,16 +61,6 @@ impl ApiError {
     /// A printer failure.
     pub fn print(e: &PrintError, lang: Lang) -> ApiError {
         ApiError { code: e.code().into(), message: e.message(lang), fields: vec![], suggestion: None }
-    }
-
-    /// Only admins may do this.
-    pub fn forbidden(lang: Lang) -> ApiError {
-        ApiError::app("forbidden", lang, "此操作需要管理员权限", "Only an admin may do this")
-    }
-
-    /// Nobody is signed in.
-    pub fn not_signed_in(lang: Lang) -> ApiError {
-        ApiError::app("not_signed_in", lang, "请先登录", "Sign in first")
     }
 
     /// An argument the UI should never send.

@@ -5,8 +5,8 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 
-use frontdesk_desk::staff::{Role, Staff};
-use frontdesk_desk::{Desk, DeskError};
+use frontdesk_desk::staff::Staff;
+use frontdesk_desk::{Action, Desk, DeskError};
 use frontdesk_domain::Lang;
 use frontdesk_domain::clock::{Clock, clock_from_env};
 
@@ -47,8 +47,8 @@ impl std::fmt::Display for StartError {
 
 /// The app's state, shared by all commands.
 pub struct AppState {
+    /// The engine; it also knows who is signed in ([`Desk::signed_in`]).
     desk: Mutex<Desk>,
-    staff: Mutex<Option<Staff>>,
     settings: Mutex<StoredSettings>,
     settings_path: PathBuf,
     /// Where the replica lives.
@@ -101,7 +101,6 @@ impl AppState {
             .unwrap_or_default();
         let state = AppState {
             desk: Mutex::new(desk),
-            staff: Mutex::new(None),
             settings: Mutex::new(settings),
             settings_path,
             data_dir: data_dir.to_path_buf(),
@@ -143,23 +142,19 @@ impl AppState {
 
     /// Who is signed in.
     pub fn staff(&self) -> Option<Staff> {
-        lock(&self.staff).clone()
+        self.desk().signed_in().cloned()
     }
 
-    /// Sets who is signed in.
-    pub fn set_staff(&self, staff: Option<Staff>) {
-        *lock(&self.staff) = staff;
+    /// The signed-in member of staff, if the engine's rules let them do `action`; otherwise
+    /// the engine's `not_signed_in` / `forbidden` (the same code and message as the CLI's).
+    pub fn authorize(&self, action: Action) -> Result<Staff, ApiError> {
+        let asked = self.desk().authorize(action);
+        asked.map_err(|e| ApiError::desk(&e, self.lang()))
     }
 
-    /// The signed-in staff member, or `not_signed_in`.
+    /// The signed-in member of staff, for what any of them may see.
     pub fn require_staff(&self) -> Result<Staff, ApiError> {
-        self.staff().ok_or_else(|| ApiError::not_signed_in(self.lang()))
-    }
-
-    /// The signed-in admin, or `forbidden` / `not_signed_in`.
-    pub fn require_admin(&self) -> Result<Staff, ApiError> {
-        let staff = self.require_staff()?;
-        if staff.role == Role::Admin { Ok(staff) } else { Err(ApiError::forbidden(self.lang())) }
+        self.authorize(Action::View)
     }
 
     /// The printer every document goes to instead of the configured one

@@ -21,24 +21,38 @@ fn state(dir: &std::path::Path) -> AppState {
         desk.initialize(None).unwrap();
         desk.seed_demo().unwrap();
         desk.seed_demo_staff().unwrap();
+        desk.sign_in("admin", "admin123", Lang::Zh).unwrap();
     }
     state
 }
 
 #[test]
-fn roles_gate_admin_commands() {
+fn the_engine_s_rules_gate_the_app_with_its_codes_and_messages() {
+    use frontdesk_desk::Action;
     let dir = tempfile::tempdir().unwrap();
     let state = state(dir.path());
-    assert_eq!(state.require_staff().unwrap_err().code, "not_signed_in");
-    let nurse = state.desk().sign_in("nurse", "nurse123", Lang::Zh).unwrap();
-    state.set_staff(Some(nurse));
-    assert!(state.require_staff().is_ok());
-    let err = state.require_admin().unwrap_err();
-    assert_eq!(err.code, "forbidden");
-    assert_eq!(err.message, "此操作需要管理员权限");
-    let admin = state.desk().sign_in("admin", "admin123", Lang::Zh).unwrap();
-    state.set_staff(Some(admin));
-    assert!(state.require_admin().is_ok());
+    let session = state.desk().board(jiff::civil::date(2026, 11, 23)).unwrap().departments[0].providers[0].sessions[0]
+        .session
+        .id
+        .clone();
+    // Signed out: nothing to see, nothing to change (the CLI's test asserts the same text).
+    state.desk().sign_out();
+    assert!(state.staff().is_none());
+    let err = state.require_staff().unwrap_err();
+    assert_eq!((err.code.as_str(), err.message.as_str()), ("not_signed_in", "请先登录：此操作需要员工工号和密码"));
+    let change = state.desk().suspend_session(&session, "会议").unwrap_err();
+    assert_eq!(ApiError::desk(&change, Lang::Zh), err);
+    // A nurse sees and books, but neither suspends nor changes the settings.
+    state.desk().sign_in("nurse", "nurse123", Lang::Zh).unwrap();
+    assert_eq!(state.require_staff().unwrap().id, "nurse");
+    let err = ApiError::desk(&state.desk().suspend_session(&session, "会议").unwrap_err(), Lang::Zh);
+    assert_eq!((err.code.as_str(), err.message.as_str()), ("forbidden", "只有管理员可以停诊"));
+    let err = state.authorize(Action::ChangeSettings).unwrap_err();
+    assert_eq!((err.code.as_str(), err.message.as_str()), ("forbidden", "只有管理员可以修改设置"));
+    // An admin does.
+    state.desk().sign_in("admin", "admin123", Lang::Zh).unwrap();
+    state.desk().suspend_session(&session, "会议").unwrap();
+    assert!(state.authorize(Action::ChangeSettings).is_ok());
 }
 
 #[test]
@@ -118,6 +132,8 @@ fn a_booking_prints_its_ticket_to_the_override_folder() {
     let mut desk = state.desk();
     desk.initialize(None).unwrap();
     desk.seed_demo().unwrap();
+    desk.seed_demo_staff().unwrap();
+    desk.sign_in("nurse", "nurse123", Lang::Zh).unwrap();
     let patient = desk.search_patients("zs", 1).unwrap().remove(0);
     let view = desk.book(&patient.id, &BookTarget::Earliest { department: "NK".into(), provider: None }).unwrap();
     let info = BookingInfo::from(&view);

@@ -12,7 +12,7 @@ use std::sync::Arc;
 use std::sync::atomic::Ordering::Relaxed;
 use std::time::{Duration, Instant};
 
-use frontdesk_desk::{BookTarget, Desk, REPLICA_FILE};
+use frontdesk_desk::BookTarget;
 use frontdesk_domain::Lang;
 use frontdesk_domain::clock::ManualClock;
 use frontdesk_domain::patient::PatientInput;
@@ -23,7 +23,7 @@ use frontdesk_e2e::{Central, DeskCli, NOW, document};
 /// slots of `depts`, in one process.
 fn work(d: &DeskCli, first: u32, patients: u32, bookings: u32, depts: &[&str]) {
     let clock = Arc::new(ManualClock::new(NOW.parse().unwrap()));
-    let mut desk = Desk::open(&d.dir.join(REPLICA_FILE), clock).unwrap();
+    let mut desk = d.engine(clock);
     let mut booked = 0;
     for i in first..first + patients {
         let input = PatientInput { name: format!("患者{i}"), document_number: document(i), ..Default::default() };

@@ -124,6 +124,10 @@ fn play(day: &Day, leases: bool) -> Tally {
         std::fs::create_dir_all(&path).unwrap();
         let mut desk = Desk::open(&path.join(REPLICA_FILE), clock.clone()).unwrap();
         desk.initialize(Some("nurse")).unwrap();
+        // Signed in as an admin of this desk: every change asks who is signed in.
+        desk.add_staff("nurse", "nurse", frontdesk_desk::staff::Role::Admin, "password", frontdesk_domain::Lang::En)
+            .unwrap();
+        desk.sign_in("nurse", "password", frontdesk_domain::Lang::En).unwrap();
         let code = rt.block_on(store.create_enroll_code(site.clone(), 24)).unwrap();
         enroll(&mut desk, &url, &code.code, Some(&format!("desk {i}"))).unwrap();
         desks.push((desk, clock));

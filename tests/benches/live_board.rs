@@ -158,6 +158,10 @@ fn run(b: Backend, mode: Mode, plan: &[Planned], desks: usize, poll: Duration) -
         let path = dir.path().join(format!("desk{i}")).join(REPLICA_FILE);
         let mut desk = Desk::open(&path, clock.clone()).unwrap();
         desk.initialize(Some("nurse")).unwrap();
+        // Signed in as an admin of this desk: every change asks who is signed in.
+        desk.add_staff("nurse", "nurse", frontdesk_desk::staff::Role::Admin, "password", frontdesk_domain::Lang::En)
+            .unwrap();
+        desk.sign_in("nurse", "password", frontdesk_domain::Lang::En).unwrap();
         enroll(&mut desk, &url, &central.enroll_code(), Some(&format!("desk {i}"))).unwrap();
         sync_once(&mut desk).unwrap();
         readers.push(Desk::open(&path, clock.clone()).unwrap());

@@ -273,6 +273,11 @@ pub fn http() -> reqwest::blocking::Client {
     reqwest::blocking::Client::builder().timeout(Duration::from_secs(30)).build().unwrap()
 }
 
+/// Who a test desk's commands sign in as: the demo admin (`frontdesk init --demo-staff`).
+pub const STAFF: &str = "admin";
+/// Their password.
+pub const PASSWORD: &str = "admin123";
+
 /// A desk driven through the `frontdesk` CLI, each command its own process.
 pub struct DeskCli {
     /// The data directory.
@@ -285,8 +290,15 @@ impl DeskCli {
     /// A new, empty desk in `dir`.
     pub fn new(dir: &Path) -> DeskCli {
         let d = DeskCli { dir: dir.to_path_buf(), now: NOW.to_string() };
-        d.ok(&["init"]);
+        d.ok(&["init", "--demo-staff"]);
         d
+    }
+
+    /// The desk's engine in this process, signed in as the demo admin.
+    pub fn engine(&self, clock: std::sync::Arc<dyn frontdesk_domain::clock::Clock>) -> frontdesk_desk::Desk {
+        let mut desk = frontdesk_desk::Desk::open(&self.dir.join(frontdesk_desk::REPLICA_FILE), clock).unwrap();
+        desk.sign_in(STAFF, PASSWORD, frontdesk_domain::Lang::En).unwrap();
+        desk
     }
 
     /// The same desk, its commands run with the desk's clock at `now` (RFC 3339).
@@ -298,6 +310,8 @@ impl DeskCli {
     pub fn command(&self, args: &[&str]) -> Command {
         let mut cmd = Command::new(bin("frontdesk"));
         cmd.arg("--data-dir").arg(&self.dir).args(args).args(["--lang", "en"]).env("FRONTDESK_NOW", &self.now);
+        // Signed in as the desk's demo admin (`init --demo-staff`).
+        cmd.env("FRONTDESK_STAFF", STAFF).env("FRONTDESK_PASSWORD", PASSWORD).env_remove("FRONTDESK_NEW_PASSWORD");
         cmd
     }
 

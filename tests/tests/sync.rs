@@ -287,9 +287,9 @@ fn a_day_offline_catches_up(b: Backend) {
 
 /// The same as [`walk_ins`], in one process (a day's worth of desk work).
 fn walk_ins_fast(d: &DeskCli, first: u32, n: u32) {
-    use frontdesk_desk::{BookTarget, Desk, REPLICA_FILE};
+    use frontdesk_desk::BookTarget;
     let clock = std::sync::Arc::new(frontdesk_domain::clock::ManualClock::new(frontdesk_e2e::NOW.parse().unwrap()));
-    let mut desk = Desk::open(&d.dir.join(REPLICA_FILE), clock).unwrap();
+    let mut desk = d.engine(clock);
     let depts = ["NK", "WK", "EK", "FK", "KQ"];
     let mut made = 0;
     let mut i = first;
@@ -335,7 +335,7 @@ fn a_watching_desk_pushes_a_local_change_at_once_not_at_the_next_poll(b: Backend
     };
     wait_until("the first cycle", Duration::from_secs(20), || cycles.load(Ordering::SeqCst) == 1);
     // The UI's own connection to the same replica makes a walk-in and signals.
-    let mut ui = Desk::open(&replica, clock()).unwrap();
+    let mut ui = d.engine(clock());
     let input = frontdesk_domain::patient::PatientInput {
         name: "即时".into(),
         document_number: document(5000),

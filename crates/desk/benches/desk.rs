@@ -116,6 +116,10 @@ fn main() {
 
     let mut desk = Desk::open(&dir.path().join(REPLICA_FILE), clock).unwrap();
     desk.initialize(Some("bench")).unwrap();
+    // Signed in as an admin of this desk: every change asks who is signed in.
+    desk.add_staff("bench", "bench", frontdesk_desk::staff::Role::Admin, "password", frontdesk_domain::Lang::En)
+        .unwrap();
+    desk.sign_in("bench", "password", frontdesk_domain::Lang::En).unwrap();
     desk.seed_demo().unwrap();
 
     // Walk-in booking: register + book, each its own durable transaction with its outbox op.

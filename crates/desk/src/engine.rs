@@ -28,7 +28,9 @@ use serde::Serialize;
 use uuid::Uuid;
 
 use crate::leases::{OwnLeases, earliest_for_desk};
+use crate::permissions::Action;
 use crate::rows::{self, time_text};
+use crate::staff::Staff;
 use crate::{DeskError, db};
 
 /// The computer's own clock (the domain's, re-exported for the desk's callers).
@@ -241,6 +243,9 @@ pub struct DemoSeeded {
 pub struct Desk {
     conn: Connection,
     clock: Arc<dyn Clock>,
+    /// Who signed in here, in this process ([`Desk::sign_in`]); every change asks
+    /// [`Desk::authorize`].
+    pub(crate) session: Option<crate::staff::Staff>,
 }
 
 pub(crate) fn meta(conn: &Connection, key: &str) -> Result<Option<String>, DeskError> {
@@ -279,12 +284,12 @@ impl Desk {
         if let Some(dir) = path.parent() {
             std::fs::create_dir_all(dir)?;
         }
-        Ok(Desk { conn: db::open(path)?, clock })
+        Ok(Desk { conn: db::open(path)?, clock, session: None })
     }
 
     /// An in-memory replica (tests, benchmarks).
     pub fn open_in_memory(clock: Arc<dyn Clock>) -> Result<Desk, DeskError> {
-        Ok(Desk { conn: db::open_in_memory()?, clock })
+        Ok(Desk { conn: db::open_in_memory()?, clock, session: None })
     }
 
     /// The clock the engine reads.
@@ -420,6 +425,7 @@ impl Desk {
     /// Registers a patient (rule 5: validated first; rule 6: one patient per document).
     /// On any error nothing is written.
     pub fn register_patient(&mut self, input: &PatientInput, lang: Lang) -> Result<Patient, DeskError> {
+        let staff = self.authorize(Action::RegisterPatient)?;
         let site = self.site()?;
         let today = self.today();
         let patient = validate_patient(PatientId(Uuid::now_v7().to_string()), site.id, input, today, lang)
@@ -434,13 +440,21 @@ impl Desk {
             return Err(DeskError::PatientExists { id, name });
         }
         insert_patient(&tx, &patient, false)?;
-        append_op(&tx, &*self.clock, patient.id.as_str(), Op::RegisterPatient { patient: patient.clone() }, vec![])?;
+        append_op(
+            &tx,
+            &*self.clock,
+            &staff.id,
+            patient.id.as_str(),
+            Op::RegisterPatient { patient: patient.clone() },
+            vec![],
+        )?;
         tx.commit()?;
         Ok(patient)
     }
 
     /// Changes a patient's details; the document may change only to one no other patient has.
     pub fn update_patient(&mut self, id: &PatientId, input: &PatientInput, lang: Lang) -> Result<Patient, DeskError> {
+        let staff = self.authorize(Action::EditPatient)?;
         let site = self.site()?;
         let today = self.today();
         let patient = validate_patient(id.clone(), site.id, input, today, lang).map_err(DeskError::Invalid)?;
@@ -461,7 +475,7 @@ impl Desk {
         }
         update_patient_row(&tx, rowid, &patient, false)?;
         let deps = pending_ops_about(&tx, id.as_str())?;
-        append_op(&tx, &*self.clock, id.as_str(), Op::UpdatePatient { patient: patient.clone() }, deps)?;
+        append_op(&tx, &*self.clock, &staff.id, id.as_str(), Op::UpdatePatient { patient: patient.clone() }, deps)?;
         tx.commit()?;
         Ok(patient)
     }
@@ -525,18 +539,74 @@ impl Desk {
     /// always, and never takes a number leased to any desk. "The earliest slot" counts a slot
     /// where this desk still holds a spendable leased number as bookable.
     pub fn book(&mut self, patient_id: &PatientId, target: &BookTarget) -> Result<BookingView, DeskError> {
-        self.book_with(patient_id, target, None)
+        let staff = self.authorize(Action::Book)?;
+        self.book_with(&staff, patient_id, target, None)
     }
 
-    /// Books beyond capacity with an admin's reason (the role is checked by the caller). Like
-    /// every booking it takes this desk's own leased number, or a free one, while there is
-    /// one; only a slot with neither is overbooked.
+    /// Books beyond capacity with a reason (admins: [`Action::Overbook`]). Like every booking
+    /// it takes this desk's own leased number, or a free one, while there is one; only a slot
+    /// with neither is overbooked.
     pub fn overbook(&mut self, patient_id: &PatientId, slot: &SlotId, reason: &str) -> Result<BookingView, DeskError> {
-        self.book_with(patient_id, &BookTarget::Slot(slot.clone()), Some(reason))
+        let staff = self.authorize(Action::Overbook)?;
+        self.book_with(&staff, patient_id, &BookTarget::Slot(slot.clone()), Some(reason))
     }
 
-    fn book_with(
+    /// A booking at the counter, as both front ends make it: book (or overbook, with a
+    /// reason), then print the ticket when asked — on `printer`, or the settings' printer. A
+    /// failed print never undoes the booking (the ticket can be printed again); a refusal
+    /// comes with the slot the rules suggest instead, ready to offer.
+    pub fn book_and_print(
         &mut self,
+        patient_id: &PatientId,
+        target: &BookTarget,
+        overbook_reason: Option<&str>,
+        print: Option<Option<&str>>,
+        lang: Lang,
+    ) -> Result<CounterBooking, NotBooked> {
+        let booked = match (overbook_reason, target) {
+            (Some(reason), BookTarget::Slot(slot)) => self.overbook(patient_id, slot, reason),
+            _ => self.book(patient_id, target),
+        };
+        let view = booked.map_err(|error| {
+            let suggestion = match &error {
+                DeskError::Refused(r) => self.suggested_option(r).ok().flatten().map(Box::new),
+                _ => None,
+            };
+            NotBooked { error, suggestion }
+        })?;
+        let printed = print.map(|printer| self.print_ticket(&view.booking.id, printer, lang));
+        Ok(CounterBooking { view, printed })
+    }
+
+    /// The slot a refusal suggests instead, as a walk-in option (its provider, department,
+    /// what is left and this desk's guaranteed numbers in it); `None` without a suggestion
+    /// or when the slot is not on this desk.
+    pub fn suggested_option(&self, refusal: &Refusal) -> Result<Option<WalkInOption>, DeskError> {
+        let Some(s) = refusal.suggestion.as_deref() else { return Ok(None) };
+        let Some(state) =
+            load_slot_states(&self.conn, &SlotFilter { slot: Some(&s.slot_id), ..SlotFilter::default() })?
+                .into_iter()
+                .next()
+        else {
+            return Ok(None);
+        };
+        let site = self.site()?;
+        let provider = self.provider(&s.provider_id)?;
+        let department = resolve_department(&self.conn, &site.id, provider.department_id.as_str())?;
+        let own = OwnLeases::load(&self.conn, &*self.clock)?;
+        let guaranteed = own.spendable(&state, self.now_local()).len() as u32;
+        Ok(Some(WalkInOption {
+            department,
+            provider,
+            remaining: state.remaining(frontdesk_domain::schedule::Pool::Desk),
+            guaranteed,
+            state,
+        }))
+    }
+
+    pub(crate) fn book_with(
+        &mut self,
+        staff: &Staff,
         patient_id: &PatientId,
         target: &BookTarget,
         overbook_reason: Option<&str>,
@@ -635,6 +705,7 @@ impl Desk {
         append_op(
             &tx,
             &*self.clock,
+            &staff.id,
             booking.id.as_str(),
             Op::Book {
                 booking_id: booking.id.clone(),
@@ -655,6 +726,7 @@ impl Desk {
 
     /// Cancels a booking; its number is free again at once (rule 4).
     pub fn cancel(&mut self, booking_id: &BookingId, reason: Option<&str>) -> Result<BookingView, DeskError> {
+        let staff = self.authorize(Action::Cancel)?;
         let tx = self.conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
         let booking = load_booking(&tx, booking_id)?;
         let status = decide_cancel(&booking).map_err(|e| DeskError::Refused(Refusal { error: e, suggestion: None }))?;
@@ -663,6 +735,7 @@ impl Desk {
         append_op(
             &tx,
             &*self.clock,
+            &staff.id,
             booking_id.as_str(),
             Op::Cancel { booking_id: booking_id.clone(), reason: reason.map(str::to_string) },
             deps,
@@ -676,6 +749,7 @@ impl Desk {
     /// wrong-day tickets are each a clear refusal). The patient joins their session's queue
     /// in the waiting room (see [`Desk::queue`]) in the same transaction.
     pub fn check_in(&mut self, code: &str) -> Result<BookingView, DeskError> {
+        let staff = self.authorize(Action::CheckIn)?;
         let site = self.site()?;
         let today = self.today();
         let code = match classify(code, today) {
@@ -711,6 +785,7 @@ impl Desk {
         let env = append_op(
             &tx,
             &*self.clock,
+            &staff.id,
             booking.id.as_str(),
             Op::CheckIn { booking_id: booking.id.clone(), ticket_code: code },
             deps,
@@ -944,12 +1019,13 @@ impl Desk {
     }
 
     /// Suspends a session (停诊): no new bookings; existing ones stay and can be told.
-    /// Only admins may do this (the caller checks the role).
+    /// Admins only ([`Action::SuspendSession`]).
     pub fn suspend_session(
         &mut self,
         id: &frontdesk_domain::schedule::SessionId,
         reason: &str,
     ) -> Result<Session, DeskError> {
+        let staff = self.authorize(Action::SuspendSession)?;
         let reason = reason.trim();
         if reason.is_empty() {
             return Err(DeskError::Invalid(vec![frontdesk_domain::patient::FieldError {
@@ -958,16 +1034,18 @@ impl Desk {
                 message: "停诊需要填写原因 / A suspension needs a reason".into(),
             }]));
         }
-        self.set_session_status(id, frontdesk_domain::schedule::SessionStatus::Suspended, Some(reason))
+        self.set_session_status(&staff, id, frontdesk_domain::schedule::SessionStatus::Suspended, Some(reason))
     }
 
-    /// Resumes a suspended session.
+    /// Resumes a suspended session (admins only: [`Action::ResumeSession`]).
     pub fn resume_session(&mut self, id: &frontdesk_domain::schedule::SessionId) -> Result<Session, DeskError> {
-        self.set_session_status(id, frontdesk_domain::schedule::SessionStatus::Open, None)
+        let staff = self.authorize(Action::ResumeSession)?;
+        self.set_session_status(&staff, id, frontdesk_domain::schedule::SessionStatus::Open, None)
     }
 
     fn set_session_status(
         &mut self,
+        staff: &Staff,
         id: &frontdesk_domain::schedule::SessionId,
         status: frontdesk_domain::schedule::SessionStatus,
         reason: Option<&str>,
@@ -982,7 +1060,7 @@ impl Desk {
             _ => Op::SuspendSession { session_id: id.clone(), reason: reason.unwrap_or_default().to_string() },
         };
         let deps = pending_ops_about(&tx, id.as_str())?;
-        append_op(&tx, &*self.clock, id.as_str(), op, deps)?;
+        append_op(&tx, &*self.clock, &staff.id, id.as_str(), op, deps)?;
         tx.commit()?;
         Ok(session)
     }
@@ -1210,6 +1288,25 @@ pub struct WalkInOption {
     pub guaranteed: u32,
 }
 
+/// A booking made at the counter ([`Desk::book_and_print`]).
+#[derive(Debug)]
+pub struct CounterBooking {
+    /// The booking.
+    pub view: BookingView,
+    /// Its ticket's print, when one was asked for (a failure leaves the booking as it is).
+    pub printed: Option<Result<crate::Printed, DeskError>>,
+}
+
+/// A booking at the counter that was not made: why, and the slot to offer instead.
+#[derive(Debug)]
+pub struct NotBooked {
+    /// Why.
+    pub error: DeskError,
+    /// The slot the rules suggest instead, when a rule refused and suggested one (boxed:
+    /// refusals travel in `Result`s).
+    pub suggestion: Option<Box<WalkInOption>>,
+}
+
 /// Which slots to load.
 #[derive(Default)]
 pub(crate) struct SlotFilter<'a> {
@@ -1392,6 +1489,7 @@ pub(crate) fn pending_ops_about(tx: &Connection, subject: &str) -> Result<Vec<Uu
 pub(crate) fn append_op(
     tx: &Connection,
     clock: &dyn Clock,
+    staff_id: &str,
     subject: &str,
     op: Op,
     depends_on: Vec<Uuid>,
@@ -1403,7 +1501,6 @@ pub(crate) fn append_op(
     }
     let device_id = meta(tx, "device_id")?.ok_or(DeskError::NotInitialized)?;
     let site_id = meta(tx, "site_id")?.ok_or(DeskError::NotInitialized)?;
-    let staff_id = meta(tx, "staff_id")?.unwrap_or_else(|| "desk".into());
     let last_seq: u64 = meta(tx, "last_seq")?
         .unwrap_or_else(|| "0".into())
         .parse()
@@ -1418,7 +1515,7 @@ pub(crate) fn append_op(
         op_id: Uuid::now_v7(),
         device_id: DeviceId(device_id),
         seq,
-        staff_id: StaffId(staff_id.clone()),
+        staff_id: StaffId(staff_id.to_string()),
         hlc,
         site_id: SiteId(site_id),
         base_cursor,

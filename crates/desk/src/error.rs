@@ -81,6 +81,15 @@ pub enum DeskError {
     /// changes nothing.
     #[error("this device is a display")]
     DisplayOnly,
+    /// Nobody is signed in at this desk; a change needs a member of staff.
+    #[error("not signed in")]
+    NotSignedIn,
+    /// The signed-in member of staff may not do this (see [`crate::permissions`]).
+    #[error("forbidden: {action:?}")]
+    Forbidden {
+        /// What was asked.
+        action: crate::permissions::Action,
+    },
     /// A document could not be rendered or printed (the ticket can be printed again).
     #[error("print: {code}")]
     Print {
@@ -105,6 +114,8 @@ impl DeskError {
             DeskError::PatientExists { .. } => "patient_exists",
             DeskError::NotInitialized => "not_initialized",
             DeskError::DisplayOnly => "display_only",
+            DeskError::NotSignedIn => "not_signed_in",
+            DeskError::Forbidden { .. } => "forbidden",
             DeskError::Storage(_) | DeskError::Migration(_) | DeskError::Corrupt { .. } => "storage_error",
             DeskError::Io(_) => "io_error",
             DeskError::Print { code, .. } => code,
@@ -119,9 +130,12 @@ impl DeskError {
             | DeskError::NotFound { .. }
             | DeskError::PatientExists { .. }
             | DeskError::NotInitialized => ErrorClass::Invalid,
-            DeskError::Refused(_) | DeskError::Queue(_) | DeskError::TicketUnknown { .. } | DeskError::DisplayOnly => {
-                ErrorClass::Refused
-            }
+            DeskError::Refused(_)
+            | DeskError::Queue(_)
+            | DeskError::TicketUnknown { .. }
+            | DeskError::DisplayOnly
+            | DeskError::NotSignedIn
+            | DeskError::Forbidden { .. } => ErrorClass::Refused,
             DeskError::Storage(_)
             | DeskError::Migration(_)
             | DeskError::Corrupt { .. }
@@ -179,6 +193,11 @@ impl DeskError {
                      call. To work at it, enroll it again with a front-desk enrollment code",
                 )
                 .to_string(),
+            DeskError::NotSignedIn => lang.pick("请先登录：此操作需要员工工号和密码", "Sign in first: this needs a staff id and password").to_string(),
+            DeskError::Forbidden { action } => match lang {
+                Lang::Zh => format!("只有管理员可以{}", action.label(lang)),
+                Lang::En => format!("Only an admin may {}", action.label(lang)),
+            },
             DeskError::Storage(e) => match lang {
                 Lang::Zh => format!("本地数据库出错：{e}"),
                 Lang::En => format!("Local database error: {e}"),
@@ -212,6 +231,9 @@ pub fn field_label(field: &str, lang: Lang) -> &'static str {
         "medical_card" => lang.pick("就诊卡号", "medical card"),
         "ehealth_card" => lang.pick("电子健康卡", "e-health card"),
         "date" => lang.pick("日期", "date"),
+        "staff_id" => lang.pick("工号", "staff id"),
+        "password" => lang.pick("密码", "password"),
+        "reason" => lang.pick("原因", "reason"),
         _ => lang.pick("输入", "input"),
     }
 }

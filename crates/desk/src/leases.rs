@@ -499,6 +499,7 @@ impl Desk {
     /// given back. (The platform's round may lease numbers to the desk again later, up to its
     /// share.)
     pub fn give_back(&mut self, session: &SessionId, numbers: &[u32], lang: Lang) -> Result<Vec<u32>, DeskError> {
+        self.authorize(crate::Action::Leases)?;
         let tx = self.conn_mut().transaction_with_behavior(TransactionBehavior::Immediate)?;
         let device = lease_device(&tx)?.ok_or_else(|| {
             DeskError::Invalid(vec![FieldError {

@@ -9,6 +9,7 @@ pub mod demo;
 mod engine;
 mod error;
 mod leases;
+pub mod permissions;
 mod printing;
 mod queue;
 mod rows;
@@ -17,12 +18,13 @@ pub mod sync;
 pub mod voice;
 
 pub use engine::{
-    Board, BoardDepartment, BoardProvider, BoardSession, BoardSlot, BookTarget, BookingView, DemoSeeded, Desk,
-    DeskStatus, DeviceInfo, OutboxEntry, ScanOutcome, SystemClock, WalkInOption,
+    Board, BoardDepartment, BoardProvider, BoardSession, BoardSlot, BookTarget, BookingView, CounterBooking,
+    DemoSeeded, Desk, DeskStatus, DeviceInfo, NotBooked, OutboxEntry, ScanOutcome, SystemClock, WalkInOption,
 };
 pub use error::{DeskError, ErrorClass, field_label};
 pub use frontdesk_protocol::enroll::DeviceRole;
 pub use leases::{EXPIRING_WITHIN_MS, LeaseEntry, LeaseState, LeaseStatus, SessionLeases, TOP_UP_INTERVAL_MS};
+pub use permissions::Action;
 pub use printing::{PrintSettings, Printed, Printer};
 pub use queue::{
     CallAnnouncement, DISPLAY_NEXT, DisplayCall, DisplayWaiting, QUEUE_POLICY, QueueActOutcome, QueueEntryView,

@@ -144,6 +144,7 @@ impl Desk {
         printer: Option<&str>,
         ticket_width_mm: Option<u8>,
     ) -> Result<PrintSettings, DeskError> {
+        self.authorize(crate::Action::ChangeSettings)?;
         if let Some(p) = printer {
             Printer::parse(p)?;
         }
@@ -348,6 +349,7 @@ impl Desk {
     /// code and a message saying the conflict stays resolved, and the notice can be printed
     /// again.
     pub fn print_notice(&mut self, conflict: i64, printer: Option<&str>, lang: Lang) -> Result<Printed, DeskError> {
+        self.authorize(crate::Action::PrintForPatient)?;
         let entry = self.conflict(conflict, lang)?;
         if entry.resolution.as_deref() != Some("cancelled") {
             return Err(DeskError::Invalid(vec![FieldError {
@@ -389,6 +391,7 @@ impl Desk {
     /// Prints a booking's ticket on the configured printer (or `printer`). A failure is a
     /// clear error and is logged; the ticket can be printed again.
     pub fn print_ticket(&mut self, id: &BookingId, printer: Option<&str>, lang: Lang) -> Result<Printed, DeskError> {
+        self.authorize(crate::Action::PrintForPatient)?;
         let settings = self.print_settings()?;
         let target = Printer::parse(printer.or(settings.printer.as_deref()).unwrap_or("cups"))?;
         let data = self.ticket_data(id, lang)?;
@@ -411,6 +414,7 @@ impl Desk {
         printer: Option<&str>,
         lang: Lang,
     ) -> Result<Printed, DeskError> {
+        self.authorize(crate::Action::PrintSheet)?;
         let settings = self.print_settings()?;
         let target = Printer::parse(printer.or(settings.printer.as_deref()).unwrap_or("cups"))?;
         let data = self.sheet_data(date, department, lang)?;

@@ -643,6 +643,7 @@ pub(crate) fn join_local(
 fn act_in(
     tx: &Connection,
     clock: &dyn frontdesk_domain::clock::Clock,
+    staff: &str,
     booking: &BookingId,
     action: QueueAction,
 ) -> Result<QueueActOutcome, DeskError> {
@@ -651,7 +652,7 @@ fn act_in(
     // Decide on a copy first: a refusal writes nothing and appends no op.
     w.queue.clone().act(booking, action, &QUEUE_POLICY).map_err(DeskError::Queue)?;
     let deps = pending_ops_about(tx, booking.as_str())?;
-    let env = append_op(tx, clock, booking.as_str(), Op::Queue { booking_id: booking.clone(), action }, deps)?;
+    let env = append_op(tx, clock, staff, booking.as_str(), Op::Queue { booking_id: booking.clone(), action }, deps)?;
     let (changed, call) = w.act(booking, action, op_time(&env)).map_err(DeskError::Queue)?;
     w.write(tx, Some(&changed))?;
     let ids: Vec<BookingId> = changed.iter().map(|e| e.booking_id.clone()).collect();
@@ -914,9 +915,10 @@ impl Desk {
     /// booking, e.g. its check-in). Refusals are [`DeskError::Queue`] with the rules' code
     /// (`not_waiting`, `not_called`, `not_in_queue`, …); nothing is written then.
     pub fn queue_act(&mut self, booking: &BookingId, action: QueueAction) -> Result<QueueActOutcome, DeskError> {
+        let staff = self.authorize(crate::Action::Queue)?;
         let clock = self.clock().clone();
         let tx = self.conn_mut().transaction_with_behavior(TransactionBehavior::Immediate)?;
-        let outcome = act_in(&tx, &*clock, booking, action)?;
+        let outcome = act_in(&tx, &*clock, &staff.id, booking, action)?;
         tx.commit()?;
         Ok(outcome)
     }
@@ -924,6 +926,7 @@ impl Desk {
     /// Calls the first waiting patient of a session (the one called before is then seen).
     /// `nobody_waiting` when nobody waits.
     pub fn call_next(&mut self, session: &SessionId) -> Result<QueueActOutcome, DeskError> {
+        let staff = self.authorize(crate::Action::Queue)?;
         let clock = self.clock().clone();
         let tx = self.conn_mut().transaction_with_behavior(TransactionBehavior::Immediate)?;
         header(&tx, session.as_str())?
@@ -935,7 +938,7 @@ impl Desk {
             .first()
             .map(|e| e.booking_id.clone())
             .ok_or(DeskError::Queue(QueueError::NobodyWaiting))?;
-        let outcome = act_in(&tx, &*clock, &next, QueueAction::Call)?;
+        let outcome = act_in(&tx, &*clock, &staff.id, &next, QueueAction::Call)?;
         tx.commit()?;
         Ok(outcome)
     }

@@ -13,6 +13,7 @@ use frontdesk_domain::patient::FieldError;
 use rusqlite::{OptionalExtension, TransactionBehavior, params};
 use serde::{Deserialize, Serialize};
 
+use crate::permissions::Action;
 use crate::{Desk, DeskError};
 
 /// What a member of staff may do.
@@ -87,8 +88,34 @@ fn valid_staff_id(id: &str) -> bool {
 
 impl Desk {
     /// Adds a member of staff who can then sign in offline. Every bad field is reported at
-    /// once; nothing is written on an error.
+    /// once; nothing is written on an error. An admin adds staff ([`Action::ManageStaff`]);
+    /// a desk without an admin yet takes its first admin from whoever set the desk up (they
+    /// hold the replica file: nothing here could stop them anyway).
     pub fn add_staff(
+        &mut self,
+        id: &str,
+        display_name: &str,
+        role: Role,
+        password: &str,
+        lang: Lang,
+    ) -> Result<Staff, DeskError> {
+        // Anyone but the first admin needs an admin to add them.
+        if role != Role::Admin || self.has_admin()? {
+            self.authorize(Action::ManageStaff)?;
+        }
+        self.insert_staff(id, display_name, role, password, lang)
+    }
+
+    /// Whether an active admin can sign in here.
+    pub fn has_admin(&self) -> Result<bool, DeskError> {
+        Ok(self.conn().query_row(
+            "SELECT EXISTS (SELECT 1 FROM staff WHERE role = 'admin' AND active = 1)",
+            [],
+            |r| r.get(0),
+        )?)
+    }
+
+    fn insert_staff(
         &mut self,
         id: &str,
         display_name: &str,
@@ -147,9 +174,13 @@ impl Desk {
         Ok(Staff { id: id.into(), display_name: display_name.into(), role })
     }
 
-    /// Checks a staff id and password against this desk's staff (no network needed) and makes
-    /// that person the one this desk's ops are recorded under.
+    /// Checks a staff id and password against this desk's staff (no network needed) and signs
+    /// that person in: what they may do is asked of [`Desk::authorize`], and the ops they make
+    /// are recorded under them. A failed sign-in signs out whoever was signed in.
     pub fn sign_in(&mut self, id: &str, password: &str, lang: Lang) -> Result<Staff, DeskError> {
+        self.session = None;
+        // A desk not set up yet says so, rather than that the password is wrong.
+        self.device()?;
         let id = id.trim();
         let row: Option<(String, String, String)> = self
             .conn()
@@ -167,7 +198,9 @@ impl Desk {
         }
         let role = Role::parse(&role).ok_or_else(|| DeskError::Corrupt { what: "staff.role", detail: role.clone() })?;
         self.initialize(Some(id))?;
-        Ok(Staff { id: id.into(), display_name, role })
+        let staff = Staff { id: id.into(), display_name, role };
+        self.session = Some(staff.clone());
+        Ok(staff)
     }
 
     /// Everyone who may sign in here, by id.
@@ -195,7 +228,7 @@ impl Desk {
             return Ok(0);
         }
         for (id, name, role, password) in DEMO_STAFF {
-            self.add_staff(id, name, *role, password, Lang::En)?;
+            self.insert_staff(id, name, *role, password, Lang::En)?;
         }
         Ok(DEMO_STAFF.len())
     }
@@ -244,7 +277,8 @@ mod tests {
     #[test]
     fn hashes_are_salted_and_not_the_password() {
         let mut desk = desk();
-        desk.add_staff("a", "A", Role::Nurse, "same-password", Lang::En).unwrap();
+        desk.add_staff("a", "A", Role::Admin, "same-password", Lang::En).unwrap();
+        desk.sign_in("a", "same-password", Lang::En).unwrap();
         desk.add_staff("b", "B", Role::Nurse, "same-password", Lang::En).unwrap();
         let hashes: Vec<String> = desk
             .conn()
@@ -266,7 +300,26 @@ mod tests {
         let codes: Vec<&str> = fields.iter().map(|f| f.code.as_str()).collect();
         assert_eq!(codes, ["staff_id_invalid", "name_missing", "password_too_short"]);
         desk.add_staff("x", "X", Role::Admin, "123456", Lang::En).unwrap();
+        desk.sign_in("x", "123456", Lang::En).unwrap();
         let err = desk.add_staff("x", "Y", Role::Nurse, "123456", Lang::En).unwrap_err();
         assert!(matches!(err, DeskError::Invalid(ref f) if f[0].code == "staff_id_taken"));
+    }
+
+    #[test]
+    fn the_first_admin_needs_nobody_then_only_admins_add_staff() {
+        let mut desk = desk();
+        // No admin yet: a nurse cannot come first, an admin can.
+        let err = desk.add_staff("n", "N", Role::Nurse, "123456", Lang::En).unwrap_err();
+        assert_eq!(err.code(), "not_signed_in");
+        desk.add_staff("boss", "Boss", Role::Admin, "123456", Lang::En).unwrap();
+        // Now there is one: a second admin needs a signed-in admin, a nurse cannot add anyone.
+        assert_eq!(desk.add_staff("boss2", "B2", Role::Admin, "123456", Lang::En).unwrap_err().code(), "not_signed_in");
+        desk.sign_in("boss", "123456", Lang::En).unwrap();
+        desk.add_staff("n", "N", Role::Nurse, "123456", Lang::En).unwrap();
+        desk.sign_in("n", "123456", Lang::En).unwrap();
+        let err = desk.add_staff("m", "M", Role::Nurse, "123456", Lang::En).unwrap_err();
+        assert_eq!(err.code(), "forbidden");
+        assert_eq!(err.message(Lang::En), "Only an admin may manage staff accounts");
+        assert_eq!(desk.staff().unwrap().len(), 2);
     }
 }

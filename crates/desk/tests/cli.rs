@@ -10,7 +10,7 @@ use std::path::Path;
 
 fn demo() -> tempfile::TempDir {
     let dir = tempfile::tempdir().unwrap();
-    let out = frontdesk(dir.path(), &["init", "--demo", "--lang", "en"]);
+    let out = frontdesk(dir.path(), &["init", "--demo", "--demo-staff", "--lang", "en"]);
     assert!(out.status.success(), "{}", stderr(&out));
     assert!(String::from_utf8_lossy(&out.stdout).contains("Demo clinic ready"));
     dir

@@ -46,7 +46,7 @@ fn barcodes(pdf: &Path) -> Vec<String> {
 fn demo_with_booking(printer: &Path) -> (tempfile::TempDir, Value) {
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
-    assert!(frontdesk(d, &["init", "--demo"]).status.success());
+    assert!(frontdesk(d, &["init", "--demo", "--demo-staff"]).status.success());
     let spec = format!("pdf-dir:{}", printer.display());
     ok_json(d, &["settings", "--printer", &spec, "--ticket-width", "80"]);
     let patient = &ok_json(d, &["patients", "search", "欧阳娜娜"])[0];
@@ -126,8 +126,11 @@ fn desk_with_conflicts(names: &[&str]) -> (tempfile::TempDir, Vec<BookingView>) 
     let dir = tempfile::tempdir().unwrap();
     let clock = std::sync::Arc::new(ManualClock::new(NOW.parse().unwrap()));
     let mut desk = Desk::open(&dir.path().join(REPLICA_FILE), clock).unwrap();
-    desk.initialize(Some("nurse")).unwrap();
+    desk.initialize(None).unwrap();
     desk.seed_demo().unwrap();
+    // The demo staff, as `init --demo-staff` adds them; the CLI signs in as their admin.
+    desk.seed_demo_staff().unwrap();
+    desk.sign_in("admin", "admin123", frontdesk_domain::Lang::En).unwrap();
     let mut booked = Vec::new();
     for (i, name) in names.iter().enumerate() {
         let input = PatientInput {

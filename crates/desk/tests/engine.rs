@@ -21,6 +21,10 @@ fn demo_desk(clock: Arc<ManualClock>) -> (tempfile::TempDir, Desk) {
     let dir = tempfile::tempdir().unwrap();
     let mut desk = Desk::open(&dir.path().join(REPLICA_FILE), clock).unwrap();
     desk.initialize(Some("nurse-li")).unwrap();
+    // Signed in as an admin of this desk: every change asks who is signed in.
+    desk.add_staff("nurse-li", "nurse-li", frontdesk_desk::staff::Role::Admin, "password", frontdesk_domain::Lang::En)
+        .unwrap();
+    desk.sign_in("nurse-li", "password", frontdesk_domain::Lang::En).unwrap();
     desk.seed_demo().unwrap();
     (dir, desk)
 }

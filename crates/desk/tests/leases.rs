@@ -74,7 +74,10 @@ impl Fixture {
         let dir = tempfile::tempdir().unwrap();
         let clock = Arc::new(ManualClock::new(now()));
         let mut desk = Desk::open(&dir.path().join(REPLICA_FILE), clock.clone()).unwrap();
-        desk.initialize(Some("nurse")).unwrap();
+        desk.initialize(None).unwrap();
+        // The demo staff, signed in as their admin (the CLI the tests run signs in so too).
+        desk.seed_demo_staff().unwrap();
+        desk.sign_in("admin", "admin123", frontdesk_domain::Lang::En).unwrap();
         let clinic = frontdesk_domain::demo::demo_clinic("demo", jiff::civil::date(2026, 11, 23), 2).unwrap();
         desk.record_enrollment(
             "http://127.0.0.1:9",
@@ -324,6 +327,10 @@ fn a_not_enrolled_desk_has_no_leases() {
     let dir = tempfile::tempdir().unwrap();
     let mut desk = Desk::open(&dir.path().join(REPLICA_FILE), Arc::new(ManualClock::new(now()))).unwrap();
     desk.initialize(None).unwrap();
+    // Signed in as an admin of this desk: every change asks who is signed in.
+    desk.add_staff("admin", "admin", frontdesk_desk::staff::Role::Admin, "password", frontdesk_domain::Lang::En)
+        .unwrap();
+    desk.sign_in("admin", "password", frontdesk_domain::Lang::En).unwrap();
     desk.seed_demo().unwrap();
     let device = desk.device().unwrap().device_id;
     // Even a lease naming its local id is not its own: only the platform's device id is.

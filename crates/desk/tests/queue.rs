@@ -48,6 +48,10 @@ fn desk() -> TestDesk {
     let clock = Arc::new(ManualClock::new(common::NOW.parse::<Timestamp>().unwrap()));
     let mut desk = Desk::open(&dir.path().join(REPLICA_FILE), clock.clone()).unwrap();
     desk.initialize(Some("nurse")).unwrap();
+    // Signed in as an admin of this desk: every change asks who is signed in.
+    desk.add_staff("nurse", "nurse", frontdesk_desk::staff::Role::Admin, "password", frontdesk_domain::Lang::En)
+        .unwrap();
+    desk.sign_in("nurse", "password", frontdesk_domain::Lang::En).unwrap();
     desk.seed_demo().unwrap();
     TestDesk { _dir: dir, desk, clock }
 }
@@ -600,7 +604,7 @@ mod cli {
     fn demo_with_queue() -> (tempfile::TempDir, Vec<String>) {
         let dir = tempfile::tempdir().unwrap();
         let d = dir.path();
-        let out = frontdesk(d, &["init", "--demo", "--lang", "en"]);
+        let out = frontdesk(d, &["init", "--demo", "--demo-staff", "--lang", "en"]);
         assert!(out.status.success(), "{}", stderr(&out));
         let mut codes = Vec::new();
         for k in 1..=3u16 {

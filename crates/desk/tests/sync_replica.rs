@@ -28,6 +28,10 @@ fn desk() -> (tempfile::TempDir, Desk) {
     let clock = Arc::new(ManualClock::new("2026-11-22T23:30:00Z".parse::<Timestamp>().unwrap()));
     let mut desk = Desk::open(&dir.path().join(REPLICA_FILE), clock).unwrap();
     desk.initialize(Some("nurse")).unwrap();
+    // Signed in as an admin of this desk: every change asks who is signed in.
+    desk.add_staff("nurse", "nurse", frontdesk_desk::staff::Role::Admin, "password", frontdesk_domain::Lang::En)
+        .unwrap();
+    desk.sign_in("nurse", "password", frontdesk_domain::Lang::En).unwrap();
     desk.seed_demo().unwrap();
     (dir, desk)
 }

@@ -23,8 +23,8 @@ export const commands = {
 	/**  Signs a member of staff in, offline, against this desk's staff list. */
 	signIn: (staffId: string, password: string) => typedError<StaffView, ApiError>(__TAURI_INVOKE("sign_in", { staffId, password })),
 	/**
-	 *  Creates the first admin of a desk that has no staff yet (an enrolled desk) and signs them
-	 *  in. Refused once the desk has any staff.
+	 *  Creates the first admin of a desk that has no admin yet (an enrolled desk) and signs them
+	 *  in. Once it has one, adding staff is an admin's ([`add_staff`]).
 	 */
 	createFirstAdmin: (staffId: string, displayName: string, password: string) => typedError<StaffView, ApiError>(__TAURI_INVOKE("create_first_admin", { staffId, displayName, password })),
 	/**  Signs out. */
@@ -179,8 +179,8 @@ export type AnnouncementView = {
 /**  The error of every command. */
 export type ApiError = {
 	/**
-	 *  Stable machine code ([`DeskError::code`], or one of the app's own: `forbidden`,
-	 *  `not_signed_in`, `print_failed`, `bad_argument`).
+	 *  Stable machine code ([`DeskError::code`], e.g. `not_signed_in` or `forbidden` from the
+	 *  engine's permissions, or one of the app's own: `print_failed`, `bad_argument`).
 	 */
 	code: string,
 	/**  For people, in the desk's language. */
@@ -607,7 +607,10 @@ export type PeriodView =
 /**  晚上. */
 "evening";
 
-/**  How printing a ticket or sheet went. A failed print never undoes a booking. */
+/**
+ *  How printing a ticket or sheet went. A failed print never undoes a booking. (The default:
+ *  nothing was printed, and nothing went wrong.)
+ */
 export type PrintOutcome = {
 	/**  It reached the printer (or the file). */
 	printed: boolean,

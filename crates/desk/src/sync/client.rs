@@ -226,8 +226,13 @@ fn short(e: &reqwest::Error) -> String {
 }
 
 /// Enrolls the desk with a platform.
+/// Moving a desk that already has staff to a platform is an admin's decision
+/// ([`crate::Action::Enroll`]); a desk without staff is being set up.
 pub fn enroll(desk: &mut Desk, server: &str, code: &str, name: Option<&str>) -> Result<(), SyncError> {
     desk.device()?;
+    if !desk.staff()?.is_empty() {
+        desk.authorize(crate::Action::Enroll)?;
+    }
     let transport = HttpTransport::new(server, None, request_timeout())?;
     let resp = transport.enroll(code, name)?;
     desk.record_enrollment(server, &resp)?;

@@ -542,6 +542,8 @@ impl Desk {
         resolution: &Resolution,
         lang: Lang,
     ) -> Result<ResolutionOutcome, DeskError> {
+        // Rebooking asks for a booking and overbooking for an overbook on top of this.
+        self.authorize(crate::Action::ResolveConflict)?;
         let entry = self.conflict(id, lang)?;
         if entry.resolved_at.is_some() {
             return Err(DeskError::Invalid(vec![FieldError {
@@ -591,6 +593,26 @@ impl Desk {
         self.conn()
             .execute("UPDATE conflicts SET resolved_at = ?2, resolution = ?3 WHERE id = ?1", params![id, now, label])?;
         Ok(outcome)
+    }
+
+    /// Resolves a conflict as both front ends do, then prints what the patient is handed when
+    /// `print` asks for it (on that printer, or the settings' one): the new booking's ticket,
+    /// or the notice of a booking given up. The resolution stands whatever the printer does;
+    /// the document can be printed again.
+    pub fn resolve_and_print(
+        &mut self,
+        id: i64,
+        resolution: &Resolution,
+        print: Option<Option<&str>>,
+        lang: Lang,
+    ) -> Result<(ResolutionOutcome, Option<Result<crate::Printed, DeskError>>), DeskError> {
+        let outcome = self.resolve_conflict(id, resolution, lang)?;
+        let printed = print.and_then(|printer| match (&outcome.booking, &outcome.notice) {
+            (Some(b), _) => Some(self.print_ticket(&b.booking.id, printer, lang)),
+            (None, Some(_)) => Some(self.print_notice(id, printer, lang)),
+            (None, None) => None,
+        });
+        Ok((outcome, printed))
     }
 }
 

@@ -10,7 +10,12 @@ use serde_json::Value;
 /// The instant every test process believes it is.
 pub const NOW: &str = "2026-11-22T23:30:00Z";
 
-/// Runs `frontdesk --data-dir DIR ARGS…`.
+/// Who the CLI signs in as: the demo admin.
+pub const STAFF: &str = "admin";
+/// Their password.
+pub const PASSWORD: &str = "admin123";
+
+/// Runs `frontdesk --data-dir DIR ARGS…`, signed in as the demo admin.
 pub fn frontdesk(dir: &Path, args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_frontdesk"))
         .arg("--data-dir")
@@ -18,6 +23,10 @@ pub fn frontdesk(dir: &Path, args: &[&str]) -> Output {
         .args(args)
         .env("FRONTDESK_NOW", NOW)
         .env_remove("FRONTDESK_DATA_DIR")
+        // The demo admin (`init --demo-staff`); the tests of refusals take these away.
+        .env("FRONTDESK_STAFF", STAFF)
+        .env("FRONTDESK_PASSWORD", PASSWORD)
+        .env_remove("FRONTDESK_NEW_PASSWORD")
         .output()
         .unwrap()
 }

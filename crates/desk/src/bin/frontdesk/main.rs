@@ -9,7 +9,7 @@ use std::sync::Arc;
 
 use clap::{Args, Parser, Subcommand};
 use frontdesk_desk::sync::{self, Resolution, SyncError};
-use frontdesk_desk::{BookTarget, Desk, DeskError, ErrorClass, REPLICA_FILE, default_data_dir};
+use frontdesk_desk::{Action, BookTarget, Desk, DeskError, ErrorClass, REPLICA_FILE, default_data_dir};
 use frontdesk_domain::Lang;
 use frontdesk_domain::clock::{Clock, NOW_ENV, clock_from_env};
 use frontdesk_domain::document::DocumentKind;
@@ -33,6 +33,11 @@ struct Cli {
     /// Language of messages: zh or en (default: from the system locale).
     #[arg(long, global = true, value_name = "zh|en")]
     lang: Option<String>,
+    /// Sign in as this member of staff (工号) for the command; the password comes from
+    /// FRONTDESK_PASSWORD or a prompt. Changes and patient data need it; what each role may
+    /// do is the desktop app's.
+    #[arg(long, global = true, env = "FRONTDESK_STAFF", value_name = "ID")]
+    staff: Option<String>,
     #[command(subcommand)]
     command: Command,
 }
@@ -44,9 +49,6 @@ enum Command {
         /// Seed the demo clinic: 5 departments, 11 providers, sessions for today and 7 days.
         #[arg(long)]
         demo: bool,
-        /// Who works at this desk.
-        #[arg(long)]
-        staff: Option<String>,
         /// Add the demo staff accounts for the desktop app's sign-in (nurse / nurse123, admin / admin123).
         #[arg(long)]
         demo_staff: bool,
@@ -65,6 +67,13 @@ enum Command {
     Patients(PatientsCommand),
     /// Book a patient into a slot, or into the earliest slot of a department.
     Book(BookArgs),
+    /// Suspend (停诊) or resume a session (admins).
+    #[command(subcommand)]
+    Sessions(SessionsCommand),
+    /// The staff who may sign in at this desk: list them, add one (admins; the first admin of
+    /// a desk without one needs no sign-in).
+    #[command(subcommand)]
+    Staff(StaffCommand),
     /// Cancel a booking.
     Cancel {
         /// The booking id.
@@ -240,6 +249,43 @@ enum QueueCommand {
 }
 
 #[derive(Subcommand)]
+enum SessionsCommand {
+    /// Suspend a session: no new bookings; existing ones stay and can be told.
+    Suspend {
+        /// The session's id (see `frontdesk board`).
+        #[arg(long)]
+        session: String,
+        /// Why (shown to the nurses and in the platform's notices).
+        #[arg(long)]
+        reason: String,
+    },
+    /// Resume a suspended session.
+    Resume {
+        /// The session's id.
+        #[arg(long)]
+        session: String,
+    },
+}
+
+#[derive(Subcommand)]
+enum StaffCommand {
+    /// Everyone who may sign in here.
+    List,
+    /// Add a member of staff; their password comes from FRONTDESK_NEW_PASSWORD or a prompt.
+    Add {
+        /// Their staff id (工号): 1–32 letters, digits or _ - .
+        #[arg(long)]
+        id: String,
+        /// Their name, as the app shows it.
+        #[arg(long)]
+        name: String,
+        /// nurse or admin.
+        #[arg(long, value_parser = ["nurse", "admin"])]
+        role: String,
+    },
+}
+
+#[derive(Subcommand)]
 enum LeasesCommand {
     /// Ask the platform for more reserved numbers now (up to this desk's share).
     TopUp,
@@ -378,6 +424,12 @@ struct BookArgs {
     /// Print the ticket right away on the settings' printer.
     #[arg(long)]
     print: bool,
+    /// Book beyond the slot's capacity (admins), with --reason.
+    #[arg(long, requires_all = ["slot", "reason"])]
+    overbook: bool,
+    /// Why (with --overbook).
+    #[arg(long, requires = "overbook")]
+    reason: Option<String>,
 }
 
 fn clock() -> Result<Arc<dyn Clock>, DeskError> {
@@ -402,6 +454,12 @@ fn main() -> ExitCode {
     match run(&cli, &out) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
+            if matches!(e, DeskError::NotSignedIn) {
+                out.set_hint(lang.pick(
+                    "用 --staff 工号（或 FRONTDESK_STAFF）登录，密码取自 FRONTDESK_PASSWORD 或在终端输入",
+                    "Sign in with --staff ID (or FRONTDESK_STAFF); the password comes from FRONTDESK_PASSWORD or a prompt",
+                ));
+            }
             out.error(&e);
             ExitCode::from(match e.class() {
                 ErrorClass::Invalid => 2,
@@ -471,6 +529,46 @@ fn announce(
     Ok(())
 }
 
+/// A password from the environment variable `var`, or typed at the terminal (not echoed);
+/// a clear error when there is neither.
+fn password(var: &str, prompt: &str, lang: Lang) -> Result<String, DeskError> {
+    use std::io::IsTerminal;
+    if let Ok(p) = std::env::var(var) {
+        return Ok(p);
+    }
+    if std::io::stdin().is_terminal() {
+        return Ok(rpassword::prompt_password(prompt)?);
+    }
+    Err(DeskError::Invalid(vec![FieldError {
+        field: "password".into(),
+        code: "password_missing".into(),
+        message: match lang {
+            Lang::Zh => format!("没有密码：请设置 {var}，或在终端里运行以输入密码"),
+            Lang::En => format!("No password: set {var}, or run this in a terminal to type it"),
+        },
+    }]))
+}
+
+/// What a command that only reads needs (`None`: nothing, e.g. the device's status or the
+/// waiting room's public display). Changes are checked by the engine itself.
+fn read_action(command: &Command) -> Option<Action> {
+    match command {
+        Command::Board { .. }
+        | Command::Patients(PatientsCommand::Search { .. })
+        | Command::Scan { .. }
+        | Command::Outbox
+        | Command::Ticket { .. }
+        | Command::Conflicts(ConflictsCommand::List { .. })
+        | Command::Queue { action: None, .. }
+        | Command::Leases { action: None } => Some(Action::View),
+        Command::Settings { printer: None, ticket_width: None } => Some(Action::View),
+        Command::Sheet { .. } => Some(Action::PrintSheet),
+        Command::Staff(StaffCommand::List) => Some(Action::ManageStaff),
+        Command::Leases { action: Some(LeasesCommand::TopUp) } => Some(Action::Leases),
+        _ => None,
+    }
+}
+
 fn run(cli: &Cli, out: &Out) -> Result<(), DeskError> {
     let lang = out.lang;
     if let Command::Announce { number, department, room, english, clips, out: file } = &cli.command {
@@ -482,9 +580,17 @@ fn run(cli: &Cli, out: &Out) -> Result<(), DeskError> {
         return announce(&a, *english, clips, file, out);
     }
     let mut desk = open(cli)?;
+    // Setting a replica up needs nobody; everything else signs in when asked to.
+    if let (Some(id), false) = (&cli.staff, matches!(cli.command, Command::Init { .. })) {
+        let typed = password("FRONTDESK_PASSWORD", lang.pick("密码：", "Password: "), lang)?;
+        desk.sign_in(id, &typed, lang)?;
+    }
+    if let Some(action) = read_action(&cli.command) {
+        desk.authorize(action)?;
+    }
     match &cli.command {
-        Command::Init { demo, staff, demo_staff } => {
-            let device = desk.initialize(staff.as_deref())?;
+        Command::Init { demo, demo_staff } => {
+            let device = desk.initialize(None)?;
             let seeded = if *demo { Some(desk.seed_demo()?) } else { None };
             if *demo_staff {
                 desk.seed_demo_staff()?;
@@ -548,27 +654,51 @@ fn run(cli: &Cli, out: &Out) -> Result<(), DeskError> {
                 },
                 (None, None) => return Err(DeskError::NotFound { entity: "slot", id: String::new() }),
             };
-            match desk.book(&patient, &target) {
-                Ok(view) => {
-                    if args.print {
-                        // The booking stands even if the printer fails: the ticket can be reprinted.
-                        let printed = desk.print_ticket(&view.booking.id, None, lang);
-                        out.booked_and_printed(&view, printed.as_ref().ok());
+            let reason = if args.overbook { Some(args.reason.as_deref().unwrap_or_default()) } else { None };
+            let print = args.print.then_some(None);
+            match desk.book_and_print(&patient, &target, reason, print, lang) {
+                Ok(booked) => match booked.printed {
+                    // The booking stands even if the printer fails: the ticket can be reprinted.
+                    Some(printed) => {
+                        out.booked_and_printed(&booked.view, printed.as_ref().ok());
                         printed?;
-                    } else {
-                        out.booked(&view);
                     }
+                    None => out.booked(&booked.view),
+                },
+                Err(not) => {
+                    if let (DeskError::Refused(r), Some(option)) = (&not.error, not.suggestion)
+                        && let Some(s) = r.suggestion.as_deref()
+                    {
+                        out.set_suggestion(Some(&(s.clone(), Some(option.provider.clone()))));
+                    }
+                    return Err(not.error);
                 }
-                Err(DeskError::Refused(r)) => {
-                    let hint = r.suggestion.as_deref().map(|s| {
-                        let provider = desk.provider(&s.provider_id).ok();
-                        (s.clone(), provider)
-                    });
-                    out.set_suggestion(hint.as_ref());
-                    return Err(DeskError::Refused(r));
-                }
-                Err(e) => return Err(e),
             }
+        }
+        Command::Sessions(SessionsCommand::Suspend { session, reason }) => {
+            let s = desk.suspend_session(&SessionId(session.trim().to_string()), reason)?;
+            out.session_changed(&s);
+        }
+        Command::Sessions(SessionsCommand::Resume { session }) => {
+            let s = desk.resume_session(&SessionId(session.trim().to_string()))?;
+            out.session_changed(&s);
+        }
+        Command::Staff(StaffCommand::List) => out.staff(&desk.staff()?),
+        Command::Staff(StaffCommand::Add { id, name, role }) => {
+            let role = frontdesk_desk::staff::Role::parse(role).unwrap_or(frontdesk_desk::staff::Role::Nurse);
+            let new = password("FRONTDESK_NEW_PASSWORD", lang.pick("新员工的密码：", "Their password: "), lang)?;
+            if std::env::var_os("FRONTDESK_NEW_PASSWORD").is_none() {
+                let again = password("FRONTDESK_NEW_PASSWORD", lang.pick("再输入一次：", "Once more: "), lang)?;
+                if again != new {
+                    return Err(DeskError::Invalid(vec![FieldError {
+                        field: "password".into(),
+                        code: "password_mismatch".into(),
+                        message: lang.pick("两次输入的密码不一致", "The two passwords differ").into(),
+                    }]));
+                }
+            }
+            let added = desk.add_staff(id, name, role, &new, lang)?;
+            out.staff(&[added]);
         }
         Command::Cancel { booking, reason } => {
             let view = desk.cancel(&BookingId(booking.trim().to_string()), reason.as_deref())?;
@@ -674,10 +804,11 @@ fn run(cli: &Cli, out: &Out) -> Result<(), DeskError> {
                     }]));
                 }
             };
-            let outcome = desk.resolve_conflict(*id, &resolution, lang)?;
-            if resolution == Resolution::Cancel && !no_print {
+            // A notice for the patient of a booking given up, unless --no-print.
+            let print = (resolution == Resolution::Cancel && !no_print).then_some(printer.as_deref());
+            let (outcome, printed) = desk.resolve_and_print(*id, &resolution, print, lang)?;
+            if let Some(printed) = printed {
                 // The resolution stands whatever the printer does: the notice can be printed again.
-                let printed = desk.print_notice(*id, printer.as_deref(), lang);
                 out.resolved_and_printed(&outcome, printed.as_ref().ok());
                 if printed.is_err() {
                     out.set_hint(&match lang {

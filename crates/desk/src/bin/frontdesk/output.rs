@@ -3,6 +3,7 @@
 
 use std::cell::RefCell;
 
+use frontdesk_desk::staff::{Role, Staff};
 use frontdesk_desk::sync::{ConflictEntry, CycleReport, LeaseReport, ResolutionOutcome, SyncError, SyncStatus};
 use frontdesk_desk::{
     Board, BookingView, DemoSeeded, DeskError, DeskStatus, DeviceInfo, LeaseEntry, LeaseState, LeaseStatus,
@@ -13,7 +14,7 @@ use frontdesk_domain::booking::Suggestion;
 use frontdesk_domain::names::mask_name;
 use frontdesk_domain::patient::Patient;
 use frontdesk_domain::queue::{QueueAction, QueueState};
-use frontdesk_domain::schedule::{Provider, SessionStatus, Site};
+use frontdesk_domain::schedule::{Provider, Session, SessionStatus, Site};
 use jiff::Timestamp;
 use jiff::civil::DateTime;
 use jiff::tz::TimeZone;
@@ -326,6 +327,33 @@ impl Out {
         }
         outln!("{}", self.t("已取消挂号", "Booking cancelled"));
         self.booking_lines(v);
+    }
+
+    pub fn session_changed(&self, s: &Session) {
+        if self.json {
+            self.json(s);
+            return;
+        }
+        match (s.status, &s.status_reason) {
+            (SessionStatus::Suspended, Some(reason)) => {
+                outln!("{} {} {}: {reason}", self.t("已停诊", "Suspended"), s.date, s.id);
+            }
+            _ => outln!("{} {} {}", self.t("已恢复出诊", "Open again"), s.date, s.id),
+        }
+    }
+
+    pub fn staff(&self, staff: &[Staff]) {
+        if self.json {
+            self.json(&staff);
+            return;
+        }
+        for m in staff {
+            let role = match m.role {
+                Role::Admin => self.t("管理员", "admin"),
+                Role::Nurse => self.t("护士", "nurse"),
+            };
+            outln!("{:<12} {:<10} {role}", m.id, m.display_name);
+        }
     }
 
     pub fn checked_in(&self, v: &BookingView) {
