@@ -12,6 +12,7 @@ root=$PWD
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/frontdesk-target}"
 export CARGO_TERM_COLOR="${CARGO_TERM_COLOR:-never}"
 export PATH="$HOME/.cargo/bin:$PATH"
+export FRONTDESK_KEYCHAIN=off
 profile="${SOAK_PROFILE:-release}"
 case "$profile" in
   release) tauri_flags=(); cargo_flags=(--release) ;;

@@ -7,6 +7,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/frontdesk-target}"
 export CARGO_TERM_COLOR="${CARGO_TERM_COLOR:-never}"
+# Test replicas keep their keys in files beside them, never in a developer's keychain.
+export FRONTDESK_KEYCHAIN=off
 # A CI run builds a fresh clone each time: incremental caches would only grow the shared
 # target directory (by gigabytes) without being reused.
 if [[ -n "${CI:-}" ]]; then export CARGO_INCREMENTAL="${CARGO_INCREMENTAL:-0}"; fi

@@ -632,6 +632,7 @@ pub async fn get_settings(state: State<'_, AppState>) -> Res<Settings> {
         ticket_width: if print.ticket_width_mm == 58 { TicketWidth::Mm58 } else { TicketWidth::Mm80 },
         printer_override: state.printer_override(),
         display: state.display_setting(),
+        key_file: state.desk().status().ok().and_then(|s| s.key_file).map(|f| f.display().to_string()),
     })
 }
 

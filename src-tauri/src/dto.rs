@@ -1087,6 +1087,10 @@ pub struct Settings {
     pub printer_override: Option<String>,
     /// The waiting-room display on this PC.
     pub display: DisplaySetting,
+    /// The file the replica's key is kept in where no keychain could keep it (shown once in
+    /// the settings); `None`: in the keychain. Read only.
+    #[serde(default)]
+    pub key_file: Option<String>,
 }
 
 /// Where a queue entry stands.

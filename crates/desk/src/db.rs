@@ -1,12 +1,16 @@
-//! Opening the replica: per-connection PRAGMAs, then the numbered migrations under
-//! `migrations/desk`. The schema is only ever created by these migrations.
+//! Opening the replica: its key (SQLCipher), per-connection PRAGMAs, then the numbered
+//! migrations under `migrations/desk`. The schema is only ever created by these migrations.
+//! A replica left plain by an earlier version is encrypted in place the first time it is
+//! opened, with everything in it.
 
-use std::path::Path;
+use std::io::Read;
+use std::path::{Path, PathBuf};
 
-use rusqlite::Connection;
+use rusqlite::{Connection, params};
 use rusqlite_migration::{M, Migrations};
 
 use crate::DeskError;
+use crate::keystore::{self, ReplicaKey};
 
 const MIGRATIONS: &[M<'static>] = &[
     M::up(include_str!("../../../migrations/desk/0001_replica.sql")),
@@ -16,13 +20,105 @@ const MIGRATIONS: &[M<'static>] = &[
     M::up(include_str!("../../../migrations/desk/0005_queue.sql")),
 ];
 
-/// Opens (creating if needed) the replica at `path` and brings its schema up to date.
-pub fn open(path: &Path) -> Result<Connection, DeskError> {
+/// What the first bytes of a replica file say it is.
+#[derive(Debug, PartialEq, Eq)]
+enum FileKind {
+    /// Nothing written yet.
+    Empty,
+    /// A plain SQLite database (an earlier version's replica).
+    Plain,
+    /// Anything else: an encrypted database (SQLCipher leaves no header in clear).
+    Encrypted,
+}
+
+fn file_kind(path: &Path) -> Result<FileKind, DeskError> {
+    let mut head = [0u8; 16];
+    let mut f = std::fs::File::open(path)?;
+    let mut read = 0;
+    while read < head.len() {
+        match f.read(&mut head[read..])? {
+            0 => break,
+            n => read += n,
+        }
+    }
+    Ok(match read {
+        0 => FileKind::Empty,
+        16 if &head == b"SQLite format 3\0" => FileKind::Plain,
+        _ => FileKind::Encrypted,
+    })
+}
+
+/// Opens (creating if needed) the encrypted replica at `path` and brings its schema up to
+/// date; returns the connection and the key (where it is kept, for `status`). A new replica
+/// gets a new key; a plain one is encrypted first; an encrypted one without its key, or with
+/// another key, is a clear refusal that changes nothing.
+pub fn open(path: &Path) -> Result<(Connection, ReplicaKey), DeskError> {
     keep_private(path)?;
+    let key = match (file_kind(path)?, keystore::find(path)?) {
+        (FileKind::Encrypted, None) => return Err(DeskError::ReplicaKeyMissing { replica: path.to_path_buf() }),
+        (FileKind::Encrypted, Some(key)) | (FileKind::Empty, Some(key)) => key,
+        (FileKind::Empty, None) => keystore::create(path)?,
+        (FileKind::Plain, found) => {
+            let key = match found {
+                Some(key) => key,
+                None => keystore::create(path)?,
+            };
+            encrypt_in_place(path, &key)?;
+            key
+        }
+    };
     let mut conn = Connection::open(path)?;
+    // A wrong key is answered below in words; SQLCipher's own log lines would only add noise.
+    conn.execute_batch("PRAGMA cipher_log_level = NONE;")?;
+    conn.execute_batch(&format!("PRAGMA key = \"{}\";", key.sqlcipher()))?;
+    // The key is only tried when the file is first read.
+    if let Err(e) = conn.query_row("SELECT count(*) FROM sqlite_master", [], |r| r.get::<_, i64>(0)) {
+        return Err(match e.sqlite_error_code() {
+            Some(rusqlite::ErrorCode::NotADatabase) => DeskError::ReplicaKeyWrong { replica: path.to_path_buf() },
+            _ => e.into(),
+        });
+    }
     configure(&conn)?;
     Migrations::from_slice(MIGRATIONS).to_latest(&mut conn)?;
-    Ok(conn)
+    Ok((conn, key))
+}
+
+/// Encrypts a plain replica in place: every table, row and index — pending ops, leases,
+/// staff — goes into an encrypted copy (`sqlcipher_export`, with the schema version), which
+/// then replaces the plain file. Until the rename the plain file is untouched, so a desk
+/// killed meanwhile simply does it again.
+fn encrypt_in_place(path: &Path, key: &ReplicaKey) -> Result<(), DeskError> {
+    let copy: PathBuf = {
+        let mut p = path.as_os_str().to_owned();
+        p.push(".encrypting");
+        p.into()
+    };
+    match std::fs::remove_file(&copy) {
+        Ok(()) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+        Err(e) => return Err(e.into()),
+    }
+    let plain = Connection::open(path)?;
+    plain.busy_timeout(std::time::Duration::from_secs(5))?;
+    // Everything in the WAL goes into the file first.
+    plain.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()))?;
+    let version: i64 = plain.query_row("PRAGMA user_version", [], |r| r.get(0))?;
+    plain.execute("ATTACH DATABASE ?1 AS encrypted KEY ?2", params![copy.to_string_lossy(), key.sqlcipher()])?;
+    plain.query_row("SELECT sqlcipher_export('encrypted')", [], |_| Ok(()))?;
+    plain.execute_batch(&format!("PRAGMA encrypted.user_version = {version}; DETACH DATABASE encrypted;"))?;
+    drop(plain);
+    std::fs::File::open(&copy)?.sync_all()?;
+    std::fs::rename(&copy, path)?;
+    for suffix in ["-wal", "-shm"] {
+        let mut p = path.as_os_str().to_owned();
+        p.push(suffix);
+        match std::fs::remove_file(PathBuf::from(p)) {
+            Ok(()) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => return Err(e.into()),
+        }
+    }
+    Ok(())
 }
 
 /// An in-memory replica, for tests and benchmarks.
@@ -85,7 +181,7 @@ mod tests {
     #[test]
     fn file_replica_is_in_wal_mode() {
         let dir = tempfile::tempdir().unwrap();
-        let conn = open(&dir.path().join("r.db")).unwrap();
+        let (conn, _) = open(&dir.path().join("r.db")).unwrap();
         let mode: String = conn.query_row("PRAGMA journal_mode", [], |r| r.get(0)).unwrap();
         assert_eq!(mode, "wal");
         let tables: i64 = conn
@@ -101,7 +197,7 @@ mod tests {
         let mode = |p: &Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("r.db");
-        let conn = open(&path).unwrap();
+        let (conn, _) = open(&path).unwrap();
         conn.execute("INSERT INTO meta (key, value) VALUES ('probe', 'x')", []).unwrap();
         assert_eq!(mode(&path), 0o600);
         assert_eq!(mode(&dir.path().join("r.db-wal")), 0o600);

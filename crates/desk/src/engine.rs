@@ -199,6 +199,9 @@ pub struct DeskStatus {
     pub last_sync: Option<Timestamp>,
     /// Capacity leases: held, spent, expiring, per session.
     pub leases: crate::leases::LeaseStatus,
+    /// The file the replica's key is kept in, when no keychain could keep it (`None`: in the
+    /// keychain, or an in-memory replica).
+    pub key_file: Option<std::path::PathBuf>,
 }
 
 /// What a scan resolved to.
@@ -246,6 +249,8 @@ pub struct Desk {
     /// Who signed in here, in this process ([`Desk::sign_in`]); every change asks
     /// [`Desk::authorize`].
     pub(crate) session: Option<crate::staff::Staff>,
+    /// Where the replica's key is kept (`None` in memory).
+    key_place: Option<crate::keystore::KeyPlace>,
 }
 
 pub(crate) fn meta(conn: &Connection, key: &str) -> Result<Option<String>, DeskError> {
@@ -279,17 +284,19 @@ fn mint_ticket_code(tx: &Transaction<'_>) -> Result<TicketCode, DeskError> {
 }
 
 impl Desk {
-    /// Opens (creating if needed) the replica at `path`.
+    /// Opens (creating if needed) the replica at `path`, encrypted with its key (see
+    /// [`crate::keystore`]; a plain replica of an earlier version is encrypted first).
     pub fn open(path: &Path, clock: Arc<dyn Clock>) -> Result<Desk, DeskError> {
         if let Some(dir) = path.parent() {
             std::fs::create_dir_all(dir)?;
         }
-        Ok(Desk { conn: db::open(path)?, clock, session: None })
+        let (conn, key) = db::open(path)?;
+        Ok(Desk { conn, clock, session: None, key_place: Some(key.place) })
     }
 
     /// An in-memory replica (tests, benchmarks).
     pub fn open_in_memory(clock: Arc<dyn Clock>) -> Result<Desk, DeskError> {
-        Ok(Desk { conn: db::open_in_memory()?, clock, session: None })
+        Ok(Desk { conn: db::open_in_memory()?, clock, session: None, key_place: None })
     }
 
     /// The clock the engine reads.
@@ -1015,6 +1022,10 @@ impl Desk {
             server: meta(&self.conn, "server_url")?,
             last_sync: meta(&self.conn, "last_sync")?.and_then(|s| s.parse().ok()),
             leases: self.lease_status()?,
+            key_file: match &self.key_place {
+                Some(crate::keystore::KeyPlace::File(f)) => Some(f.clone()),
+                _ => None,
+            },
         })
     }
 

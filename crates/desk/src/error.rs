@@ -81,6 +81,18 @@ pub enum DeskError {
     /// changes nothing.
     #[error("this device is a display")]
     DisplayOnly,
+    /// The replica is encrypted and its key is neither in the keychain nor in the key file.
+    #[error("the key of {} is missing", replica.display())]
+    ReplicaKeyMissing {
+        /// The replica file.
+        replica: std::path::PathBuf,
+    },
+    /// The key found does not open the replica.
+    #[error("the key does not open {}", replica.display())]
+    ReplicaKeyWrong {
+        /// The replica file.
+        replica: std::path::PathBuf,
+    },
     /// Nobody is signed in at this desk; a change needs a member of staff.
     #[error("not signed in")]
     NotSignedIn,
@@ -115,6 +127,8 @@ impl DeskError {
             DeskError::NotInitialized => "not_initialized",
             DeskError::DisplayOnly => "display_only",
             DeskError::NotSignedIn => "not_signed_in",
+            DeskError::ReplicaKeyMissing { .. } => "replica_key_missing",
+            DeskError::ReplicaKeyWrong { .. } => "replica_key_wrong",
             DeskError::Forbidden { .. } => "forbidden",
             DeskError::Storage(_) | DeskError::Migration(_) | DeskError::Corrupt { .. } => "storage_error",
             DeskError::Io(_) => "io_error",
@@ -140,7 +154,9 @@ impl DeskError {
             | DeskError::Migration(_)
             | DeskError::Corrupt { .. }
             | DeskError::Io(_)
-            | DeskError::Print { .. } => ErrorClass::Internal,
+            | DeskError::Print { .. }
+            | DeskError::ReplicaKeyMissing { .. }
+            | DeskError::ReplicaKeyWrong { .. } => ErrorClass::Internal,
         }
     }
 
@@ -193,6 +209,33 @@ impl DeskError {
                      call. To work at it, enroll it again with a front-desk enrollment code",
                 )
                 .to_string(),
+            DeskError::ReplicaKeyMissing { replica } => match lang {
+                Lang::Zh => format!(
+                    "本机数据已加密，但找不到它的密钥（系统钥匙串和 {key} 里都没有）：无法打开 {file}。\
+                     请把该文件移到别处保存（找回密钥后仍可打开），再重新接入平台；\
+                     只有删除该文件，其中尚未同步的操作才会丢失",
+                    key = crate::keystore::key_file(replica).display(),
+                    file = replica.display()
+                ),
+                Lang::En => format!(
+                    "This desk's data is encrypted and its key is gone (not in the keychain, not in {key}): \
+                     {file} cannot be opened. Move that file aside (it opens again if the key is found) \
+                     and enroll the desk again; operations not yet synced are lost only if the file is deleted",
+                    key = crate::keystore::key_file(replica).display(),
+                    file = replica.display()
+                ),
+            },
+            DeskError::ReplicaKeyWrong { replica } => match lang {
+                Lang::Zh => format!(
+                    "找到的密钥打不开 {}：文件可能来自另一台电脑，或已损坏。请勿删除它，联系管理员",
+                    replica.display()
+                ),
+                Lang::En => format!(
+                    "The key found does not open {}: the file may come from another PC, or be damaged. \
+                     Keep it and ask an admin",
+                    replica.display()
+                ),
+            },
             DeskError::NotSignedIn => lang.pick("请先登录：此操作需要员工工号和密码", "Sign in first: this needs a staff id and password").to_string(),
             DeskError::Forbidden { action } => match lang {
                 Lang::Zh => format!("只有管理员可以{}", action.label(lang)),

@@ -8,6 +8,7 @@ mod db;
 pub mod demo;
 mod engine;
 mod error;
+pub mod keystore;
 mod leases;
 pub mod permissions;
 mod printing;

@@ -856,6 +856,11 @@ export type Settings = {
 	printerOverride: string | null,
 	/**  The waiting-room display on this PC. */
 	display: DisplaySetting,
+	/**
+	 *  The file the replica's key is kept in where no keychain could keep it (shown once in
+	 *  the settings); `None`: in the keychain. Read only.
+	 */
+	keyFile?: string | null,
 };
 
 /**  A slot the desk can book now, with what a nurse reads to the patient. */

@@ -16,7 +16,7 @@ export class FakeBackend implements Backend {
   remaining = 2;
   calls: string[] = [];
   statusListeners: ((s: SyncStatus) => void)[] = [];
-  settings: Settings = { lang: null, printer: { kind: 'cups', queue: null }, ticketWidth: 'mm80', printerOverride: null, display: { monitor: null, fullscreen: false, english: false } };
+  settings: Settings = { lang: null, printer: { kind: 'cups', queue: null }, ticketWidth: 'mm80', printerOverride: null, display: { monitor: null, fullscreen: false, english: false }, keyFile: null };
   conflictList: ConflictView[] = [];
   /** When set, `syncNow` fails with it (e.g. `offline`). */
   syncFailure: BackendError | null = null;

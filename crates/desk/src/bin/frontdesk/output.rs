@@ -411,6 +411,23 @@ impl Out {
             None => outln!("{}: -", self.t("院区", "Site")),
         }
         outln!("{}: {}", self.t("值班人员", "Staff"), s.device.staff_id);
+        match &s.key_file {
+            // Said once, here: where there is no keychain the key sits beside the data.
+            Some(f) => outln!(
+                "{}: {}",
+                self.t("数据加密", "Encryption"),
+                match self.lang {
+                    Lang::Zh => format!("已加密；没有系统钥匙串，密钥保存在仅本机所有者可读的文件 {}", f.display()),
+                    Lang::En =>
+                        format!("on; no keychain here, so the key is in {} (readable by its owner only)", f.display()),
+                }
+            ),
+            None => outln!(
+                "{}: {}",
+                self.t("数据加密", "Encryption"),
+                self.t("已加密，密钥在系统钥匙串中", "on, key in the keychain")
+            ),
+        }
         outln!("{}: {}", self.t("患者数", "Patients"), s.patients);
         outln!("{}: {}", self.t("今日挂号", "Bookings today"), s.bookings_today);
         outln!("{}: {}", self.t("待上传操作", "Ops waiting to be sent"), s.pending_ops);
