@@ -86,8 +86,9 @@ fn info(state: &AppState) -> AppInfo {
         today: desk.today().to_string(),
         clock_pinned: state.clock_pinned,
         data_dir: state.data_dir.display().to_string(),
-        staff: state.staff().as_ref().map(StaffView::from),
-        needs_first_admin: desk.staff().map(|s| s.is_empty()).unwrap_or(false),
+        // From the guard already held: `state.staff()` would lock the engine again.
+        staff: desk.signed_in().map(StaffView::from),
+        needs_first_admin: desk.has_admin().map(|has| !has).unwrap_or(false),
         enrolled: matches!(desk.credentials(), Ok(Some(_))),
         display_only: matches!(desk.role(), Ok(frontdesk_desk::DeviceRole::Display)),
     }

@@ -71,7 +71,7 @@ pub struct AppInfo {
     pub data_dir: String,
     /// Who is signed in.
     pub staff: Option<StaffView>,
-    /// The desk has no staff yet (an enrolled desk): the first admin must be created.
+    /// The desk has no admin yet (an enrolled desk): the first admin must be created.
     pub needs_first_admin: bool,
     /// The desk is enrolled with a platform.
     pub enrolled: bool,

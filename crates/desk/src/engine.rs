@@ -611,7 +611,7 @@ impl Desk {
         }))
     }
 
-    pub(crate) fn book_with(
+    fn book_with(
         &mut self,
         staff: &Staff,
         patient_id: &PatientId,

@@ -213,7 +213,7 @@ export type AppInfo = {
 	dataDir: string,
 	/**  Who is signed in. */
 	staff: StaffView | null,
-	/**  The desk has no staff yet (an enrolled desk): the first admin must be created. */
+	/**  The desk has no admin yet (an enrolled desk): the first admin must be created. */
 	needsFirstAdmin: boolean,
 	/**  The desk is enrolled with a platform. */
 	enrolled: boolean,
