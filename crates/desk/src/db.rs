@@ -55,7 +55,12 @@ fn file_kind(path: &Path) -> Result<FileKind, DeskError> {
 pub fn open(path: &Path) -> Result<(Connection, ReplicaKey), DeskError> {
     keep_private(path)?;
     let key = match (file_kind(path)?, keystore::find(path)?) {
-        (FileKind::Encrypted, None) => return Err(DeskError::ReplicaKeyMissing { replica: path.to_path_buf() }),
+        (FileKind::Encrypted, None) => {
+            return Err(DeskError::ReplicaKeyMissing {
+                replica: path.to_path_buf(),
+                keychain_asked: keystore::keychain_wanted(),
+            });
+        }
         (FileKind::Encrypted, Some(key)) | (FileKind::Empty, Some(key)) => key,
         (FileKind::Empty, None) => keystore::create(path)?,
         (FileKind::Plain, found) => {

@@ -86,6 +86,8 @@ pub enum DeskError {
     ReplicaKeyMissing {
         /// The replica file.
         replica: std::path::PathBuf,
+        /// Whether the keychain was asked (not: no session bus here, or `FRONTDESK_KEYCHAIN=off`).
+        keychain_asked: bool,
     },
     /// The key found does not open the replica.
     #[error("the key does not open {}", replica.display())]
@@ -209,7 +211,24 @@ impl DeskError {
                      call. To work at it, enroll it again with a front-desk enrollment code",
                 )
                 .to_string(),
-            DeskError::ReplicaKeyMissing { replica } => match lang {
+            DeskError::ReplicaKeyMissing { replica, keychain_asked: false } => match lang {
+                Lang::Zh => format!(
+                    "本机数据已加密，{key} 里没有它的密钥，而此处无法访问系统钥匙串（没有桌面会话，或设置了 \
+                     FRONTDESK_KEYCHAIN=off）：请在创建它的那个桌面会话里再运行一次。若密钥确已丢失，请把 {file} \
+                     移到别处保存，再重新接入平台；只有删除该文件，其中尚未同步的操作才会丢失",
+                    key = crate::keystore::key_file(replica).display(),
+                    file = replica.display()
+                ),
+                Lang::En => format!(
+                    "This desk's data is encrypted, its key is not in {key}, and the keychain cannot be reached \
+                     from here (no desktop session, or FRONTDESK_KEYCHAIN=off): run this again in the desktop \
+                     session it was set up in. If the key is really gone, move {file} aside and enroll the desk \
+                     again; operations not yet synced are lost only if the file is deleted",
+                    key = crate::keystore::key_file(replica).display(),
+                    file = replica.display()
+                ),
+            },
+            DeskError::ReplicaKeyMissing { replica, keychain_asked: true } => match lang {
                 Lang::Zh => format!(
                     "本机数据已加密，但找不到它的密钥（系统钥匙串和 {key} 里都没有）：无法打开 {file}。\
                      请把该文件移到别处保存（找回密钥后仍可打开），再重新接入平台；\

@@ -73,7 +73,9 @@ pub fn key_file(replica: &Path) -> PathBuf {
     PathBuf::from(p)
 }
 
-fn keychain_wanted() -> bool {
+/// Whether the keychain is asked here: not with `FRONTDESK_KEYCHAIN=off`, and on Linux only
+/// within a session (a session bus to reach the Secret Service on).
+pub fn keychain_wanted() -> bool {
     if std::env::var(KEYCHAIN_ENV).is_ok_and(|v| v.trim().eq_ignore_ascii_case("off")) {
         return false;
     }

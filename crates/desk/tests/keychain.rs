@@ -27,14 +27,18 @@ fn wait_for(what: &str, limit: Duration, mut done: impl FnMut() -> bool) {
     }
 }
 
-fn frontdesk(bus: &str, data: &Path, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_frontdesk"))
-        .arg("--data-dir")
+/// Runs `frontdesk` on the session bus `bus` (`None`: outside any session, as over SSH).
+fn frontdesk(bus: Option<&str>, data: &Path, args: &[&str]) -> Output {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_frontdesk"));
+    match bus {
+        Some(bus) => cmd.env("DBUS_SESSION_BUS_ADDRESS", bus),
+        None => cmd.env_remove("DBUS_SESSION_BUS_ADDRESS"),
+    };
+    cmd.arg("--data-dir")
         .arg(data)
         .args(args)
         .args(["--lang", "en"])
         .env("FRONTDESK_NOW", "2026-11-22T23:30:00Z")
-        .env("DBUS_SESSION_BUS_ADDRESS", bus)
         .env_remove("FRONTDESK_KEYCHAIN")
         .env("FRONTDESK_STAFF", "admin")
         .env("FRONTDESK_PASSWORD", "admin123")
@@ -83,17 +87,26 @@ fn with_a_keychain_the_key_lives_there_and_not_beside_the_replica() {
     });
 
     let data = dir.path().join("desk");
-    let out = frontdesk(&bus, &data, &["init", "--demo", "--demo-staff"]);
+    let out = frontdesk(Some(&bus), &data, &["init", "--demo", "--demo-staff"]);
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     assert!(!data.join("replica.db.key").exists(), "the key went to the keychain");
-    let out = frontdesk(&bus, &data, &["patients", "add", "--name", "甄密文", "--document", "11010519491231002X"]);
+    let out =
+        frontdesk(Some(&bus), &data, &["patients", "add", "--name", "甄密文", "--document", "11010519491231002X"]);
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    let status = frontdesk(&bus, &data, &["status"]);
+    let status = frontdesk(Some(&bus), &data, &["status"]);
     assert!(String::from_utf8_lossy(&status.stdout).contains("Encryption: on, key in the keychain"));
+
+    // Outside the session (over SSH, say) the keychain cannot be asked: the desk says so and
+    // where to run instead, and changes nothing.
+    let out = frontdesk(None, &data, &["status"]);
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("replica_key_missing") && err.contains("run this again in the desktop session"), "{err}");
+    assert!(!data.join("replica.db.key").exists(), "no second key made");
 
     // The keychain gone (another user's session, a wiped profile): a clear refusal.
     drop(children);
-    let out = frontdesk(&bus, &data, &["status"]);
+    let out = frontdesk(Some(&bus), &data, &["status"]);
     assert_eq!(out.status.code(), Some(1));
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("replica_key_missing") && err.contains("enroll the desk again"), "{err}");

@@ -116,7 +116,9 @@ async fn templates_suspend_resume_and_devices(b: Backend) {
     assert_eq!(dev["settled_seq"], 1);
     assert!(dev["last_sync_at"].is_string());
     let body = json!({"patient": frontdesk_central::demo::patient(10), "department": "EK"});
-    assert_eq!(s.client.post(s.url("/v1/public/sites/east/bookings")).json(&body).send().await.unwrap().status(), 201);
+    let r = s.client.post(s.url("/v1/public/sites/east/bookings")).json(&body).send().await.unwrap();
+    let status = r.status();
+    assert_eq!(status, 201, "{}", r.text().await.unwrap());
     let listed: Value = s.admin_get("/v1/admin/devices?site=east").await.json().await.unwrap();
     assert!(mine(&listed)["behind"].as_u64().unwrap() >= 1);
     let r = s.admin_post(&format!("/v1/admin/devices/{}/revoke", d.id), json!({})).await;
