@@ -86,7 +86,7 @@ fn info(state: &AppState) -> AppInfo {
         today: desk.today().to_string(),
         clock_pinned: state.clock_pinned,
         data_dir: state.data_dir.display().to_string(),
-        // From the guard already held: `state.staff()` would lock the engine again.
+        // From the guard already held: asking the state would lock the engine again.
         staff: desk.signed_in().map(StaffView::from),
         needs_first_admin: desk.has_admin().map(|has| !has).unwrap_or(false),
         enrolled: matches!(desk.credentials(), Ok(Some(_))),

@@ -140,11 +140,6 @@ impl AppState {
         self.lang().into()
     }
 
-    /// Who is signed in.
-    pub fn staff(&self) -> Option<Staff> {
-        self.desk().signed_in().cloned()
-    }
-
     /// The signed-in member of staff, if the engine's rules let them do `action`; otherwise
     /// the engine's `not_signed_in` / `forbidden` (the same code and message as the CLI's).
     pub fn authorize(&self, action: Action) -> Result<Staff, ApiError> {

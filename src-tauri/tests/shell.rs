@@ -37,7 +37,7 @@ fn the_engine_s_rules_gate_the_app_with_its_codes_and_messages() {
         .clone();
     // Signed out: nothing to see, nothing to change (the CLI's test asserts the same text).
     state.desk().sign_out();
-    assert!(state.staff().is_none());
+    assert!(state.desk().signed_in().is_none());
     let err = state.require_staff().unwrap_err();
     assert_eq!((err.code.as_str(), err.message.as_str()), ("not_signed_in", "请先登录：此操作需要员工工号和密码"));
     let change = state.desk().suspend_session(&session, "会议").unwrap_err();

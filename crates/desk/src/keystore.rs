@@ -45,8 +45,7 @@ impl std::fmt::Debug for ReplicaKey {
 impl ReplicaKey {
     /// The key as SQLCipher takes a raw key: `x'<64 hex digits>'`.
     pub(crate) fn sqlcipher(&self) -> String {
-        let hex: String = self.bytes.iter().map(|b| format!("{b:02x}")).collect();
-        format!("x'{hex}'")
+        format!("x'{}'", self.hex())
     }
 
     fn from_hex(text: &str, place: KeyPlace) -> Option<ReplicaKey> {
